@@ -1,0 +1,162 @@
+//! The echo network: a legacy network that lives inside the plugin, so that
+//! the whole gateway can be tried, tested and benchmarked without an account
+//! anywhere. Its behaviour is a contract (`shared/ECHO.md`): the tests and
+//! the benchmarks rely on it.
+
+use gatehouse_guest::{
+    Contact, FormValues, NetworkInfo, Plugin, Roster, SendOptions, Show, TextMessage, session,
+};
+
+struct Echo;
+
+/// The most contacts an account may have.
+const MAX_CONTACTS: u32 = 100_000;
+
+impl Plugin for Echo {
+    fn gateway_info() -> NetworkInfo {
+        NetworkInfo::new("Echo network", "echo")
+            .instructions("Pick any user name; every message you send to a contact comes back.")
+            .field_required("username", "User name")
+            .field_optional("contacts", "Number of contacts", Some("3"))
+    }
+
+    fn validate_registration(form: &FormValues) -> Result<(), String> {
+        let value = |var: &str| form.iter().find(|(k, _)| k == var).map(|(_, v)| v.as_str());
+        match value("username") {
+            None | Some("") => return Err("a user name is needed".to_owned()),
+            Some("fail") => return Err("username refused by the echo network".to_owned()),
+            Some(_) => {}
+        }
+        contact_count(value("contacts")).map(|_| ())
+    }
+
+    fn login() -> Result<String, String> {
+        let username = session::registration_value("username").unwrap_or_default();
+        if username == "crashlogin" {
+            panic!("the echo network crashes on purpose for user crashlogin");
+        }
+        Ok(format!("Echo network: logged in as {username}"))
+    }
+
+    fn fill_roster() -> Result<(), String> {
+        let count = contact_count(session::registration_value("contacts").as_deref())?;
+        for i in 0..count {
+            let contact = Roster::by_legacy_id(&format!("c{i}")).map_err(|e| e.to_string())?;
+            contact.set_name(Some(&format!("Contact {i}")));
+            contact.set_presence(Show::Online, Some("echo"), None);
+            contact.add_to_roster().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn jid_username_to_legacy_id(_username: &str, unescaped: &str) -> Result<String, String> {
+        let count = contact_count(session::registration_value("contacts").as_deref())?;
+        let known = unescaped
+            .strip_prefix('c')
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n < count && unescaped == format!("c{n}"));
+        if known {
+            Ok(unescaped.to_owned())
+        } else {
+            Err(format!("{unescaped} is not a contact on the echo network"))
+        }
+    }
+
+    fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
+        let legacy_id = format!("u{}", next("user-messages", 1));
+        match message.body.strip_prefix('/') {
+            Some(command) => run_command(contact, command)?,
+            None => echo(contact, &message.body)?,
+        }
+        Ok(Some(legacy_id))
+    }
+}
+
+gatehouse_guest::export_plugin!(Echo);
+
+/// The `contacts` field as a number, with the echo network's bounds.
+fn contact_count(value: Option<&str>) -> Result<u32, String> {
+    let value = value.unwrap_or("3").trim();
+    match value.parse::<u32>() {
+        Ok(n) if n <= MAX_CONTACTS => Ok(n),
+        _ => Err(format!(
+            "contacts must be a whole number from 0 to {MAX_CONTACTS}, not {value:?}"
+        )),
+    }
+}
+
+/// Bumps a counter of the key-value store by `n`; returns its first new
+/// value. Counters live there so that legacy ids never repeat, even across
+/// restarts and reloads.
+fn next(key: &str, n: u64) -> u64 {
+    let current = session::kv_get(key)
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    session::kv_set(key, (current + n).to_string().as_bytes());
+    current + 1
+}
+
+/// Sends `body` from the contact with the next `e<k>` legacy id.
+fn echo(contact: &Contact, body: &str) -> Result<(), String> {
+    let id = format!("e{}", next("echo-messages", 1));
+    send(contact, body, id)
+}
+
+fn send(contact: &Contact, body: &str, legacy_id: String) -> Result<(), String> {
+    let options = SendOptions {
+        legacy_msg_id: Some(legacy_id),
+        ..SendOptions::default()
+    };
+    contact
+        .send_text_with(body, options)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn run_command(contact: &Contact, command: &str) -> Result<(), String> {
+    let (name, arg) = match command.split_once(' ') {
+        Some((name, arg)) => (name, arg.trim()),
+        None => (command, ""),
+    };
+    match name {
+        "nick" if !arg.is_empty() => contact.set_name(Some(arg)),
+        "presence" => {
+            let (show, status) = match arg.split_once(' ') {
+                Some((show, status)) => (show, Some(status.trim())),
+                None => (arg, None),
+            };
+            let show = match show {
+                "online" => Show::Online,
+                "away" => Show::Away,
+                "xa" => Show::Xa,
+                "dnd" => Show::Dnd,
+                "offline" => Show::Offline,
+                other => return echo(contact, &format!("unknown presence: {other}")),
+            };
+            contact.set_presence(show, status, None);
+        }
+        "contact" if !arg.is_empty() => {
+            let new = Roster::by_legacy_id(arg).map_err(|e| e.to_string())?;
+            new.set_name(Some(arg));
+            new.set_presence(Show::Online, Some("echo"), None);
+            new.add_to_roster().map_err(|e| e.to_string())?;
+        }
+        "unfriend" => contact.remove_from_roster().map_err(|e| e.to_string())?,
+        "burst" => {
+            let n: u64 = arg
+                .parse()
+                .map_err(|_| format!("/burst needs a count, not {arg:?}"))?;
+            let first = next("echo-messages", n);
+            for i in 0..n {
+                send(
+                    contact,
+                    &format!("burst {}", i + 1),
+                    format!("e{}", first + i),
+                )?;
+            }
+        }
+        _ => echo(contact, &format!("unknown command: /{command}"))?,
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The operator's TOML file: where the XMPP server is, where the database
+//! lives, and one `[[gateway]]` per plugin.
+//!
+//! ```toml
+//! [xmpp]
+//! server = "127.0.0.1:5347"      # the XMPP server's component port
+//!
+//! [store]
+//! path = "gatehouse.db"          # SQLite file, created if missing
+//!
+//! [[gateway]]
+//! jid = "echo.localhost"         # the component's JID
+//! secret = "s3cret"              # the component secret
+//! plugin = "plugins/echo.wasm"   # a WASM component; relative to this file
+//! ```
+//!
+//! A mistake is reported as one line naming the key, so that an operator
+//! never has to guess which of forty lines is wrong.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key is missing, unknown or mistyped.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key at fault, as a dotted path (`gateway[0].secret`).
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// The whole configuration, with paths made absolute.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The XMPP server's component port.
+    pub xmpp: XmppConfig,
+    /// The database.
+    pub store: StoreConfig,
+    /// One entry per gateway (component) to run.
+    pub gateways: Vec<GatewayConfig>,
+}
+
+/// `[xmpp]`: the XMPP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmppConfig {
+    /// `host:port` of the server's XEP-0114 component listener.
+    pub server: String,
+}
+
+/// `[store]`: the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite file, created if missing.
+    pub path: PathBuf,
+}
+
+/// `[[gateway]]`: one component and the plugin that serves it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// The component's JID, a bare domain such as `echo.example.org`.
+    pub jid: String,
+    /// The shared secret of the component handshake.
+    pub secret: String,
+    /// The plugin: a WebAssembly component file.
+    pub plugin: PathBuf,
+    /// Whether a user's legacy session ends when their last XMPP client goes
+    /// offline. Off by default, as in slidge: messages from the legacy
+    /// network keep flowing to the user's server (and its archive).
+    #[serde(default)]
+    pub logout_on_unavailable: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    xmpp: XmppConfig,
+    store: StoreConfig,
+    gateway: Vec<GatewayConfig>,
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base).map_err(|(key, message)| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        })
+    }
+
+    /// Parses configuration text; relative paths are taken from `base`.
+    /// Errors are `(key, message)`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, (String, String)> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| toml_error(text, &e))?;
+        let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            (key, e.into_inner().message().to_owned())
+        })?;
+        let config = Config {
+            xmpp: raw.xmpp,
+            store: StoreConfig {
+                path: base.join(raw.store.path),
+            },
+            gateways: raw
+                .gateway
+                .into_iter()
+                .map(|g| GatewayConfig {
+                    plugin: base.join(&g.plugin),
+                    ..g
+                })
+                .collect(),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        let bad = |key: String, message: &str| Err((key, message.to_owned()));
+        match self.xmpp.server.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+            _ => return bad("xmpp.server".into(), "must be host:port"),
+        }
+        if self.gateways.is_empty() {
+            return bad("gateway".into(), "at least one [[gateway]] is needed");
+        }
+        for (i, gateway) in self.gateways.iter().enumerate() {
+            match jid::BareJid::new(&gateway.jid) {
+                Ok(jid) if jid.node().is_none() => {}
+                _ => {
+                    return bad(
+                        format!("gateway[{i}].jid"),
+                        "must be a bare domain such as echo.example.org",
+                    );
+                }
+            }
+            if gateway.secret.is_empty() {
+                return bad(format!("gateway[{i}].secret"), "must not be empty");
+            }
+            if self.gateways[..i].iter().any(|g| g.jid == gateway.jid) {
+                return bad(format!("gateway[{i}].jid"), "is used by an earlier gateway");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One line for a TOML syntax error: its line number and message.
+fn toml_error(text: &str, error: &toml::de::Error) -> (String, String) {
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    let key = match line {
+        Some(line) => format!("line {line}"),
+        None => "TOML".to_owned(),
+    };
+    (key, error.message().trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[xmpp]
+server = "127.0.0.1:5347"
+
+[store]
+path = "g.db"
+
+[[gateway]]
+jid = "echo.localhost"
+secret = "s3cret"
+plugin = "plugins/echo.wasm"
+"#;
+
+    fn error_of(text: &str) -> (String, String) {
+        Config::parse(text, Path::new("/etc/gh")).unwrap_err()
+    }
+
+    #[test]
+    fn a_good_file_parses_with_paths_relative_to_it() {
+        let config = Config::parse(GOOD, Path::new("/etc/gh")).unwrap();
+        assert_eq!(config.xmpp.server, "127.0.0.1:5347");
+        assert_eq!(config.store.path, Path::new("/etc/gh/g.db"));
+        assert_eq!(config.gateways.len(), 1);
+        assert_eq!(
+            config.gateways[0].plugin,
+            Path::new("/etc/gh/plugins/echo.wasm")
+        );
+        assert!(!config.gateways[0].logout_on_unavailable);
+    }
+
+    #[test]
+    fn a_missing_key_is_named() {
+        let (key, message) = error_of(&GOOD.replace("secret = \"s3cret\"\n", ""));
+        assert_eq!(key, "gateway[0]");
+        assert!(message.contains("secret"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let (key, message) = error_of(&GOOD.replace("[store]", "[store]\npaht = 1"));
+        assert_eq!(key, "store.paht");
+        assert!(message.contains("unknown field"), "{message}");
+    }
+
+    #[test]
+    fn a_mistyped_value_is_named() {
+        let (key, _) = error_of(&GOOD.replace("\"g.db\"", "3"));
+        assert_eq!(key, "store.path");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert_eq!(
+            error_of(&GOOD.replace("127.0.0.1:5347", "localhost")).0,
+            "xmpp.server"
+        );
+        assert_eq!(
+            error_of(&GOOD.replace("echo.localhost", "user@echo")).0,
+            "gateway[0].jid"
+        );
+        assert_eq!(
+            error_of(&GOOD.replace("\"s3cret\"", "\"\"")).0,
+            "gateway[0].secret"
+        );
+        let twice = format!(
+            "{GOOD}\n[[gateway]]\njid = \"echo.localhost\"\nsecret = \"x\"\nplugin = \"p\"\n"
+        );
+        assert_eq!(error_of(&twice).0, "gateway[1].jid");
+    }
+
+    #[test]
+    fn a_syntax_error_gives_its_line() {
+        let (key, _) = error_of("[xmpp]\nserver = \n");
+        assert_eq!(key, "line 2");
+    }
+}

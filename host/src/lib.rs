@@ -1,0 +1,90 @@
+//! Gatehouse: an XMPP gateway host whose legacy-network logic runs as
+//! sandboxed WebAssembly components.
+//!
+//! # Layout
+//!
+//! A stanza's way through the host, one module per step:
+//!
+//! - [`link`]: the component link (XEP-0114) to the XMPP server: handshake,
+//!   reconnection with capped backoff, and the outgoing queue that outlives
+//!   connections.
+//! - [`router`]: sends each stanza from the link where it belongs: the
+//!   gateway JID, a user's session, or an error reply.
+//! - [`gateway`]: one per configured plugin: service discovery, registration
+//!   (XEP-0077), the users' presences, the table of sessions.
+//! - [`session`]: one actor per registered user: a mailbox, a plugin
+//!   instance, events handled one at a time, in order; login and retries.
+//! - [`roster`]: slidge's `LegacyRoster` and `LegacyContact`: contacts as
+//!   singletons per session, legacy id ⇄ JID local part, roster pushes,
+//!   presences and messages from puppets.
+//! - [`plugin`]: wasmtime: compiling and linking a plugin, instances, and the
+//!   host side of every WIT import.
+//! - [`store`]: SQLite: schema, migrations and every query.
+//!
+//! Beside the way: [`config`] reads the operator's TOML file, and [`stanza`]
+//! builds and parses the stanzas, one XEP family per module.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod gateway;
+pub mod link;
+pub mod plugin;
+pub mod roster;
+pub mod router;
+pub mod session;
+pub mod stanza;
+pub mod store;
+
+use std::sync::Arc;
+
+use config::Config;
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// A plugin could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] plugin::PluginError),
+    /// A gateway's JID is not a JID.
+    #[error("gateway {0}: not a valid JID")]
+    Jid(String),
+}
+
+/// Loads every gateway of a configuration and serves them until they end
+/// (in practice, until the process is stopped).
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let store = store::Store::open(&config.store.path)?;
+    let engine = plugin::engine()?;
+    let mut tasks = Vec::new();
+    for gateway_config in config.gateways {
+        let jid = jid::BareJid::new(&gateway_config.jid)
+            .map_err(|_| StartError::Jid(gateway_config.jid.clone()))?;
+        let runtime = Arc::new(plugin::PluginRuntime::load(&engine, &gateway_config.plugin).await?);
+        tracing::info!(gateway = %jid, plugin = %gateway_config.plugin.display(), network = runtime.info.name, "plugin loaded");
+        let (outbox, outbox_rx) = link::outbox();
+        let link_config = link::LinkConfig {
+            server: config.xmpp.server.clone(),
+            jid: jid.clone(),
+            secret: gateway_config.secret.clone(),
+        };
+        let ctx = Arc::new(gateway::GatewayContext::new(
+            gateway_config,
+            jid.clone(),
+            outbox,
+            store.clone(),
+            runtime.info.clone(),
+        ));
+        let mut gateway = gateway::Gateway::new(ctx, runtime);
+        let users = gateway.start_sessions()?;
+        tracing::info!(gateway = %jid, users, "sessions started");
+        tasks.push(tokio::spawn(router::serve(gateway, link_config, outbox_rx)));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}

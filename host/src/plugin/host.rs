@@ -1,0 +1,272 @@
+//! The host side of every WIT import: what a plugin's calls do.
+//!
+//! Each function is a thin translation between WIT types and the
+//! [`Roster`](crate::roster::Roster) or the database; the XMPP meaning lives
+//! there. A contact handle is only an index, checked on every use.
+
+use wasmtime::component::Resource;
+
+use super::bindings::gatehouse::gateway::{roster, session, types};
+use super::{ContactRef, HostState, SessionData};
+use crate::roster::RosterError;
+use crate::stanza::presence::{Availability, ContactPresence};
+
+type WitResult<T> = wasmtime::Result<Result<T, types::Error>>;
+
+impl From<RosterError> for types::Error {
+    fn from(e: RosterError) -> Self {
+        match e {
+            RosterError::NotFound(m) => types::Error::NotFound(m),
+            RosterError::Invalid(m) => types::Error::Invalid(m),
+            RosterError::Unsupported(m) => types::Error::Unsupported(m),
+            RosterError::Store(e) => types::Error::Other(e.to_string()),
+        }
+    }
+}
+
+fn no_session() -> types::Error {
+    types::Error::Other("this call needs a user's session".to_owned())
+}
+
+impl HostState {
+    fn data(&mut self) -> Result<&mut SessionData, types::Error> {
+        self.session.as_mut().ok_or_else(no_session)
+    }
+
+    fn contact_id(&self, handle: &Resource<ContactRef>) -> wasmtime::Result<usize> {
+        Ok(self.table.get(handle)?.0)
+    }
+
+    fn new_handle(&mut self, id: usize) -> wasmtime::Result<Resource<ContactRef>> {
+        Ok(self.table.push(ContactRef(id))?)
+    }
+}
+
+impl types::Host for HostState {}
+
+impl roster::Host for HostState {
+    async fn by_legacy_id(
+        &mut self,
+        legacy_id: String,
+        jid_username: Option<String>,
+    ) -> WitResult<Resource<ContactRef>> {
+        let found = match self.data() {
+            Ok(data) => data
+                .roster
+                .by_legacy_id(&legacy_id, jid_username.as_deref())
+                .map_err(types::Error::from),
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(id) => Ok(Ok(self.new_handle(id)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn by_jid(&mut self, jid: String) -> WitResult<Resource<ContactRef>> {
+        let found = match self.data() {
+            Ok(data) => data.roster.by_jid(&jid).map_err(types::Error::from),
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(id) => Ok(Ok(self.new_handle(id)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn contacts(&mut self) -> wasmtime::Result<Vec<Resource<ContactRef>>> {
+        let ids = match self.data() {
+            Ok(data) => data.roster.ids(),
+            Err(_) => 0..0,
+        };
+        ids.map(|id| self.new_handle(id)).collect()
+    }
+}
+
+impl roster::HostContact for HostState {
+    async fn legacy_id(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<String> {
+        let id = self.contact_id(&handle)?;
+        Ok(self
+            .data()
+            .ok()
+            .and_then(|d| d.roster.get(id))
+            .map(|c| c.legacy_id.clone())
+            .unwrap_or_default())
+    }
+
+    async fn jid(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<String> {
+        let id = self.contact_id(&handle)?;
+        Ok(self
+            .data()
+            .ok()
+            .and_then(|d| d.roster.get(id))
+            .map(|c| c.jid.to_string())
+            .unwrap_or_default())
+    }
+
+    async fn set_name(
+        &mut self,
+        handle: Resource<ContactRef>,
+        name: Option<String>,
+    ) -> wasmtime::Result<()> {
+        let id = self.contact_id(&handle)?;
+        if let Ok(data) = self.data()
+            && let Err(e) = data.roster.set_name(id, name)
+        {
+            tracing::warn!(error = %e, "set-name failed");
+        }
+        Ok(())
+    }
+
+    async fn add_to_roster(&mut self, handle: Resource<ContactRef>) -> WitResult<()> {
+        let id = self.contact_id(&handle)?;
+        Ok(self
+            .data()
+            .and_then(|d| d.roster.add_to_roster(id).map_err(Into::into)))
+    }
+
+    async fn remove_from_roster(&mut self, handle: Resource<ContactRef>) -> WitResult<()> {
+        let id = self.contact_id(&handle)?;
+        Ok(self
+            .data()
+            .and_then(|d| d.roster.remove_from_roster(id).map_err(Into::into)))
+    }
+
+    async fn set_presence(
+        &mut self,
+        handle: Resource<ContactRef>,
+        show: types::Show,
+        status: Option<String>,
+        last_seen: Option<u64>,
+    ) -> wasmtime::Result<()> {
+        let id = self.contact_id(&handle)?;
+        let presence = ContactPresence {
+            availability: match show {
+                types::Show::Online => Availability::Online,
+                types::Show::Chat => Availability::Chat,
+                types::Show::Away => Availability::Away,
+                types::Show::Xa => Availability::Xa,
+                types::Show::Dnd => Availability::Dnd,
+                types::Show::Offline => Availability::Offline,
+            },
+            status,
+            last_seen,
+        };
+        if let Ok(data) = self.data()
+            && let Err(e) = data.roster.set_presence(id, presence)
+        {
+            tracing::warn!(error = %e, "set-presence failed");
+        }
+        Ok(())
+    }
+
+    async fn send_text(
+        &mut self,
+        handle: Resource<ContactRef>,
+        body: String,
+        options: types::SendOptions,
+    ) -> WitResult<String> {
+        let id = self.contact_id(&handle)?;
+        if options.carbon {
+            return Ok(Err(types::Error::Unsupported(
+                "carbon messages are not supported by this host yet".to_owned(),
+            )));
+        }
+        if options.reply_to.is_some() {
+            return Ok(Err(types::Error::Unsupported(
+                "replies are not supported by this host yet".to_owned(),
+            )));
+        }
+        Ok(self.data().and_then(|d| {
+            d.roster
+                .send_text(id, &body, options.legacy_msg_id, options.when)
+                .map_err(Into::into)
+        }))
+    }
+
+    async fn drop(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl session::Host for HostState {
+    async fn user_jid(&mut self) -> wasmtime::Result<String> {
+        Ok(self
+            .data()
+            .map(|d| d.roster.user().to_string())
+            .unwrap_or_default())
+    }
+
+    async fn registration(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
+        Ok(self
+            .data()
+            .map(|d| d.registration.clone())
+            .unwrap_or_default())
+    }
+
+    async fn send_gateway_message(&mut self, text: String) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            let gateway = data.roster.gateway().clone();
+            gateway.send_message(data.roster.user(), &text);
+        }
+        Ok(())
+    }
+
+    async fn kv_get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        let Ok(data) = self.data() else {
+            return Ok(None);
+        };
+        let user_id = data.roster.user_id();
+        match data.roster.gateway().store.kv_get(user_id, &key) {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                tracing::error!(error = %e, "kv-get failed");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn kv_set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            let user_id = data.roster.user_id();
+            if let Err(e) = data.roster.gateway().store.kv_set(user_id, &key, &value) {
+                // Losing a write silently would break the plugin's own
+                // bookkeeping: stop the call instead.
+                wasmtime::bail!("kv-set failed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    async fn kv_delete(&mut self, key: String) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            let user_id = data.roster.user_id();
+            if let Err(e) = data.roster.gateway().store.kv_delete(user_id, &key) {
+                wasmtime::bail!("kv-delete failed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    async fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
+        let user = self
+            .session
+            .as_ref()
+            .map(|d| d.roster.user().to_string())
+            .unwrap_or_default();
+        let gateway = self
+            .session
+            .as_ref()
+            .map(|d| d.roster.gateway().jid.to_string())
+            .unwrap_or_default();
+        match level {
+            types::LogLevel::Trace => tracing::trace!(%gateway, %user, "plugin: {message}"),
+            types::LogLevel::Debug => tracing::debug!(%gateway, %user, "plugin: {message}"),
+            types::LogLevel::Info => tracing::info!(%gateway, %user, "plugin: {message}"),
+            types::LogLevel::Warn => tracing::warn!(%gateway, %user, "plugin: {message}"),
+            types::LogLevel::Error => tracing::error!(%gateway, %user, "plugin: {message}"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,394 @@
+//! slidge's `LegacyRoster` and `LegacyContact`: a user's contacts on the
+//! legacy network, each shown in XMPP as a puppet JID of the gateway.
+//!
+//! A contact is a singleton per session: looked up by legacy id, by JID or
+//! by the stanza addressed to it, always the same entry. The roster is
+//! host-held state: it outlives plugin instances (a crash or a reload does
+//! not lose it) and is written through to the database, so that a restart
+//! neither forgets a contact nor pushes it into the user's roster again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jid::{BareJid, Jid};
+use xmpp_parsers::presence::Type as PresenceType;
+
+use crate::gateway::GatewayContext;
+use crate::stanza::{
+    escape, message,
+    presence::{self, ContactPresence},
+    roster as roster_push,
+};
+use crate::store::{StoreError, UserRow};
+
+/// The resource of every puppet's full JID: chat states and other
+/// per-device features need a full JID to come from.
+pub const PUPPET_RESOURCE: &str = "gatehouse";
+
+/// Why a roster operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    /// No such contact.
+    #[error("{0}")]
+    NotFound(String),
+    /// An argument that cannot be used.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something the host does not support yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A contact's index in its session's roster; stable for the session's life.
+pub type ContactId = usize;
+
+/// One legacy contact.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    row_id: i64,
+    /// The contact's id on the legacy network.
+    pub legacy_id: String,
+    /// Its puppet's bare JID.
+    pub jid: BareJid,
+    /// The name shown in the roster.
+    pub name: Option<String>,
+    /// Whether it is in the user's XMPP roster.
+    pub in_roster: bool,
+    /// Its last presence, if the plugin set one.
+    pub presence: Option<ContactPresence>,
+}
+
+impl Contact {
+    /// The puppet's full JID, the sender of its messages and presences.
+    pub fn full_jid(&self) -> Jid {
+        match self.jid.with_resource_str(PUPPET_RESOURCE) {
+            Ok(full) => full.into(),
+            Err(_) => self.jid.clone().into(),
+        }
+    }
+}
+
+/// The contacts of one user of one gateway.
+pub struct Roster {
+    gateway: Arc<GatewayContext>,
+    user_id: i64,
+    user: BareJid,
+    contacts: Vec<Contact>,
+    by_legacy_id: HashMap<String, ContactId>,
+    by_username: HashMap<String, ContactId>,
+}
+
+impl Roster {
+    /// The roster of a user, as the database remembers it.
+    pub fn load(gateway: Arc<GatewayContext>, user: &UserRow) -> Result<Self, RosterError> {
+        let user_jid = BareJid::new(&user.jid)
+            .map_err(|e| RosterError::Invalid(format!("stored user JID {}: {e}", user.jid)))?;
+        let mut roster = Roster {
+            gateway,
+            user_id: user.id,
+            user: user_jid,
+            contacts: Vec::new(),
+            by_legacy_id: HashMap::new(),
+            by_username: HashMap::new(),
+        };
+        for row in roster.gateway.store.contacts(user.id)? {
+            let Some(jid) = roster.puppet_jid(&row.jid_username) else {
+                tracing::warn!(user = %roster.user, username = row.jid_username, "skipping a stored contact with a bad JID");
+                continue;
+            };
+            roster.insert(Contact {
+                row_id: row.id,
+                legacy_id: row.legacy_id,
+                jid,
+                name: row.name,
+                in_roster: row.in_roster,
+                presence: None,
+            });
+        }
+        Ok(roster)
+    }
+
+    /// The user this roster belongs to.
+    pub fn user(&self) -> &BareJid {
+        &self.user
+    }
+
+    /// The user's database row id.
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+
+    /// The gateway this roster is part of.
+    pub fn gateway(&self) -> &Arc<GatewayContext> {
+        &self.gateway
+    }
+
+    /// A contact by index.
+    pub fn get(&self, id: ContactId) -> Option<&Contact> {
+        self.contacts.get(id)
+    }
+
+    /// Every contact's index.
+    pub fn ids(&self) -> std::ops::Range<ContactId> {
+        0..self.contacts.len()
+    }
+
+    /// The contact with this legacy id, created (and stored) on first use.
+    /// Its JID local part is `username` if the plugin maps ids itself, else
+    /// the XEP-0106 escape of the id.
+    pub fn by_legacy_id(
+        &mut self,
+        legacy_id: &str,
+        username: Option<&str>,
+    ) -> Result<ContactId, RosterError> {
+        if let Some(&id) = self.by_legacy_id.get(legacy_id) {
+            return Ok(id);
+        }
+        let username = match username {
+            Some(given) => escape::prepare_username(given).ok_or_else(|| {
+                RosterError::Invalid(format!("{given:?} is not a valid JID local part"))
+            })?,
+            None => {
+                escape::jid_username(legacy_id).map_err(|e| RosterError::Invalid(e.to_string()))?
+            }
+        };
+        if let Some(&other) = self.by_username.get(&username) {
+            let other = &self.contacts[other].legacy_id;
+            return Err(RosterError::Invalid(format!(
+                "legacy ids {other:?} and {legacy_id:?} both map to the JID local part {username:?}; \
+                 give by-legacy-id a jid-username to tell them apart"
+            )));
+        }
+        let jid = self
+            .puppet_jid(&username)
+            .ok_or_else(|| RosterError::Invalid(format!("{username:?} makes no valid JID")))?;
+        let row_id = self
+            .gateway
+            .store
+            .insert_contact(self.user_id, legacy_id, &username)?;
+        Ok(self.insert(Contact {
+            row_id,
+            legacy_id: legacy_id.to_owned(),
+            jid,
+            name: None,
+            in_roster: false,
+            presence: None,
+        }))
+    }
+
+    /// The known contact whose puppet has this local part.
+    pub fn by_username(&self, username: &str) -> Option<ContactId> {
+        let prepared = escape::prepare_username(username)?;
+        self.by_username.get(&prepared).copied()
+    }
+
+    /// The contact behind a puppet JID: a known one, or one created with the
+    /// default (XEP-0106) mapping.
+    pub fn by_jid(&mut self, jid: &str) -> Result<ContactId, RosterError> {
+        let parsed = Jid::new(jid).map_err(|e| RosterError::Invalid(format!("{jid:?}: {e}")))?;
+        if parsed.domain() != self.gateway.jid.domain() {
+            return Err(RosterError::NotFound(format!(
+                "{jid} is not a JID of this gateway"
+            )));
+        }
+        let Some(node) = parsed.node() else {
+            return Err(RosterError::NotFound(format!(
+                "{jid} is the gateway, not a contact"
+            )));
+        };
+        match self.by_username(node.as_str()) {
+            Some(id) => Ok(id),
+            None => {
+                let legacy_id = escape::unescape(node.as_str());
+                self.by_legacy_id(&legacy_id, Some(node.as_str()))
+            }
+        }
+    }
+
+    /// Sets a contact's name; re-pushes the roster item if it changed and
+    /// the contact is in the roster.
+    pub fn set_name(&mut self, id: ContactId, name: Option<String>) -> Result<(), RosterError> {
+        let contact = self.contact_mut(id)?;
+        if contact.name == name {
+            return Ok(());
+        }
+        contact.name = name;
+        let (row_id, in_roster) = (contact.row_id, contact.in_roster);
+        self.gateway
+            .store
+            .set_contact_name(row_id, self.contacts[id].name.as_deref())?;
+        if in_roster && self.gateway.can_push_roster(&self.user) {
+            self.push_item(id);
+        }
+        Ok(())
+    }
+
+    /// Adds a contact to the user's XMPP roster: a privileged roster push if
+    /// the server granted it, else a subscription request. A contact already
+    /// there is not pushed again, even across restarts.
+    pub fn add_to_roster(&mut self, id: ContactId) -> Result<(), RosterError> {
+        let contact = self.contact_mut(id)?;
+        if contact.in_roster {
+            return Ok(());
+        }
+        contact.in_roster = true;
+        let row_id = contact.row_id;
+        self.gateway.store.set_contact_in_roster(row_id, true)?;
+        if self.gateway.can_push_roster(&self.user) {
+            self.push_item(id);
+            self.send_presence(id);
+        } else {
+            let contact = &self.contacts[id];
+            self.gateway.outbox.send(presence::subscribe(
+                contact.jid.clone().into(),
+                self.user.clone().into(),
+                contact.name.as_deref(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes a contact from the user's XMPP roster.
+    pub fn remove_from_roster(&mut self, id: ContactId) -> Result<(), RosterError> {
+        let contact = self.contact_mut(id)?;
+        if !contact.in_roster {
+            return Ok(());
+        }
+        contact.in_roster = false;
+        let row_id = contact.row_id;
+        self.gateway.store.set_contact_in_roster(row_id, false)?;
+        self.send_removal(id);
+        Ok(())
+    }
+
+    /// Sets a contact's presence: remembered, and sent if it is in the roster.
+    pub fn set_presence(
+        &mut self,
+        id: ContactId,
+        presence: ContactPresence,
+    ) -> Result<(), RosterError> {
+        let contact = self.contact_mut(id)?;
+        if contact.presence.as_ref() == Some(&presence) {
+            return Ok(());
+        }
+        contact.presence = Some(presence);
+        if contact.in_roster {
+            self.send_presence(id);
+        }
+        Ok(())
+    }
+
+    /// Sends a text message from a contact to the user; returns its XMPP id.
+    pub fn send_text(
+        &mut self,
+        id: ContactId,
+        body: &str,
+        legacy_msg_id: Option<String>,
+        when: Option<u64>,
+    ) -> Result<String, RosterError> {
+        let contact = self.contact(id)?;
+        let xmpp_id = legacy_msg_id.unwrap_or_else(|| self.gateway.new_id());
+        self.gateway.outbox.send(message::chat_text(
+            contact.full_jid(),
+            self.user.clone().into(),
+            xmpp_id.clone(),
+            body,
+            when,
+        ));
+        Ok(xmpp_id)
+    }
+
+    /// Answers a presence probe (or a new subscription) from the user with
+    /// the contact's last presence.
+    pub fn send_presence(&self, id: ContactId) {
+        let Some(contact) = self.contacts.get(id) else {
+            return;
+        };
+        let to: Jid = self.user.clone().into();
+        let stanza = match &contact.presence {
+            Some(p) => p.to_stanza(contact.full_jid(), to),
+            None => presence::bare(PresenceType::Unavailable, contact.full_jid(), to),
+        };
+        self.gateway.outbox.send(stanza);
+    }
+
+    /// Takes every contact out of the user's roster, for unregistration.
+    pub fn remove_all(&mut self) {
+        for id in self.ids() {
+            if self.contacts[id].in_roster {
+                self.contacts[id].in_roster = false;
+                self.send_removal(id);
+            }
+        }
+    }
+
+    fn send_removal(&self, id: ContactId) {
+        let contact = &self.contacts[id];
+        let to: Jid = self.user.clone().into();
+        if self.gateway.can_push_roster(&self.user) {
+            self.gateway.outbox.send(roster_push::remove_item(
+                self.gateway.jid.clone().into(),
+                self.user.clone(),
+                self.gateway.new_id(),
+                contact.jid.clone(),
+            ));
+        } else {
+            let from: Jid = contact.jid.clone().into();
+            for type_ in [PresenceType::Unsubscribe, PresenceType::Unsubscribed] {
+                self.gateway
+                    .outbox
+                    .send(presence::bare(type_, from.clone(), to.clone()));
+            }
+        }
+        self.gateway.outbox.send(presence::bare(
+            PresenceType::Unavailable,
+            contact.full_jid(),
+            to,
+        ));
+    }
+
+    fn push_item(&self, id: ContactId) {
+        let contact = &self.contacts[id];
+        self.gateway.outbox.send(roster_push::push_item(
+            self.gateway.jid.clone().into(),
+            self.user.clone(),
+            self.gateway.new_id(),
+            contact.jid.clone(),
+            contact.name.as_deref(),
+            &self.gateway.info.name,
+        ));
+    }
+
+    fn contact(&self, id: ContactId) -> Result<&Contact, RosterError> {
+        self.contacts
+            .get(id)
+            .ok_or_else(|| RosterError::NotFound(format!("no contact #{id}")))
+    }
+
+    fn contact_mut(&mut self, id: ContactId) -> Result<&mut Contact, RosterError> {
+        self.contacts
+            .get_mut(id)
+            .ok_or_else(|| RosterError::NotFound(format!("no contact #{id}")))
+    }
+
+    fn puppet_jid(&self, username: &str) -> Option<BareJid> {
+        BareJid::from_parts(
+            Some(&jid::NodePart::new(username).ok()?),
+            self.gateway.jid.domain(),
+        )
+        .into()
+    }
+
+    fn insert(&mut self, contact: Contact) -> ContactId {
+        let id = self.contacts.len();
+        self.by_legacy_id.insert(contact.legacy_id.clone(), id);
+        if let Some(node) = contact.jid.node() {
+            self.by_username.insert(node.as_str().to_owned(), id);
+        }
+        self.contacts.push(contact);
+        id
+    }
+}

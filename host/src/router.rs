@@ -1,0 +1,179 @@
+//! The router: where each stanza from the server goes.
+//!
+//! Stanzas to the gateway's own JID go to the [`Gateway`]; stanzas to a
+//! puppet go to the sender's session, or get `registration-required` if the
+//! sender has none. The server's XEP-0356 grants are recorded, answers to
+//! the gateway's own requests are consumed, and a stanza that could not be
+//! parsed gets a `bad-request` error so that its sender is not left waiting.
+
+use jid::Jid;
+use tokio::sync::mpsc;
+use xmpp_parsers::{
+    iq::Iq,
+    message::{Id, Message, MessageType},
+    ping::Ping,
+    presence::{Presence, Type as PresenceType},
+    stanza::Stanza,
+    stanza_error::DefinedCondition,
+};
+
+use crate::gateway::{Gateway, GatewayContext};
+use crate::link::{InvalidStanza, LinkEvent, server_domain};
+use crate::session::SessionEvent;
+use crate::stanza::{
+    error::{iq_error, message_error, presence_error, stanza_error},
+    privilege::Privileges,
+};
+
+/// The id of the ping that tells when the server's privileges are known.
+const SETTLE_PING: &str = "gh-settle";
+
+/// Routes every event of a gateway's link until the link ends.
+pub async fn run(mut gateway: Gateway, mut events: mpsc::Receiver<LinkEvent>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            LinkEvent::Connected => on_connected(gateway.ctx()),
+            LinkEvent::Stanza(stanza) => route(&mut gateway, *stanza).await,
+            LinkEvent::Invalid(invalid) => answer_invalid(gateway.ctx(), invalid),
+        }
+    }
+}
+
+/// After a handshake: ping the server. A server sends its `<privilege/>`
+/// grants right after the handshake, so once the ping's answer is back they
+/// are known (or there are none).
+fn on_connected(ctx: &GatewayContext) {
+    ctx.outbox.send(
+        Iq::from_get(SETTLE_PING, Ping)
+            .with_from(ctx.jid.clone().into())
+            .with_to(server_domain(&ctx.jid).into()),
+    );
+}
+
+async fn route(gateway: &mut Gateway, stanza: Stanza) {
+    let ctx = gateway.ctx().clone();
+    let (from, to) = match &stanza {
+        Stanza::Message(m) => (m.from.clone(), m.to.clone()),
+        Stanza::Presence(p) => (p.from.clone(), p.to.clone()),
+        Stanza::Iq(iq) => (iq.from().cloned(), iq.to().cloned()),
+    };
+    let (Some(from), Some(to)) = (from, to) else {
+        tracing::debug!(gateway = %ctx.jid, "dropped a stanza without from or to");
+        return;
+    };
+    if let Stanza::Iq(Iq::Result { id, .. } | Iq::Error { id, .. }) = &stanza {
+        on_answer(&ctx, id, &stanza);
+        return;
+    }
+    if from.node().is_none() && from.domain() != ctx.jid.domain() {
+        // From a server domain: its XEP-0356 grants.
+        if let Stanza::Message(m) = &stanza
+            && let Some(granted) = Privileges::from_message_payloads(&m.payloads)
+        {
+            ctx.set_privileges(from.domain().as_str(), granted);
+        }
+        return;
+    }
+    if to.node().is_none() {
+        match stanza {
+            Stanza::Iq(iq) => gateway.on_iq(iq).await,
+            Stanza::Presence(p) => gateway.on_presence(p),
+            Stanza::Message(m) => gateway.on_message(m),
+        }
+        return;
+    }
+    match gateway.session(&from.to_bare()) {
+        Some(session) => {
+            let event = match stanza {
+                Stanza::Message(m) => SessionEvent::Message(Box::new(m)),
+                Stanza::Presence(p) => SessionEvent::Presence(Box::new(p)),
+                Stanza::Iq(iq) => SessionEvent::Iq(Box::new(iq)),
+            };
+            session.send(event);
+        }
+        None => refuse_unregistered(&ctx, stanza),
+    }
+}
+
+/// Answers to the gateway's own requests: the settle ping, roster pushes,
+/// keepalives. Errors are logged; nothing is ever answered.
+fn on_answer(ctx: &GatewayContext, id: &str, stanza: &Stanza) {
+    if id == SETTLE_PING {
+        ctx.settle();
+    }
+    if let Stanza::Iq(Iq::Error { error, from, .. }) = stanza
+        && id != SETTLE_PING
+    {
+        tracing::warn!(gateway = %ctx.jid, id, ?from, condition = ?error.defined_condition, texts = ?error.texts, "request refused");
+    }
+}
+
+/// A stanza to a puppet from someone with no session: `registration-required`.
+fn refuse_unregistered(ctx: &GatewayContext, stanza: Stanza) {
+    let error = || {
+        stanza_error(
+            DefinedCondition::RegistrationRequired,
+            "you are not registered with this gateway",
+        )
+    };
+    match stanza {
+        Stanza::Message(m) if m.type_ != MessageType::Error => {
+            ctx.outbox
+                .send(message_error(m.from, m.to, m.id.map(|id| id.0), error()));
+        }
+        Stanza::Iq(Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. }) => {
+            ctx.outbox.send(iq_error(from, to, &id, error()));
+        }
+        Stanza::Presence(p) if matches!(p.type_, PresenceType::Probe | PresenceType::Subscribe) => {
+            ctx.outbox.send(presence_error(p.from, p.to, p.id, error()));
+        }
+        _ => {}
+    }
+}
+
+/// A stanza the parser refused: `bad-request` to its sender, unless it is
+/// an error or a result itself.
+fn answer_invalid(ctx: &GatewayContext, invalid: InvalidStanza) {
+    tracing::info!(gateway = %ctx.jid, ?invalid, "invalid stanza");
+    let from = invalid.from.as_deref().and_then(|j| Jid::new(j).ok());
+    let to = invalid.to.as_deref().and_then(|j| Jid::new(j).ok());
+    if from.is_none() {
+        return;
+    }
+    let error = stanza_error(
+        DefinedCondition::BadRequest,
+        format!(
+            "the gateway could not parse this {}: {}",
+            invalid.kind, invalid.reason
+        ),
+    );
+    let type_ = invalid.type_.as_deref();
+    match invalid.kind.as_str() {
+        "iq" if matches!(type_, Some("get" | "set")) => {
+            let id = invalid.id.unwrap_or_default();
+            ctx.outbox.send(iq_error(from, to, &id, error));
+        }
+        "message" if type_ != Some("error") => {
+            let mut reply: Message = message_error(from, to, invalid.id.clone(), error);
+            reply.id = invalid.id.map(Id);
+            ctx.outbox.send(reply);
+        }
+        "presence" if type_ != Some("error") => {
+            let reply: Presence = presence_error(from, to, invalid.id, error);
+            ctx.outbox.send(reply);
+        }
+        _ => {}
+    }
+}
+
+/// Starts a gateway's link and router; returns when the router ends.
+pub async fn serve(
+    gateway: Gateway,
+    link: crate::link::LinkConfig,
+    outbox: crate::link::OutboxReceiver,
+) {
+    let (events_tx, events_rx) = mpsc::channel(1024);
+    let link_task = tokio::spawn(crate::link::run(link, events_tx, outbox));
+    run(gateway, events_rx).await;
+    link_task.abort();
+}

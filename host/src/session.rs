@@ -1,0 +1,468 @@
+//! A session: one registered user of one gateway, as an actor.
+//!
+//! Each session is a task with a mailbox and its own plugin instance. It
+//! handles its events one at a time, in arrival order, so the plugin never
+//! sees two calls at once and the user's messages reach the network in the
+//! order they were sent; sessions of different users run in parallel.
+//!
+//! The session logs in when it starts (after the gateway knows its
+//! privileges), retries a failed login with capped backoff, and answers the
+//! stanzas addressed to its user's puppets.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jid::{BareJid, Jid};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use xmpp_parsers::{
+    iq::Iq,
+    message::{Message, MessageType},
+    presence::{Presence, Show, Type as PresenceType},
+    stanza_error::DefinedCondition,
+};
+
+use crate::gateway::GatewayContext;
+use crate::plugin::{HostState, Instance, PluginError, PluginRuntime, SessionData, TextMessage};
+use crate::roster::{ContactId, Roster, RosterError};
+use crate::stanza::{
+    disco,
+    error::{iq_error, message_error, stanza_error},
+    escape, message, ns, presence,
+};
+use crate::store::UserRow;
+
+/// What a session is asked to do.
+#[derive(Debug)]
+pub enum SessionEvent {
+    /// One of the user's clients came online (a presence to the gateway).
+    Available(Jid),
+    /// One of the user's clients went offline.
+    Unavailable(Jid),
+    /// The user's server asks for the gateway's presence.
+    Probe(Jid),
+    /// A message from the user to a puppet.
+    Message(Box<Message>),
+    /// A presence from the user to a puppet.
+    Presence(Box<Presence>),
+    /// An iq from the user to a puppet.
+    Iq(Box<Iq>),
+    /// Log out, take the contacts out of the roster, and end.
+    Unregister(oneshot::Sender<()>),
+    /// Log out and end (the user registered again with new settings).
+    Stop(oneshot::Sender<()>),
+}
+
+/// The sending side of a session's mailbox.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    tx: mpsc::UnboundedSender<SessionEvent>,
+}
+
+impl SessionHandle {
+    /// Queues an event; false if the session has ended.
+    pub fn send(&self, event: SessionEvent) -> bool {
+        self.tx.send(event).is_ok()
+    }
+}
+
+/// Login retries: the first after this, doubled each time up to the cap.
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+const MAX_RETRY: Duration = Duration::from_secs(300);
+
+/// Starts a user's session.
+pub fn spawn(
+    ctx: Arc<GatewayContext>,
+    runtime: Arc<PluginRuntime>,
+    user: UserRow,
+) -> Result<(BareJid, SessionHandle), RosterError> {
+    let roster = Roster::load(ctx.clone(), &user)?;
+    let jid = roster.user().clone();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let session = Session {
+        ctx,
+        runtime,
+        user: jid.clone(),
+        instance: None,
+        state: Some(HostState::for_session(SessionData {
+            roster,
+            registration: user.registration,
+        })),
+        login: Login::LoggedOut,
+        failures: 0,
+        retry_at: None,
+        resources: HashSet::new(),
+    };
+    tokio::spawn(session.run(rx));
+    Ok((jid, SessionHandle { tx }))
+}
+
+/// Where the session stands with the legacy network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Login {
+    LoggedOut,
+    LoggedIn { status: String },
+    Failed { reason: String },
+}
+
+struct Session {
+    ctx: Arc<GatewayContext>,
+    runtime: Arc<PluginRuntime>,
+    user: BareJid,
+    /// The live instance, if any; `state` holds the host state otherwise.
+    instance: Option<Instance>,
+    state: Option<HostState>,
+    login: Login,
+    failures: u32,
+    retry_at: Option<Instant>,
+    /// The user's online clients.
+    resources: HashSet<Jid>,
+}
+
+impl Session {
+    async fn run(mut self, mut mailbox: mpsc::UnboundedReceiver<SessionEvent>) {
+        self.ctx.wait_settled().await;
+        self.log_in().await;
+        loop {
+            let event = match self.retry_at {
+                Some(at) => tokio::select! {
+                    event = mailbox.recv() => event,
+                    _ = tokio::time::sleep_until(at) => {
+                        self.retry_at = None;
+                        self.log_in().await;
+                        continue;
+                    }
+                },
+                None => mailbox.recv().await,
+            };
+            let Some(event) = event else { break };
+            match event {
+                SessionEvent::Available(resource) => self.on_available(resource).await,
+                SessionEvent::Unavailable(resource) => self.on_unavailable(resource).await,
+                SessionEvent::Probe(from) => self.send_status(from),
+                SessionEvent::Message(m) => self.on_message(*m).await,
+                SessionEvent::Presence(p) => self.on_presence(*p).await,
+                SessionEvent::Iq(iq) => self.on_iq(*iq).await,
+                SessionEvent::Unregister(done) => {
+                    self.log_out().await;
+                    if let Some(data) = self.data() {
+                        data.roster.remove_all();
+                    }
+                    let user: Jid = self.user.clone().into();
+                    for type_ in [
+                        PresenceType::Unsubscribe,
+                        PresenceType::Unsubscribed,
+                        PresenceType::Unavailable,
+                    ] {
+                        self.ctx.send_presence_type(user.clone(), type_);
+                    }
+                    let _ = done.send(());
+                    break;
+                }
+                SessionEvent::Stop(done) => {
+                    self.log_out().await;
+                    let _ = done.send(());
+                    break;
+                }
+            }
+        }
+        tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session ended");
+    }
+
+    /// The live instance, made from the held state if there is none.
+    async fn instance(&mut self) -> Result<&mut Instance, PluginError> {
+        if self.instance.is_none() {
+            let state = self
+                .state
+                .take()
+                .ok_or_else(|| PluginError::Instantiate("session state lost".into()))?;
+            let instance = self.runtime.instantiate(state).await?;
+            self.instance = Some(instance);
+        }
+        self.instance
+            .as_mut()
+            .ok_or_else(|| PluginError::Instantiate("no instance".into()))
+    }
+
+    /// After a crash: drop the dead instance, keep the host state, tell the
+    /// user.
+    fn on_crash(&mut self, error: &PluginError, during: &str) {
+        tracing::error!(gateway = %self.ctx.jid, user = %self.user, during, %error, "plugin crashed");
+        if let Some(instance) = self.instance.take() {
+            let data = instance.into_state().into_session();
+            self.state = data.map(HostState::for_session);
+        }
+        self.ctx.send_message(
+            &self.user,
+            &format!("The gateway's plugin crashed during {during}; it was restarted."),
+        );
+    }
+
+    fn data(&mut self) -> Option<&mut SessionData> {
+        match &mut self.instance {
+            Some(instance) => instance.state().session(),
+            None => self.state.as_mut().and_then(HostState::session),
+        }
+    }
+
+    async fn log_in(&mut self) {
+        let to: Jid = self.user.clone().into();
+        self.ctx
+            .send_status(to.clone(), Some(Show::Dnd), "Logging in…");
+        let result = match self.instance().await {
+            Ok(instance) => instance.login().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Ok(status)) => {
+                tracing::info!(gateway = %self.ctx.jid, user = %self.user, %status, "logged in");
+                self.failures = 0;
+                self.login = Login::LoggedIn { status };
+                self.fill_roster().await;
+                self.send_status(to);
+            }
+            Ok(Err(reason)) => self.login_failed(reason),
+            Err(e) => {
+                self.on_crash(&e, "login");
+                self.login_failed("the plugin crashed".into());
+            }
+        }
+    }
+
+    fn login_failed(&mut self, reason: String) {
+        self.failures += 1;
+        let delay = FIRST_RETRY
+            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
+            .min(MAX_RETRY);
+        tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, retry_in = ?delay, "login failed");
+        self.ctx.send_message(
+            &self.user,
+            &format!(
+                "Could not log in: {reason}. Retrying in {} s.",
+                delay.as_secs()
+            ),
+        );
+        self.login = Login::Failed { reason };
+        self.retry_at = Some(Instant::now() + delay);
+        self.send_status(self.user.clone().into());
+    }
+
+    async fn fill_roster(&mut self) {
+        let result = match self.instance().await {
+            Ok(instance) => instance.fill_roster().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => self.ctx.send_message(
+                &self.user,
+                &format!("Could not fetch your contacts: {reason}"),
+            ),
+            Err(e) => self.on_crash(&e, "fill-roster"),
+        }
+    }
+
+    async fn log_out(&mut self) {
+        if !matches!(self.login, Login::LoggedIn { .. }) {
+            return;
+        }
+        if let Some(instance) = self.instance.as_mut()
+            && let Err(e) = instance.logout().await
+        {
+            self.on_crash(&e, "logout");
+        }
+        self.login = Login::LoggedOut;
+        self.retry_at = None;
+        self.send_status(self.user.clone().into());
+    }
+
+    /// The gateway's presence as the session stands.
+    fn send_status(&self, to: Jid) {
+        match &self.login {
+            Login::LoggedIn { status } => self.ctx.send_status(to, None, status),
+            Login::Failed { reason } => {
+                self.ctx
+                    .send_status(to, Some(Show::Dnd), &format!("Login failed: {reason}"))
+            }
+            Login::LoggedOut => self.ctx.send_presence_type(to, PresenceType::Unavailable),
+        }
+    }
+
+    async fn on_available(&mut self, resource: Jid) {
+        self.resources.insert(resource.clone());
+        match self.login {
+            Login::LoggedIn { .. } => self.send_status(resource),
+            Login::Failed { .. } | Login::LoggedOut => {
+                self.retry_at = None;
+                self.log_in().await;
+            }
+        }
+    }
+
+    async fn on_unavailable(&mut self, resource: Jid) {
+        self.resources.remove(&resource);
+        if self.resources.is_empty() && self.ctx.config.logout_on_unavailable {
+            self.log_out().await;
+        }
+    }
+
+    /// The contact a puppet JID's local part names: a known one, else the
+    /// plugin's `jid-username-to-legacy-id` decides. Err is the text of an
+    /// `item-not-found`.
+    async fn resolve(&mut self, to: &Jid) -> Result<ContactId, String> {
+        let username = to.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
+        if let Some(id) = self.data().and_then(|d| d.roster.by_username(&username)) {
+            return Ok(id);
+        }
+        let unescaped = escape::unescape(&username);
+        let answer = match self.instance().await {
+            Ok(instance) => {
+                instance
+                    .jid_username_to_legacy_id(&username, &unescaped)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let legacy_id = match answer {
+            Ok(Ok(legacy_id)) => legacy_id,
+            Ok(Err(reason)) => return Err(reason),
+            Err(e) => {
+                self.on_crash(&e, "jid-username-to-legacy-id");
+                return Err("the gateway's plugin crashed".into());
+            }
+        };
+        let data = self.data().ok_or("session state lost")?;
+        data.roster
+            .by_legacy_id(&legacy_id, Some(&username))
+            .map_err(|e| e.to_string())
+    }
+
+    async fn on_message(&mut self, m: Message) {
+        let Some(to) = m.to.clone() else { return };
+        if m.type_ == MessageType::Error {
+            tracing::debug!(gateway = %self.ctx.jid, user = %self.user, ?m.from, "error message from the user's side");
+            return;
+        }
+        let Some(body) = message::body(&m).map(str::to_owned) else {
+            return;
+        };
+        let reply_error = |condition, text: String| {
+            message_error(
+                m.from.clone(),
+                m.to.clone(),
+                m.id.as_ref().map(|id| id.0.clone()),
+                stanza_error(condition, text),
+            )
+        };
+        if let Login::Failed { reason } = &self.login {
+            let text = format!("not logged in to the legacy network: {reason}");
+            self.ctx
+                .outbox
+                .send(reply_error(DefinedCondition::RecipientUnavailable, text));
+            return;
+        }
+        let contact = match self.resolve(&to).await {
+            Ok(id) => id,
+            Err(text) => {
+                self.ctx
+                    .outbox
+                    .send(reply_error(DefinedCondition::ItemNotFound, text));
+                return;
+            }
+        };
+        let text = TextMessage {
+            body,
+            xmpp_id: m.id.as_ref().map(|id| id.0.clone()),
+        };
+        let result = match self.instance().await {
+            Ok(instance) => instance.on_text(contact, text).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Ok(_legacy_id)) => {}
+            Ok(Err(reason)) => self
+                .ctx
+                .outbox
+                .send(reply_error(DefinedCondition::UndefinedCondition, reason)),
+            Err(e) => {
+                self.on_crash(&e, "on-text");
+                self.ctx.outbox.send(reply_error(
+                    DefinedCondition::InternalServerError,
+                    "the gateway's plugin crashed".into(),
+                ));
+            }
+        }
+    }
+
+    async fn on_presence(&mut self, p: Presence) {
+        let Some(to) = p.to.as_ref() else { return };
+        let username = to.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
+        let user: Jid = self.user.clone().into();
+        let Some(data) = self.data() else { return };
+        let known = data.roster.by_username(&username);
+        match (p.type_, known) {
+            (PresenceType::Probe | PresenceType::Subscribed, Some(id)) => {
+                data.roster.send_presence(id)
+            }
+            (PresenceType::Subscribe, Some(id)) => {
+                if let Some(contact) = data.roster.get(id) {
+                    let from: Jid = contact.jid.clone().into();
+                    self.ctx
+                        .outbox
+                        .send(presence::bare(PresenceType::Subscribed, from, user));
+                }
+                if let Some(data) = self.data() {
+                    data.roster.send_presence(id);
+                }
+            }
+            (PresenceType::Probe | PresenceType::Subscribe, None) => {
+                let from = to.to_bare().into();
+                self.ctx
+                    .outbox
+                    .send(presence::bare(PresenceType::Unsubscribed, from, user));
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_iq(&mut self, iq: Iq) {
+        let (from, to, id, payload) = match iq {
+            Iq::Get {
+                from,
+                to,
+                id,
+                payload,
+            } => (from, to, id, payload),
+            Iq::Set { from, to, id, .. } => {
+                let error = stanza_error(DefinedCondition::FeatureNotImplemented, "");
+                self.ctx.outbox.send(iq_error(from, to, &id, error));
+                return;
+            }
+            Iq::Result { .. } | Iq::Error { .. } => return,
+        };
+        let Some(target) = to.clone() else { return };
+        if let Err(text) = self.resolve(&target).await {
+            let error = stanza_error(DefinedCondition::ItemNotFound, text);
+            self.ctx.outbox.send(iq_error(from, to, &id, error));
+            return;
+        }
+        let answer = match (payload.name(), payload.ns().as_str()) {
+            ("query", ns::DISCO_INFO) => {
+                Some(disco::puppet_info(payload.attr("node").map(str::to_owned)).into())
+            }
+            ("ping", ns::PING) => None,
+            _ => {
+                let error = stanza_error(DefinedCondition::FeatureNotImplemented, "");
+                self.ctx.outbox.send(iq_error(from, to, &id, error));
+                return;
+            }
+        };
+        self.ctx.outbox.send(Iq::Result {
+            from: to,
+            to: from,
+            id,
+            payload: answer,
+        });
+    }
+}

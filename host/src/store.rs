@@ -1,0 +1,382 @@
+//! The SQLite database: schema, migrations and every query.
+//!
+//! Nothing else in the host touches SQL. One file holds every gateway's data;
+//! each row is keyed by the gateway's JID and the user, so several gateways
+//! share it without seeing each other's rows. WAL mode lets readers go on
+//! while a writer commits, and every write is committed before the call
+//! returns, so what the host acknowledged survives a kill.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// What can go wrong with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored value could not be decoded.
+    #[error("database holds a bad value: {0}")]
+    Corrupt(String),
+    /// The file was written by a newer Gatehouse.
+    #[error("database schema version {found} is newer than this Gatehouse knows ({known})")]
+    TooNew {
+        /// The version found in the file.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+}
+
+/// Result of a store operation.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Numbered migrations: entry `i` brings the schema from version `i` to
+/// `i + 1`. Append only; never edit a released one.
+const MIGRATIONS: &[&str] = &[
+    // 1: users, their contacts, and the plugins' key-value stores.
+    "CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        gateway TEXT NOT NULL,
+        jid TEXT NOT NULL,
+        registration TEXT NOT NULL,
+        registered_at INTEGER NOT NULL,
+        UNIQUE (gateway, jid)
+    );
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        legacy_id TEXT NOT NULL,
+        jid_username TEXT NOT NULL,
+        name TEXT,
+        in_roster INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (user_id, legacy_id),
+        UNIQUE (user_id, jid_username)
+    );
+    CREATE TABLE kv (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (user_id, key)
+    );",
+];
+
+/// A registered user of one gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// The row id, the key of everything the user owns.
+    pub id: i64,
+    /// The user's bare JID.
+    pub jid: String,
+    /// The registration form the user filled, as `(var, value)` pairs.
+    pub registration: Vec<(String, String)>,
+}
+
+/// A contact as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRow {
+    /// The row id.
+    pub id: i64,
+    /// The contact's id on the legacy network.
+    pub legacy_id: String,
+    /// The local part of the contact's puppet JID.
+    pub jid_username: String,
+    /// The name shown in the roster.
+    pub name: Option<String>,
+    /// Whether the contact was added to the user's XMPP roster.
+    pub in_roster: bool,
+}
+
+/// A handle on the database, cheap to clone and shared by every session.
+///
+/// Queries are short (an indexed row or two), so they run on the calling
+/// task under a mutex rather than on a blocking pool: a hop to another
+/// thread would cost more than the query.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up
+    /// to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::setup(Connection::open(path)?)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (it rolls
+        // back the open statement), so a poisoned lock is still usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Stores a new user, or replaces the registration of an existing one.
+    pub fn upsert_user(
+        &self,
+        gateway: &str,
+        jid: &str,
+        registration: &[(String, String)],
+    ) -> Result<UserRow> {
+        let form =
+            serde_json::to_string(registration).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let now = unix_now();
+        let conn = self.conn();
+        let id: i64 = conn.query_row(
+            "INSERT INTO users (gateway, jid, registration, registered_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (gateway, jid) DO UPDATE SET registration = excluded.registration
+             RETURNING id",
+            params![gateway, jid, form, now],
+            |row| row.get(0),
+        )?;
+        Ok(UserRow {
+            id,
+            jid: jid.to_owned(),
+            registration: registration.to_vec(),
+        })
+    }
+
+    /// The user with this bare JID, if registered with this gateway.
+    pub fn user(&self, gateway: &str, jid: &str) -> Result<Option<UserRow>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT id, jid, registration FROM users WHERE gateway = ?1 AND jid = ?2",
+                params![gateway, jid],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?)),
+            )
+            .optional()?;
+        row.map(user_from_parts).transpose()
+    }
+
+    /// Every user registered with this gateway.
+    pub fn users(&self, gateway: &str) -> Result<Vec<UserRow>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id, jid, registration FROM users WHERE gateway = ?1 ORDER BY id")?;
+        let rows = stmt
+            .query_map(params![gateway], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?))
+            })?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        rows.into_iter().map(user_from_parts).collect()
+    }
+
+    /// Deletes a user and everything they own (contacts, key-value store).
+    pub fn delete_user(&self, user_id: i64) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM users WHERE id = ?1", params![user_id])?;
+        Ok(())
+    }
+
+    /// Every contact of a user.
+    pub fn contacts(&self, user_id: i64) -> Result<Vec<ContactRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, legacy_id, jid_username, name, in_roster FROM contacts
+             WHERE user_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![user_id], contact_from_row)?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Stores a new contact and returns its row id.
+    pub fn insert_contact(&self, user_id: i64, legacy_id: &str, jid_username: &str) -> Result<i64> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO contacts (user_id, legacy_id, jid_username) VALUES (?1, ?2, ?3)",
+        )?;
+        stmt.execute(params![user_id, legacy_id, jid_username])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Records a contact's name.
+    pub fn set_contact_name(&self, contact_id: i64, name: Option<&str>) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("UPDATE contacts SET name = ?2 WHERE id = ?1")?;
+        stmt.execute(params![contact_id, name])?;
+        Ok(())
+    }
+
+    /// Records whether a contact is in the user's roster.
+    pub fn set_contact_in_roster(&self, contact_id: i64, in_roster: bool) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("UPDATE contacts SET in_roster = ?2 WHERE id = ?1")?;
+        stmt.execute(params![contact_id, in_roster])?;
+        Ok(())
+    }
+
+    /// Reads a value of a user's plugin key-value store.
+    pub fn kv_get(&self, user_id: i64, key: &str) -> Result<Option<Vec<u8>>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT value FROM kv WHERE user_id = ?1 AND key = ?2")?;
+        Ok(stmt
+            .query_row(params![user_id, key], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Writes a value of a user's plugin key-value store.
+    pub fn kv_set(&self, user_id: i64, key: &str, value: &[u8]) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO kv (user_id, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value",
+        )?;
+        stmt.execute(params![user_id, key, value])?;
+        Ok(())
+    }
+
+    /// Deletes a key of a user's plugin key-value store.
+    pub fn kv_delete(&self, user_id: i64, key: &str) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("DELETE FROM kv WHERE user_id = ?1 AND key = ?2")?;
+        stmt.execute(params![user_id, key])?;
+        Ok(())
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "database migrated");
+    }
+    Ok(())
+}
+
+fn user_from_parts((id, jid, form): (i64, String, String)) -> Result<UserRow> {
+    let registration =
+        serde_json::from_str(&form).map_err(|e| StoreError::Corrupt(format!("user {jid}: {e}")))?;
+    Ok(UserRow {
+        id,
+        jid,
+        registration,
+    })
+}
+
+fn contact_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
+    Ok(ContactRow {
+        id: row.get(0)?,
+        legacy_id: row.get(1)?,
+        jid_username: row.get(2)?,
+        name: row.get(3)?,
+        in_roster: row.get(4)?,
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn users_are_kept_per_gateway_and_replaced_on_reregistration() {
+        let store = Store::open_in_memory().unwrap();
+        let a = store
+            .upsert_user("echo.a", "u@x", &form(&[("username", "one")]))
+            .unwrap();
+        let b = store
+            .upsert_user("echo.b", "u@x", &form(&[("username", "two")]))
+            .unwrap();
+        assert_ne!(a.id, b.id);
+        let again = store
+            .upsert_user("echo.a", "u@x", &form(&[("username", "three")]))
+            .unwrap();
+        assert_eq!(again.id, a.id);
+        let stored = store.user("echo.a", "u@x").unwrap().unwrap();
+        assert_eq!(stored.registration, form(&[("username", "three")]));
+        assert_eq!(store.users("echo.b").unwrap(), vec![b]);
+        assert_eq!(store.user("echo.a", "other@x").unwrap(), None);
+    }
+
+    #[test]
+    fn deleting_a_user_deletes_what_they_own() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        let c = store.insert_contact(user.id, "Bob", "bob").unwrap();
+        store.set_contact_name(c, Some("Bob B")).unwrap();
+        store.set_contact_in_roster(c, true).unwrap();
+        store.kv_set(user.id, "k", b"v").unwrap();
+        assert_eq!(
+            store.contacts(user.id).unwrap(),
+            vec![ContactRow {
+                id: c,
+                legacy_id: "Bob".into(),
+                jid_username: "bob".into(),
+                name: Some("Bob B".into()),
+                in_roster: true,
+            }]
+        );
+        assert_eq!(store.kv_get(user.id, "k").unwrap(), Some(b"v".to_vec()));
+        store.delete_user(user.id).unwrap();
+        assert!(store.contacts(user.id).unwrap().is_empty());
+        assert_eq!(store.kv_get(user.id, "k").unwrap(), None);
+    }
+
+    #[test]
+    fn a_jid_username_is_unique_per_user() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        store.insert_contact(user.id, "Bob", "bob").unwrap();
+        assert!(store.insert_contact(user.id, "bob", "bob").is_err());
+        let other = store.upsert_user("gw", "v@x", &[]).unwrap();
+        store.insert_contact(other.id, "bob", "bob").unwrap();
+    }
+
+    #[test]
+    fn reopening_a_file_keeps_data_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let id = {
+            let store = Store::open(&path).unwrap();
+            let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+            store.kv_set(user.id, "n", b"1").unwrap();
+            user.id
+        };
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.kv_get(id, "n").unwrap(), Some(b"1".to_vec()));
+    }
+}

@@ -1,0 +1,48 @@
+//! The demo: a private Prosody on loopback, the gateway with the echo
+//! plugin, and a user to log in with. Run by `scripts/demo`.
+
+use gatehouse_tests::process::GatewayProcess;
+use gatehouse_tests::prosody::Prosody;
+use gatehouse_tests::{GATEWAY, SECRET, free_port};
+
+/// A port if it is free, else any free one.
+fn port_or_free(wanted: u16) -> u16 {
+    match std::net::TcpListener::bind(("127.0.0.1", wanted)) {
+        Ok(_) => wanted,
+        Err(_) => free_port(),
+    }
+}
+
+fn main() {
+    let c2s = port_or_free(5222);
+    let component = port_or_free(5347);
+    let prosody = Prosody::start_on(c2s, component, &[(GATEWAY, SECRET)]);
+    prosody.register_user("demo", "demo");
+    let gateway = GatewayProcess::start(&prosody.component_address());
+    println!(
+        "\nGatehouse is running.\n\n\
+         Log in with any XMPP client:\n  \
+           JID:      demo@localhost\n  \
+           password: demo\n  \
+           server:   127.0.0.1, port {c2s} (plain text, no TLS: allow an unencrypted connection)\n\n\
+         Then register with the gateway {GATEWAY} (service discovery, or \"add a transport\"):\n  \
+           any user name; \"contacts\" is how many echo contacts you get (default 3).\n\
+         Your roster fills with Contact 0, Contact 1…; message one and it answers with your text.\n\
+         Commands to a contact: /nick NAME, /presence away [STATUS], /contact ID, /unfriend, /burst N.\n\n\
+         Or let the scripted client do it:\n  \
+           target/venv/bin/python3 tests/e2e/client.py --server 127.0.0.1:{c2s} --gateway {GATEWAY} --user demo:demo:demo:3\n\n\
+         Gateway log: {}\n\
+         Press Ctrl-C to stop.",
+        gateway.dir.path().join("gatehouse.log").display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    println!("stopping");
+    drop(gateway);
+    drop(prosody);
+}

@@ -1,0 +1,85 @@
+//! End to end: a real Prosody, the real `gatehouse` binary with the echo
+//! plugin, and a real XMPP client (slixmpp).
+
+use gatehouse_tests::process::{GatewayProcess, run_client};
+use gatehouse_tests::prosody::Prosody;
+use gatehouse_tests::{GATEWAY, SECRET};
+use serde_json::Value;
+
+fn setup(users: &[&str]) -> (Prosody, GatewayProcess) {
+    let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
+    for user in users {
+        prosody.register_user(user, "pass");
+    }
+    let gateway = GatewayProcess::start(&prosody.component_address());
+    (prosody, gateway)
+}
+
+fn client_args(prosody: &Prosody, users: &[(&str, u32)]) -> Vec<String> {
+    let mut args = vec![
+        "--server".to_owned(),
+        format!("127.0.0.1:{}", prosody.c2s_port),
+        "--gateway".to_owned(),
+        GATEWAY.to_owned(),
+    ];
+    for (user, contacts) in users {
+        args.push("--user".to_owned());
+        args.push(format!("{user}:pass:{user}:{contacts}"));
+    }
+    args
+}
+
+fn assert_roster(result: &Value, contacts: u32) {
+    let roster = result["roster"].as_object().expect("a roster");
+    assert_eq!(roster.len(), contacts as usize, "roster: {roster:?}");
+    for i in 0..contacts {
+        let item = &roster[&format!("c{i}@{GATEWAY}")];
+        assert_eq!(item["name"], format!("Contact {i}"));
+        assert_eq!(item["subscription"], "both");
+    }
+}
+
+#[test]
+fn two_users_register_get_their_rosters_and_echoes() {
+    let (prosody, gateway) = setup(&["romeo", "juliet"]);
+    let result = run_client(&client_args(&prosody, &[("romeo", 3), ("juliet", 2)]));
+    for (user, contacts) in [("romeo", 3), ("juliet", 2)] {
+        let mine = &result[user];
+        assert_roster(mine, contacts);
+        let echo = &mine["echo"];
+        assert_eq!(
+            echo["body"],
+            format!("hello from {user} ✓ <&>"),
+            "{}",
+            gateway.log()
+        );
+        assert_eq!(echo["from"], format!("c0@{GATEWAY}/gatehouse"));
+        assert_eq!(echo["type"], "chat");
+        assert_eq!(echo["id"], "e1");
+        // Every chat message this user got from a puppet is their own echo.
+        for m in mine["messages"].as_array().expect("messages") {
+            if m["from"].as_str().is_some_and(|f| f.starts_with("c")) {
+                assert_eq!(m["body"], format!("hello from {user} ✓ <&>"), "{m}");
+            }
+        }
+    }
+    drop(prosody);
+}
+
+#[test]
+fn a_thousand_contacts_fill_the_roster() {
+    let (prosody, gateway) = setup(&["romeo"]);
+    let result = run_client(&client_args(&prosody, &[("romeo", 1000)]));
+    let romeo = &result["romeo"];
+    assert_roster(romeo, 1000);
+    assert_eq!(
+        romeo["echo"]["body"],
+        "hello from romeo ✓ <&>",
+        "{}",
+        gateway.log()
+    );
+    eprintln!(
+        "1000-contact roster: registration answered in {:.3} s, full roster in {:.3} s",
+        romeo["register_seconds"], romeo["roster_seconds"]
+    );
+}

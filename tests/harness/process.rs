@@ -1,0 +1,123 @@
+//! The real `gatehouse` binary as a child process, and the Python test
+//! client, for end-to-end tests.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::{GATEWAY, SECRET, plugin, workspace};
+
+/// The `gatehouse` binary of the same build as the running executable
+/// (beside it, or beside its `deps/` folder for a test).
+pub fn gatehouse_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the running executable");
+    let mut dir = exe.parent().expect("a folder").to_owned();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let binary = dir.join("gatehouse");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p gatehouse` first (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `gatehouse run` with one echo gateway.
+pub struct GatewayProcess {
+    /// Holds the configuration, the database and the log.
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl GatewayProcess {
+    /// Starts the binary against a server's component port.
+    pub fn start(server: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let config = dir.path().join("gatehouse.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[xmpp]\nserver = \"{server}\"\n\n[store]\npath = \"gatehouse.db\"\n\n\
+                 [[gateway]]\njid = \"{GATEWAY}\"\nsecret = \"{SECRET}\"\nplugin = \"{}\"\n",
+                plugin("echo").display()
+            ),
+        )
+        .expect("write the configuration");
+        let log = std::fs::File::create(dir.path().join("gatehouse.log")).expect("log file");
+        let child = Command::new(gatehouse_binary())
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start gatehouse");
+        let mut gateway = GatewayProcess { dir, child };
+        gateway.wait_connected();
+        gateway
+    }
+
+    /// Waits until the gateway logged its component link up (a debug build
+    /// compiles the plugin for a second or more first).
+    fn wait_connected(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if self.log().contains("component link up") {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("gatehouse exited ({status}):\n{}", self.log());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("gatehouse did not connect within 60 s:\n{}", self.log());
+    }
+
+    /// What the gateway logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("gatehouse.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Python with slixmpp: `$GATEHOUSE_PYTHON`, else the venv that
+/// `scripts/test` makes in `target/venv`.
+pub fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("GATEHOUSE_PYTHON") {
+        return python.into();
+    }
+    let venv = workspace().join("target/venv/bin/python3");
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/test (or set GATEHOUSE_PYTHON)",
+        venv.display()
+    );
+    venv
+}
+
+/// Runs `tests/e2e/client.py` and parses the JSON it prints.
+pub fn run_client(args: &[String]) -> serde_json::Value {
+    let output = Command::new(python())
+        .arg(workspace().join("tests/e2e/client.py"))
+        .args(args)
+        .output()
+        .expect("run the python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client failed ({}):\n{}\n{}",
+        output.status,
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("client output is not JSON ({e}): {stdout}"))
+}

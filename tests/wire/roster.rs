@@ -1,0 +1,244 @@
+//! The roster: fill, pushes with and without XEP-0356, names, presences,
+//! hostile legacy ids, removal, and no re-push after a restart.
+
+use std::time::Duration;
+
+use gatehouse_tests::{GATEWAY, Wire, child_text};
+use minidom::Element;
+
+use crate::{NS, ROMEO};
+
+const ROSTER: &str = "jabber:iq:roster";
+
+fn pushed_item(el: &Element) -> Option<&Element> {
+    if !el.is("iq", NS) || el.attr("type") != Some("set") {
+        return None;
+    }
+    el.get_child("query", ROSTER)?.get_child("item", ROSTER)
+}
+
+fn assert_online_echo(presence: &Element, puppet: &str) {
+    assert!(presence.is("presence", NS));
+    assert_eq!(
+        presence.attr("from"),
+        Some(format!("{puppet}/gatehouse").as_str())
+    );
+    assert_eq!(presence.attr("to"), Some(ROMEO));
+    assert_eq!(presence.attr("type"), None);
+    assert_eq!(child_text(presence, "status", NS).as_deref(), Some("echo"));
+    let caps = presence
+        .get_child("c", "http://jabber.org/protocol/caps")
+        .expect("caps");
+    assert_eq!(caps.attr("hash"), Some("sha-1"));
+    assert!(caps.attr("ver").is_some_and(|v| !v.is_empty()));
+}
+
+async fn message(w: &mut Wire, to: &str, body: &str) {
+    w.link
+        .send(&format!(
+            "<message type='chat' id='m1' from='{ROMEO}/pc' to='{to}'><body>{body}</body></message>"
+        ))
+        .await;
+}
+
+#[tokio::test]
+async fn fill_roster_pushes_each_contact_then_its_presence() {
+    let mut w = Wire::start(true).await;
+    w.link
+        .send(&gatehouse_tests::register_iq(ROMEO, "r1", "romeo", "3"))
+        .await;
+    w.link
+        .recv_until("Logging in", |e| {
+            child_text(e, "status", NS).as_deref() == Some("Logging in…")
+        })
+        .await;
+    for i in 0..3 {
+        let push = w.link.recv().await;
+        assert_eq!(push.attr("from"), Some(GATEWAY));
+        assert_eq!(push.attr("to"), Some(ROMEO));
+        let item = pushed_item(&push)
+            .unwrap_or_else(|| panic!("a roster push, got {}", String::from(&push)));
+        let puppet = format!("c{i}@{GATEWAY}");
+        assert_eq!(item.attr("jid"), Some(puppet.as_str()));
+        assert_eq!(item.attr("name"), Some(format!("Contact {i}").as_str()));
+        assert_eq!(item.attr("subscription"), Some("both"));
+        assert_eq!(
+            child_text(item, "group", ROSTER).as_deref(),
+            Some("Echo network")
+        );
+        let id = push.attr("id").expect("an id").to_owned();
+        w.link
+            .send(&format!(
+                "<iq type='result' id='{id}' from='{ROMEO}' to='{GATEWAY}'/>"
+            ))
+            .await;
+        assert_online_echo(&w.link.recv().await, &puppet);
+    }
+    let status = w.link.recv().await;
+    assert_eq!(status.attr("from"), Some(GATEWAY));
+    assert_eq!(
+        child_text(&status, "status", NS).as_deref(),
+        Some("Echo network: logged in as romeo")
+    );
+}
+
+#[tokio::test]
+async fn without_the_privilege_contacts_ask_to_subscribe() {
+    let mut w = Wire::start(false).await;
+    w.link
+        .send(&gatehouse_tests::register_iq(ROMEO, "r1", "romeo", "1"))
+        .await;
+    let subscribe = w
+        .link
+        .recv_until("a contact's subscription request", |e| {
+            e.is("presence", NS) && e.attr("from") == Some("c0@echo.localhost")
+        })
+        .await;
+    assert_eq!(subscribe.attr("type"), Some("subscribe"));
+    assert_eq!(subscribe.attr("to"), Some(ROMEO));
+    assert_eq!(
+        child_text(&subscribe, "nick", "http://jabber.org/protocol/nick").as_deref(),
+        Some("Contact 0")
+    );
+    w.logged_in(ROMEO).await;
+    // The user accepts: the contact's presence follows.
+    w.link
+        .send(&format!(
+            "<presence type='subscribed' from='{ROMEO}' to='c0@{GATEWAY}'/>"
+        ))
+        .await;
+    assert_online_echo(&w.link.recv().await, &format!("c0@{GATEWAY}"));
+    // The user subscribes back: approved, then the presence.
+    w.link
+        .send(&format!(
+            "<presence type='subscribe' from='{ROMEO}' to='c0@{GATEWAY}'/>"
+        ))
+        .await;
+    let approved = w.link.recv().await;
+    assert_eq!(approved.attr("type"), Some("subscribed"));
+    assert_eq!(approved.attr("from"), Some("c0@echo.localhost"));
+    assert_online_echo(&w.link.recv().await, &format!("c0@{GATEWAY}"));
+}
+
+#[tokio::test]
+async fn nick_renames_in_the_roster() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    message(&mut w, &format!("c0@{GATEWAY}"), "/nick Juliet C.").await;
+    let push = w.link.recv().await;
+    let item = pushed_item(&push).expect("a roster push");
+    assert_eq!(item.attr("jid"), Some("c0@echo.localhost"));
+    assert_eq!(item.attr("name"), Some("Juliet C."));
+    assert_eq!(item.attr("subscription"), Some("both"));
+}
+
+#[tokio::test]
+async fn presence_sets_show_and_status_and_probes_get_it() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    message(
+        &mut w,
+        &format!("c0@{GATEWAY}"),
+        "/presence away out for lunch",
+    )
+    .await;
+    let away = w.link.recv().await;
+    assert!(away.is("presence", NS));
+    assert_eq!(away.attr("from"), Some("c0@echo.localhost/gatehouse"));
+    assert_eq!(child_text(&away, "show", NS).as_deref(), Some("away"));
+    assert_eq!(
+        child_text(&away, "status", NS).as_deref(),
+        Some("out for lunch")
+    );
+    w.link
+        .send(&format!(
+            "<presence type='probe' from='{ROMEO}' to='c0@{GATEWAY}'/>"
+        ))
+        .await;
+    let answer = w.link.recv().await;
+    assert_eq!(answer, away, "a probe gets the last presence");
+    message(&mut w, &format!("c0@{GATEWAY}"), "/presence offline").await;
+    let offline = w.link.recv().await;
+    assert_eq!(offline.attr("type"), Some("unavailable"));
+    assert_eq!(offline.attr("from"), Some("c0@echo.localhost/gatehouse"));
+    // Setting the same presence again sends nothing.
+    message(&mut w, &format!("c0@{GATEWAY}"), "/presence offline").await;
+    w.link.expect_silence(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn hostile_legacy_ids_become_escaped_puppets_and_stay_singletons() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    let id = "Ann O'Neil@work/home\\x 🦀";
+    let escaped = "ann\\20o\\27neil\\40work\\2fhome\\5cx\\20\\u1f980;";
+    message(&mut w, &format!("c0@{GATEWAY}"), &format!("/contact {id}")).await;
+    let push = w.link.recv().await;
+    let item = pushed_item(&push).expect("a roster push");
+    let puppet = format!("{escaped}@{GATEWAY}");
+    assert_eq!(item.attr("jid"), Some(puppet.as_str()));
+    assert_eq!(item.attr("name"), Some(id));
+    assert_online_echo(&w.link.recv().await, &puppet);
+    // The same contact again: no second push, it is the same contact.
+    message(&mut w, &format!("c0@{GATEWAY}"), &format!("/contact {id}")).await;
+    w.link.expect_silence(Duration::from_millis(300)).await;
+    // It echoes from the escaped puppet.
+    w.link
+        .send(&format!(
+            "<message type='chat' id='x1' from='{ROMEO}/pc' to='{puppet}'><body>hello</body></message>"
+        ))
+        .await;
+    let echo = w.link.recv().await;
+    assert_eq!(
+        echo.attr("from"),
+        Some(format!("{puppet}/gatehouse").as_str())
+    );
+    assert_eq!(child_text(&echo, "body", NS).as_deref(), Some("hello"));
+}
+
+#[tokio::test]
+async fn unfriend_removes_from_the_roster() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    message(&mut w, &format!("c0@{GATEWAY}"), "/unfriend").await;
+    let push = w.link.recv().await;
+    let item = pushed_item(&push).expect("a roster push");
+    assert_eq!(item.attr("jid"), Some("c0@echo.localhost"));
+    assert_eq!(item.attr("subscription"), Some("remove"));
+    let gone = w.link.recv().await;
+    assert_eq!(gone.attr("type"), Some("unavailable"));
+    assert_eq!(gone.attr("from"), Some("c0@echo.localhost/gatehouse"));
+}
+
+#[tokio::test]
+async fn a_restart_does_not_push_the_roster_again() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 2).await;
+    w.link.expect_silence(Duration::from_millis(200)).await;
+    w.gateway.restart();
+    let mut link = Wire::connect(&w.server, true).await;
+    let mut seen = Vec::new();
+    loop {
+        let el = link.recv().await;
+        assert!(
+            pushed_item(&el).is_none(),
+            "pushed again: {}",
+            String::from(&el)
+        );
+        let is_status = el.attr("from") == Some(GATEWAY)
+            && child_text(&el, "status", NS).as_deref() == Some("Echo network: logged in as romeo");
+        seen.push(el);
+        if is_status {
+            break;
+        }
+    }
+    // The contacts' presences are sent again: the user's clients need them.
+    let presences = seen
+        .iter()
+        .filter(|e| {
+            e.attr("from")
+                .is_some_and(|f| f.ends_with("@echo.localhost/gatehouse"))
+        })
+        .count();
+    assert_eq!(presences, 2);
+}
