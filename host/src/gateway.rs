@@ -402,28 +402,19 @@ impl Gateway {
     }
 
     /// A message addressed to the gateway JID: there are no chat commands
-    /// yet, so anything but an error gets one.
+    /// yet, so anything but an error gets `feature-not-implemented`.
     pub fn on_message(&mut self, message: Message) {
-        use xmpp_parsers::message::MessageType;
-        if message.type_ == MessageType::Error {
+        if message.type_ == xmpp_parsers::message::MessageType::Error {
             return;
         }
-        let text = if self.sessions.contains_key(
-            &message
-                .from
-                .as_ref()
-                .map(Jid::to_bare)
-                .unwrap_or_else(|| self.ctx.jid.clone()),
-        ) {
-            "this gateway has no chat commands"
-        } else {
-            "you are not registered with this gateway"
-        };
         self.ctx.outbox.send(message_error(
             message.from,
             message.to,
             message.id.map(|id| id.0),
-            stanza_error(DefinedCondition::FeatureNotImplemented, text),
+            stanza_error(
+                DefinedCondition::FeatureNotImplemented,
+                "this gateway has no chat commands",
+            ),
         ));
     }
 }

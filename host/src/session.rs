@@ -355,8 +355,14 @@ impl Session {
                 stanza_error(condition, text),
             )
         };
-        if let Login::Failed { reason } = &self.login {
-            let text = format!("not logged in to the legacy network: {reason}");
+        let not_logged_in = match &self.login {
+            Login::LoggedIn { .. } => None,
+            Login::Failed { reason } => {
+                Some(format!("not logged in to the legacy network: {reason}"))
+            }
+            Login::LoggedOut => Some("not logged in to the legacy network".to_owned()),
+        };
+        if let Some(text) = not_logged_in {
             self.ctx
                 .outbox
                 .send(reply_error(DefinedCondition::RecipientUnavailable, text));

@@ -1,6 +1,8 @@
 //! End to end: a real Prosody, the real `gatehouse` binary with the echo
 //! plugin, and a real XMPP client (slixmpp).
 
+mod cli;
+
 use gatehouse_tests::process::{GatewayProcess, run_client};
 use gatehouse_tests::prosody::Prosody;
 use gatehouse_tests::{GATEWAY, SECRET};
