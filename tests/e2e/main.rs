@@ -85,3 +85,34 @@ fn a_thousand_contacts_fill_the_roster() {
         romeo["register_seconds"], romeo["roster_seconds"]
     );
 }
+
+#[test]
+fn the_gateway_reconnects_when_prosody_restarts() {
+    let (mut prosody, gateway) = setup(&["romeo"]);
+    let first = run_client(&client_args(&prosody, &[("romeo", 2)]));
+    assert_eq!(first["romeo"]["echo"]["id"], "e1");
+
+    prosody.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while gateway.log().matches("component link up").count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reconnection:\n{}",
+            gateway.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // Same user again (registering again is harmless): the roster is still
+    // there, and the plugin's counters survived (its key-value store).
+    let second = run_client(&client_args(&prosody, &[("romeo", 2)]));
+    let romeo = &second["romeo"];
+    assert_roster(romeo, 2);
+    assert_eq!(
+        romeo["echo"]["body"],
+        "hello from romeo ✓ <&>",
+        "{}",
+        gateway.log()
+    );
+    assert_eq!(romeo["echo"]["id"], "e2");
+}
