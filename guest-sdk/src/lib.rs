@@ -57,7 +57,7 @@ pub mod bindings {
 
 use bindings::gatehouse::gateway::roster as wit_roster;
 pub use bindings::gatehouse::gateway::types::{
-    Error, FieldKind, FormField, LogLevel, NetworkInfo, SendOptions, Show, TextMessage,
+    ChatState, Error, FieldKind, FormField, LogLevel, NetworkInfo, SendOptions, Show, TextMessage,
 };
 
 /// A filled registration form: `(var, value)` pairs.
@@ -153,6 +153,35 @@ pub trait Plugin {
         let _ = (contact, message);
         Err("this network does not take text messages".to_owned())
     }
+
+    /// The user's chat state towards a contact (typing…).
+    fn on_chat_state(contact: &Contact, state: ChatState) {
+        let _ = (contact, state);
+    }
+
+    /// The user read these messages of the contact (every unread one up to
+    /// the marker, oldest first).
+    fn on_displayed(contact: &Contact, legacy_msg_ids: Vec<String>) {
+        let _ = (contact, legacy_msg_ids);
+    }
+
+    /// The user corrected their message.
+    fn on_correct(contact: &Contact, legacy_msg_id: &str, body: &str) -> Result<(), String> {
+        let _ = (contact, legacy_msg_id, body);
+        Err("this network does not take corrections".to_owned())
+    }
+
+    /// The user retracted their message.
+    fn on_retract(contact: &Contact, legacy_msg_id: &str) -> Result<(), String> {
+        let _ = (contact, legacy_msg_id);
+        Err("this network does not take retractions".to_owned())
+    }
+
+    /// The user reacted to a message; an empty list removes the reactions.
+    fn on_react(contact: &Contact, legacy_msg_id: &str, emojis: Vec<String>) -> Result<(), String> {
+        let _ = (contact, legacy_msg_id, emojis);
+        Err("this network does not take reactions".to_owned())
+    }
 }
 
 thread_local! {
@@ -219,6 +248,57 @@ impl Contact {
     pub fn send_text_with(&self, body: &str, options: SendOptions) -> Result<String, Error> {
         self.0.send_text(body, &options)
     }
+
+    /// The contact is typing.
+    pub fn composing(&self) {
+        self.0.composing()
+    }
+
+    /// The contact stopped typing.
+    pub fn paused(&self) {
+        self.0.paused()
+    }
+
+    /// The contact pays attention to the conversation.
+    pub fn active(&self) {
+        self.0.active()
+    }
+
+    /// The contact does not pay attention to the conversation.
+    pub fn inactive(&self) {
+        self.0.inactive()
+    }
+
+    /// The user's message reached the contact.
+    pub fn received(&self, legacy_msg_id: &str) -> Result<(), Error> {
+        self.0.received(legacy_msg_id)
+    }
+
+    /// The contact read the user's message (or, `carbon`, the user read
+    /// the contact's from another client).
+    pub fn displayed(&self, legacy_msg_id: &str, carbon: bool) -> Result<(), Error> {
+        self.0.displayed(legacy_msg_id, carbon)
+    }
+
+    /// The contact corrected its message; returns the correction's XMPP id.
+    pub fn correct(
+        &self,
+        legacy_msg_id: &str,
+        body: &str,
+        options: SendOptions,
+    ) -> Result<String, Error> {
+        self.0.correct(legacy_msg_id, body, &options)
+    }
+
+    /// The contact retracted its message.
+    pub fn retract(&self, legacy_msg_id: &str, carbon: bool) -> Result<(), Error> {
+        self.0.retract(legacy_msg_id, carbon)
+    }
+
+    /// The contact's reactions to a message; empty removes them.
+    pub fn react(&self, legacy_msg_id: &str, emojis: &[String], carbon: bool) -> Result<(), Error> {
+        self.0.react(legacy_msg_id, emojis, carbon)
+    }
 }
 
 #[allow(
@@ -281,10 +361,12 @@ pub mod session {
 /// Exports a [`Plugin`] implementation as the component's `plugin`
 /// interface.
 #[macro_export]
+#[rustfmt::skip]
 macro_rules! export_plugin {
     ($plugin:ty) => {
         const _: () = {
             use $crate::bindings::exports::gatehouse::gateway::plugin as __exports;
+            use $crate::bindings::gatehouse::gateway::roster::Contact as __Contact;
             struct __GatehouseExport;
             fn __prepare() {
                 $crate::set_mapping(<$plugin as $crate::Plugin>::legacy_id_to_jid_username);
@@ -317,7 +399,7 @@ macro_rules! export_plugin {
                     <$plugin as $crate::Plugin>::jid_username_to_legacy_id(&username, &unescaped)
                 }
                 fn on_text(
-                    contact: &$crate::bindings::gatehouse::gateway::roster::Contact,
+                    contact: &__Contact,
                     message: $crate::TextMessage,
                 ) -> Result<Option<String>, String> {
                     __prepare();
@@ -325,8 +407,46 @@ macro_rules! export_plugin {
                         $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
                     <$plugin as $crate::Plugin>::on_text(&contact, message)
                 }
+                fn on_chat_state(contact: &__Contact, state: $crate::ChatState) {
+                    __prepare();
+                    if let Ok(contact) = $crate::Contact::from_borrow(contact) {
+                        <$plugin as $crate::Plugin>::on_chat_state(&contact, state)
+                    }
+                }
+                fn on_displayed(contact: &__Contact, legacy_msg_ids: Vec<String>) {
+                    __prepare();
+                    if let Ok(contact) = $crate::Contact::from_borrow(contact) {
+                        <$plugin as $crate::Plugin>::on_displayed(&contact, legacy_msg_ids)
+                    }
+                }
+                fn on_correct(
+                    contact: &__Contact,
+                    legacy_msg_id: String,
+                    body: String,
+                ) -> Result<(), String> {
+                    __prepare();
+                    let contact =
+                        $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
+                    <$plugin as $crate::Plugin>::on_correct(&contact, &legacy_msg_id, &body)
+                }
+                fn on_retract(contact: &__Contact, legacy_msg_id: String) -> Result<(), String> {
+                    __prepare();
+                    let contact =
+                        $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
+                    <$plugin as $crate::Plugin>::on_retract(&contact, &legacy_msg_id)
+                }
+                fn on_react(
+                    contact: &__Contact,
+                    legacy_msg_id: String,
+                    emojis: Vec<String>,
+                ) -> Result<(), String> {
+                    __prepare();
+                    let contact =
+                        $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
+                    <$plugin as $crate::Plugin>::on_react(&contact, &legacy_msg_id, emojis)
+                }
             }
-    $crate::bindings::export_bindings!(__GatehouseExport with_types_in $crate::bindings);
+            $crate::bindings::export_bindings!(__GatehouseExport with_types_in $crate::bindings);
         };
     };
 }

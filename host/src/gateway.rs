@@ -97,6 +97,14 @@ impl GatewayContext {
             .is_some_and(|p| p.roster.can_set())
     }
 
+    /// Whether the user's server lets the gateway send messages as them.
+    pub fn can_send_as_user(&self, user: &BareJid) -> bool {
+        let privileges = self.privileges.read().unwrap_or_else(|p| p.into_inner());
+        privileges
+            .get(user.domain().as_str())
+            .is_some_and(|p| p.message_outgoing)
+    }
+
     /// Records what a server domain granted.
     pub fn set_privileges(&self, domain: &str, granted: Privileges) {
         tracing::info!(gateway = %self.jid, domain, ?granted, "privileges granted");

@@ -3,7 +3,7 @@
 
 use gatehouse_tests::{GATEWAY, Wire, child_text};
 
-use crate::{NS, ROMEO};
+use crate::{NS, ROMEO, receipt_then_echo};
 
 #[tokio::test]
 async fn a_message_to_a_puppet_is_echoed_from_its_full_jid() {
@@ -15,7 +15,7 @@ async fn a_message_to_a_puppet_is_echoed_from_its_full_jid() {
              <body xml:lang='en'>hello &lt;echo&gt; ✓</body></message>"
         ))
         .await;
-    let echo = w.link.recv().await;
+    let echo = receipt_then_echo(&mut w.link, "c1@echo.localhost", "client-1").await;
     assert!(echo.is("message", NS));
     assert_eq!(echo.attr("type"), Some("chat"));
     assert_eq!(echo.attr("from"), Some("c1@echo.localhost/gatehouse"));
@@ -34,7 +34,7 @@ async fn a_message_to_a_puppet_is_echoed_from_its_full_jid() {
             "<message type='chat' id='client-2' from='{ROMEO}/pc' to='c0@{GATEWAY}'><body>again</body></message>"
         ))
         .await;
-    let echo = w.link.recv().await;
+    let echo = receipt_then_echo(&mut w.link, "c0@echo.localhost", "client-2").await;
     assert_eq!(echo.attr("id"), Some("e2"));
     assert_eq!(echo.attr("from"), Some("c0@echo.localhost/gatehouse"));
 }
@@ -65,7 +65,8 @@ async fn legacy_ids_continue_across_restarts() {
         )
     };
     w.link.send(&send(1)).await;
-    assert_eq!(w.link.recv().await.attr("id"), Some("e1"));
+    let echo = receipt_then_echo(&mut w.link, "c0@echo.localhost", "k1").await;
+    assert_eq!(echo.attr("id"), Some("e1"));
     w.gateway.restart();
     let mut link = Wire::connect(&w.server, true).await;
     link.recv_until("the status", |e| {
@@ -73,7 +74,7 @@ async fn legacy_ids_continue_across_restarts() {
     })
     .await;
     link.send(&send(2)).await;
-    let echo = link.recv().await;
+    let echo = receipt_then_echo(&mut link, "c0@echo.localhost", "k2").await;
     assert_eq!(child_text(&echo, "body", NS).as_deref(), Some("n2"));
     assert_eq!(echo.attr("id"), Some("e2"));
 }
@@ -122,7 +123,7 @@ async fn two_users_have_separate_rosters_and_messages() {
                 "<message type='chat' id='m' from='{user}/pc' to='c0@{GATEWAY}'><body>from {user}</body></message>"
             ))
             .await;
-        let echo = w.link.recv().await;
+        let echo = receipt_then_echo(&mut w.link, "c0@echo.localhost", "m").await;
         assert_eq!(echo.attr("to"), Some(user));
         assert_eq!(child_text(&echo, "body", NS), Some(format!("from {user}")));
         assert_eq!(

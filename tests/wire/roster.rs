@@ -188,7 +188,7 @@ async fn hostile_legacy_ids_become_escaped_puppets_and_stay_singletons() {
             "<message type='chat' id='x1' from='{ROMEO}/pc' to='{puppet}'><body>hello</body></message>"
         ))
         .await;
-    let echo = w.link.recv().await;
+    let echo = crate::receipt_then_echo(&mut w.link, &puppet, "x1").await;
     assert_eq!(
         echo.attr("from"),
         Some(format!("{puppet}/gatehouse").as_str())

@@ -4,7 +4,8 @@
 //! the benchmarks rely on it.
 
 use gatehouse_guest::{
-    Contact, FormValues, NetworkInfo, Plugin, Roster, SendOptions, Show, TextMessage, session,
+    ChatState, Contact, FormValues, NetworkInfo, Plugin, Roster, SendOptions, Show, TextMessage,
+    session,
 };
 
 struct Echo;
@@ -63,12 +64,49 @@ impl Plugin for Echo {
     }
 
     fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
-        let legacy_id = format!("u{}", next("user-messages", 1));
+        let n = next("user-messages", 1);
+        let legacy_id = format!("u{n}");
         match message.body.strip_prefix('/') {
-            Some(command) => run_command(contact, command)?,
-            None => echo(contact, &message.body)?,
+            Some(command) => run_command(contact, command, n)?,
+            None => {
+                contact.received(&legacy_id).map_err(|e| e.to_string())?;
+                echo(contact, &message.body)?;
+            }
         }
         Ok(Some(legacy_id))
+    }
+
+    fn on_chat_state(contact: &Contact, state: ChatState) {
+        let name = match state {
+            ChatState::Active => "active",
+            ChatState::Composing => "composing",
+            ChatState::Paused => "paused",
+            ChatState::Inactive => "inactive",
+            ChatState::Gone => "gone",
+        };
+        let _ = echo(contact, &format!("saw {name}"));
+    }
+
+    fn on_displayed(contact: &Contact, legacy_msg_ids: Vec<String>) {
+        let _ = echo(
+            contact,
+            &format!("saw displayed {}", legacy_msg_ids.join(" ")),
+        );
+    }
+
+    fn on_correct(contact: &Contact, legacy_msg_id: &str, body: &str) -> Result<(), String> {
+        echo(contact, &format!("saw correction {legacy_msg_id}: {body}"))
+    }
+
+    fn on_retract(contact: &Contact, legacy_msg_id: &str) -> Result<(), String> {
+        echo(contact, &format!("saw retraction {legacy_msg_id}"))
+    }
+
+    fn on_react(contact: &Contact, legacy_msg_id: &str, emojis: Vec<String>) -> Result<(), String> {
+        echo(
+            contact,
+            &format!("saw reactions {legacy_msg_id}: {}", emojis.join(" ")),
+        )
     }
 }
 
@@ -104,8 +142,21 @@ fn echo(contact: &Contact, body: &str) -> Result<(), String> {
 }
 
 fn send(contact: &Contact, body: &str, legacy_id: String) -> Result<(), String> {
+    send_with(contact, body, legacy_id, None)
+}
+
+/// Sends from the contact, remembering it as the contact's last message
+/// (for `/correct` and `/retract`).
+fn send_with(
+    contact: &Contact,
+    body: &str,
+    legacy_id: String,
+    reply_to: Option<String>,
+) -> Result<(), String> {
+    session::kv_set(&last_key(contact), legacy_id.as_bytes());
     let options = SendOptions {
         legacy_msg_id: Some(legacy_id),
+        reply_to,
         ..SendOptions::default()
     };
     contact
@@ -114,7 +165,18 @@ fn send(contact: &Contact, body: &str, legacy_id: String) -> Result<(), String> 
         .map_err(|e| e.to_string())
 }
 
-fn run_command(contact: &Contact, command: &str) -> Result<(), String> {
+fn last_key(contact: &Contact) -> String {
+    format!("last-message:{}", contact.legacy_id())
+}
+
+/// The contact's last message, if it sent one.
+fn last_message(contact: &Contact) -> Option<String> {
+    session::kv_get(&last_key(contact)).and_then(|v| String::from_utf8(v).ok())
+}
+
+fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
+    // The user's message before this command.
+    let previous = (n > 1).then(|| format!("u{}", n - 1));
     let (name, arg) = match command.split_once(' ') {
         Some((name, arg)) => (name, arg.trim()),
         None => (command, ""),
@@ -143,6 +205,48 @@ fn run_command(contact: &Contact, command: &str) -> Result<(), String> {
             new.add_to_roster().map_err(|e| e.to_string())?;
         }
         "unfriend" => contact.remove_from_roster().map_err(|e| e.to_string())?,
+        "read" => match previous {
+            Some(id) => contact.displayed(&id, false).map_err(|e| e.to_string())?,
+            None => echo(contact, "no previous message to read")?,
+        },
+        "react" => match previous {
+            Some(id) => {
+                let emojis: Vec<String> = arg.split_whitespace().map(str::to_owned).collect();
+                contact
+                    .react(&id, &emojis, false)
+                    .map_err(|e| e.to_string())?;
+            }
+            None => echo(contact, "no previous message to react to")?,
+        },
+        "reply" if !arg.is_empty() => match previous {
+            Some(id) => {
+                let legacy_id = format!("e{}", next("echo-messages", 1));
+                send_with(contact, arg, legacy_id, Some(id))?;
+            }
+            None => echo(contact, "no previous message to reply to")?,
+        },
+        "correct" if !arg.is_empty() => match last_message(contact) {
+            Some(id) => {
+                contact
+                    .correct(&id, arg, SendOptions::default())
+                    .map_err(|e| e.to_string())?;
+            }
+            None => echo(contact, "nothing to correct")?,
+        },
+        "retract" => match last_message(contact) {
+            Some(id) => contact.retract(&id, false).map_err(|e| e.to_string())?,
+            None => echo(contact, "nothing to retract")?,
+        },
+        "carbon" if !arg.is_empty() => {
+            let options = SendOptions {
+                legacy_msg_id: Some(format!("u{}", next("user-messages", 1))),
+                carbon: true,
+                ..SendOptions::default()
+            };
+            contact
+                .send_text_with(arg, options)
+                .map_err(|e| e.to_string())?;
+        }
         "burst" => {
             let n: u64 = arg
                 .parse()

@@ -8,8 +8,9 @@ use wasmtime::component::Resource;
 
 use super::bindings::gatehouse::gateway::{roster, session, types};
 use super::{ContactRef, HostState, SessionData};
-use crate::roster::RosterError;
+use crate::roster::{RosterError, SendText};
 use crate::stanza::presence::{Availability, ContactPresence};
+use xmpp_parsers::chatstates::ChatState;
 
 type WitResult<T> = wasmtime::Result<Result<T, types::Error>>;
 
@@ -28,7 +29,30 @@ fn no_session() -> types::Error {
     types::Error::Other("this call needs a user's session".to_owned())
 }
 
+fn send_text(options: types::SendOptions) -> SendText {
+    SendText {
+        legacy_msg_id: options.legacy_msg_id,
+        when: options.when,
+        reply_to: options.reply_to,
+        carbon: options.carbon,
+    }
+}
+
 impl HostState {
+    fn chat_state(
+        &mut self,
+        handle: Resource<ContactRef>,
+        state: ChatState,
+    ) -> wasmtime::Result<()> {
+        let id = self.contact_id(&handle)?;
+        if let Ok(data) = self.data()
+            && let Err(e) = data.roster.chat_state(id, state)
+        {
+            tracing::warn!(error = %e, "chat state failed");
+        }
+        Ok(())
+    }
+
     fn data(&mut self) -> Result<&mut SessionData, types::Error> {
         self.session.as_mut().ok_or_else(no_session)
     }
@@ -167,19 +191,94 @@ impl roster::HostContact for HostState {
         options: types::SendOptions,
     ) -> WitResult<String> {
         let id = self.contact_id(&handle)?;
-        if options.carbon {
-            return Ok(Err(types::Error::Unsupported(
-                "carbon messages are not supported by this host yet".to_owned(),
-            )));
-        }
-        if options.reply_to.is_some() {
-            return Ok(Err(types::Error::Unsupported(
-                "replies are not supported by this host yet".to_owned(),
-            )));
-        }
         Ok(self.data().and_then(|d| {
             d.roster
-                .send_text(id, &body, options.legacy_msg_id, options.when)
+                .send_text(id, &body, send_text(options))
+                .map_err(Into::into)
+        }))
+    }
+
+    async fn composing(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<()> {
+        self.chat_state(handle, ChatState::Composing)
+    }
+
+    async fn paused(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<()> {
+        self.chat_state(handle, ChatState::Paused)
+    }
+
+    async fn active(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<()> {
+        self.chat_state(handle, ChatState::Active)
+    }
+
+    async fn inactive(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<()> {
+        self.chat_state(handle, ChatState::Inactive)
+    }
+
+    async fn received(
+        &mut self,
+        handle: Resource<ContactRef>,
+        legacy_msg_id: String,
+    ) -> WitResult<()> {
+        let id = self.contact_id(&handle)?;
+        Ok(self
+            .data()
+            .and_then(|d| d.roster.received(id, &legacy_msg_id).map_err(Into::into)))
+    }
+
+    async fn displayed(
+        &mut self,
+        handle: Resource<ContactRef>,
+        legacy_msg_id: String,
+        carbon: bool,
+    ) -> WitResult<()> {
+        let id = self.contact_id(&handle)?;
+        Ok(self.data().and_then(|d| {
+            d.roster
+                .displayed(id, &legacy_msg_id, carbon)
+                .map_err(Into::into)
+        }))
+    }
+
+    async fn correct(
+        &mut self,
+        handle: Resource<ContactRef>,
+        legacy_msg_id: String,
+        body: String,
+        options: types::SendOptions,
+    ) -> WitResult<String> {
+        let id = self.contact_id(&handle)?;
+        Ok(self.data().and_then(|d| {
+            d.roster
+                .correct(id, &legacy_msg_id, &body, send_text(options))
+                .map_err(Into::into)
+        }))
+    }
+
+    async fn retract(
+        &mut self,
+        handle: Resource<ContactRef>,
+        legacy_msg_id: String,
+        carbon: bool,
+    ) -> WitResult<()> {
+        let id = self.contact_id(&handle)?;
+        Ok(self.data().and_then(|d| {
+            d.roster
+                .retract(id, &legacy_msg_id, carbon)
+                .map_err(Into::into)
+        }))
+    }
+
+    async fn react(
+        &mut self,
+        handle: Resource<ContactRef>,
+        legacy_msg_id: String,
+        emojis: Vec<String>,
+        carbon: bool,
+    ) -> WitResult<()> {
+        let id = self.contact_id(&handle)?;
+        Ok(self.data().and_then(|d| {
+            d.roster
+                .react(id, &legacy_msg_id, &emojis, carbon)
                 .map_err(Into::into)
         }))
     }

@@ -13,6 +13,8 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use xmpp_parsers::chatstates::ChatState;
+
 use crate::roster::{ContactId, Roster};
 use crate::stanza::register::{FieldKind, FormField, RegistrationForm};
 
@@ -231,6 +233,8 @@ pub struct TextMessage {
     pub body: String,
     /// The client's id for it.
     pub xmpp_id: Option<String>,
+    /// The legacy id of the message it replies to.
+    pub reply_to: Option<String>,
 }
 
 fn trap(e: wasmtime::Error) -> PluginError {
@@ -333,12 +337,104 @@ impl Instance {
             .map_err(trap)
     }
 
-    /// `on-text`, with a handle on the contact lent for the call.
+    /// `on-text`.
     pub async fn on_text(
         &mut self,
         contact: ContactId,
         message: TextMessage,
     ) -> Result<Result<Option<String>, String>, PluginError> {
+        let message = wit::TextMessage {
+            body: message.body,
+            xmpp_id: message.xmpp_id,
+            reply_to: message.reply_to,
+        };
+        self.with_contact(contact, async |plugin, store, handle| {
+            plugin.call_on_text(store, handle, &message).await
+        })
+        .await
+    }
+
+    /// `on-chat-state`.
+    pub async fn on_chat_state(
+        &mut self,
+        contact: ContactId,
+        state: ChatState,
+    ) -> Result<(), PluginError> {
+        let state = match state {
+            ChatState::Active => wit::ChatState::Active,
+            ChatState::Composing => wit::ChatState::Composing,
+            ChatState::Paused => wit::ChatState::Paused,
+            ChatState::Inactive => wit::ChatState::Inactive,
+            ChatState::Gone => wit::ChatState::Gone,
+        };
+        self.with_contact(contact, async |plugin, store, handle| {
+            plugin.call_on_chat_state(store, handle, state).await
+        })
+        .await
+    }
+
+    /// `on-displayed`.
+    pub async fn on_displayed(
+        &mut self,
+        contact: ContactId,
+        legacy_ids: Vec<String>,
+    ) -> Result<(), PluginError> {
+        self.with_contact(contact, async |plugin, store, handle| {
+            plugin.call_on_displayed(store, handle, &legacy_ids).await
+        })
+        .await
+    }
+
+    /// `on-correct`.
+    pub async fn on_correct(
+        &mut self,
+        contact: ContactId,
+        legacy_id: &str,
+        body: &str,
+    ) -> Result<Result<(), String>, PluginError> {
+        self.with_contact(contact, async |plugin, store, handle| {
+            plugin.call_on_correct(store, handle, legacy_id, body).await
+        })
+        .await
+    }
+
+    /// `on-retract`.
+    pub async fn on_retract(
+        &mut self,
+        contact: ContactId,
+        legacy_id: &str,
+    ) -> Result<Result<(), String>, PluginError> {
+        self.with_contact(contact, async |plugin, store, handle| {
+            plugin.call_on_retract(store, handle, legacy_id).await
+        })
+        .await
+    }
+
+    /// `on-react`.
+    pub async fn on_react(
+        &mut self,
+        contact: ContactId,
+        legacy_id: &str,
+        emojis: Vec<String>,
+    ) -> Result<Result<(), String>, PluginError> {
+        self.with_contact(contact, async |plugin, store, handle| {
+            plugin
+                .call_on_react(store, handle, legacy_id, &emojis)
+                .await
+        })
+        .await
+    }
+
+    /// Calls an export with a handle on a contact, lent for the call.
+    async fn with_contact<R>(
+        &mut self,
+        contact: ContactId,
+        call: impl AsyncFnOnce(
+            &bindings::exports::gatehouse::gateway::plugin::Guest,
+            &mut Store<HostState>,
+            wasmtime::component::Resource<ContactRef>,
+        ) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
         let handle = self
             .store
             .data_mut()
@@ -346,17 +442,13 @@ impl Instance {
             .push(ContactRef(contact))
             .map_err(|e| PluginError::Trap(e.to_string()))?;
         let borrowed = wasmtime::component::Resource::<ContactRef>::new_borrow(handle.rep());
-        let message = wit::TextMessage {
-            body: message.body,
-            xmpp_id: message.xmpp_id,
-            reply_to: None,
-        };
-        let result = self
-            .plugin
-            .gatehouse_gateway_plugin()
-            .call_on_text(&mut self.store, borrowed, &message)
-            .await
-            .map_err(trap);
+        let result = call(
+            self.plugin.gatehouse_gateway_plugin(),
+            &mut self.store,
+            borrowed,
+        )
+        .await
+        .map_err(trap);
         // The handle was only lent; a dead store needs no cleanup.
         if result.is_ok() {
             let _ = self.store.data_mut().table.delete(handle);

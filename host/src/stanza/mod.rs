@@ -8,13 +8,18 @@
 
 use minidom::Element;
 
+pub mod correction;
 pub mod disco;
 pub mod error;
 pub mod escape;
+pub mod markers;
 pub mod message;
 pub mod presence;
 pub mod privilege;
+pub mod reactions;
 pub mod register;
+pub mod reply;
+pub mod retraction;
 pub mod roster;
 
 /// Namespaces that `xmpp_parsers::ns` does not have.
@@ -27,6 +32,14 @@ pub mod ns {
     pub const HINTS: &str = "urn:xmpp:hints";
     /// XEP-0333: Chat Markers.
     pub const CHAT_MARKERS: &str = "urn:xmpp:chat-markers:0";
+    /// XEP-0428: Fallback Indication.
+    pub const FALLBACK: &str = "urn:xmpp:fallback:0";
+    /// XEP-0424: Message Retraction.
+    pub const RETRACT: &str = "urn:xmpp:message-retract:1";
+    /// XEP-0461: Message Replies.
+    pub const REPLY: &str = "urn:xmpp:reply:0";
+    /// The namespace of client stanzas, used inside XEP-0356 wrappers.
+    pub const CLIENT: &str = "jabber:client";
     pub use xmpp_parsers::ns::*;
 }
 
@@ -38,4 +51,13 @@ pub(crate) fn empty(name: &str, ns: &str) -> Element {
 /// An element holding only text.
 pub(crate) fn text(name: &str, ns: &str, value: impl Into<String>) -> Element {
     Element::builder(name, ns).append(value.into()).build()
+}
+
+/// Sets an attribute whose name is a literal of this crate.
+pub(crate) fn with_attr(mut element: Element, name: &'static str, value: &str) -> Element {
+    match minidom::rxml::NcName::try_from(name) {
+        Ok(name) => element.set_attr(minidom::rxml::Namespace::NONE, name, value),
+        Err(_) => unreachable!("attribute names are literals of this crate: {name}"),
+    }
+    element
 }

@@ -7,7 +7,9 @@
 //! uses it to put contacts straight into users' rosters (no subscription
 //! prompts). `xmpp-parsers` has no type for it, hence this module.
 
+use jid::Jid;
 use minidom::Element;
+use xmpp_parsers::message::Message;
 
 use super::ns;
 
@@ -66,6 +68,47 @@ impl Privileges {
     }
 }
 
+/// A message sent as the user (the `message` privilege): `inner`, written
+/// from the user to a contact, wrapped for the user's server, which then
+/// delivers it as if the user's own client had sent it (so it shows in the
+/// user's other clients as a carbon and lands in their archive).
+pub fn as_user(gateway: Jid, server: Jid, inner: Message) -> Message {
+    let inner = in_namespace(&Element::from(inner), ns::COMPONENT, ns::CLIENT);
+    let forwarded = Element::builder("forwarded", ns::FORWARD)
+        .append(inner)
+        .build();
+    let privilege = Element::builder("privilege", ns::PRIVILEGE)
+        .append(forwarded)
+        .build();
+    let mut message = Message::new(Some(server));
+    message.from = Some(gateway);
+    message.payloads.push(privilege);
+    message
+}
+
+/// A copy of `element` with every element in namespace `from` moved to `to`
+/// (children in other namespaces keep theirs).
+fn in_namespace(element: &Element, from: &str, to: &str) -> Element {
+    let namespace = if element.ns() == from {
+        to.to_owned()
+    } else {
+        element.ns()
+    };
+    let mut copy = Element::builder(element.name(), namespace).build();
+    for ((attr_ns, name), value) in element.attrs().iter() {
+        copy.set_attr(attr_ns.clone(), name.clone(), value.clone());
+    }
+    for node in element.nodes() {
+        match node {
+            minidom::Node::Element(child) => {
+                copy.append_child(in_namespace(child, from, to));
+            }
+            minidom::Node::Text(text) => copy.append_text(text.clone()),
+        }
+    }
+    copy
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +141,28 @@ mod tests {
         let none = parse("<privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='none'/></privilege>")
             .unwrap();
         assert_eq!(none, Privileges::default());
+    }
+
+    #[test]
+    fn a_message_as_the_user_is_forwarded_in_the_client_namespace() {
+        let inner = Message::new(Some(Jid::new("c0@gw").unwrap()))
+            .with_body(Default::default(), "sent elsewhere".into());
+        let mut inner = inner;
+        inner.from = Some(Jid::new("u@x").unwrap());
+        let outer: Element = as_user(Jid::new("gw").unwrap(), Jid::new("x").unwrap(), inner).into();
+        assert_eq!(outer.attr("from"), Some("gw"));
+        assert_eq!(outer.attr("to"), Some("x"));
+        let message = outer
+            .get_child("privilege", ns::PRIVILEGE)
+            .and_then(|p| p.get_child("forwarded", ns::FORWARD))
+            .and_then(|f| f.get_child("message", ns::CLIENT))
+            .expect("privilege/forwarded/message in jabber:client");
+        assert_eq!(message.attr("from"), Some("u@x"));
+        assert_eq!(message.attr("to"), Some("c0@gw"));
+        assert_eq!(
+            message.get_child("body", ns::CLIENT).unwrap().text(),
+            "sent elsewhere"
+        );
     }
 
     #[test]

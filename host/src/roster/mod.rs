@@ -7,7 +7,7 @@
 //! not lose it) and is written through to the database, so that a restart
 //! neither forgets a contact nor pushes it into the user's roster again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use jid::{BareJid, Jid};
@@ -15,11 +15,15 @@ use xmpp_parsers::presence::Type as PresenceType;
 
 use crate::gateway::GatewayContext;
 use crate::stanza::{
-    escape, message,
+    escape,
     presence::{self, ContactPresence},
     roster as roster_push,
 };
 use crate::store::{StoreError, UserRow};
+
+mod messages;
+
+pub use messages::SendText;
 
 /// The resource of every puppet's full JID: chat states and other
 /// per-device features need a full JID to come from.
@@ -48,7 +52,8 @@ pub type ContactId = usize;
 /// One legacy contact.
 #[derive(Debug, Clone)]
 pub struct Contact {
-    row_id: i64,
+    /// Its database row id.
+    pub row_id: i64,
     /// The contact's id on the legacy network.
     pub legacy_id: String,
     /// Its puppet's bare JID.
@@ -79,6 +84,11 @@ pub struct Roster {
     contacts: Vec<Contact>,
     by_legacy_id: HashMap<String, ContactId>,
     by_username: HashMap<String, ContactId>,
+    /// Ids of the messages recently sent as the user (XEP-0356): the server
+    /// routes them back to the puppet, and they must not reach the plugin.
+    sent_as_user: VecDeque<String>,
+    /// The user's message `on-text` is handling, as (contact, XMPP id).
+    handling: Option<(ContactId, String)>,
 }
 
 impl Roster {
@@ -93,6 +103,8 @@ impl Roster {
             contacts: Vec::new(),
             by_legacy_id: HashMap::new(),
             by_username: HashMap::new(),
+            sent_as_user: VecDeque::new(),
+            handling: None,
         };
         for row in roster.gateway.store.contacts(user.id)? {
             let Some(jid) = roster.puppet_jid(&row.jid_username) else {
@@ -279,26 +291,6 @@ impl Roster {
             self.send_presence(id);
         }
         Ok(())
-    }
-
-    /// Sends a text message from a contact to the user; returns its XMPP id.
-    pub fn send_text(
-        &mut self,
-        id: ContactId,
-        body: &str,
-        legacy_msg_id: Option<String>,
-        when: Option<u64>,
-    ) -> Result<String, RosterError> {
-        let contact = self.contact(id)?;
-        let xmpp_id = legacy_msg_id.unwrap_or_else(|| self.gateway.new_id());
-        self.gateway.outbox.send(message::chat_text(
-            contact.full_jid(),
-            self.user.clone().into(),
-            xmpp_id.clone(),
-            body,
-            when,
-        ));
-        Ok(xmpp_id)
     }
 
     /// Answers a presence probe (or a new subscription) from the user with

@@ -18,20 +18,22 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use xmpp_parsers::{
     iq::Iq,
-    message::{Message, MessageType},
+    message::Message,
     presence::{Presence, Show, Type as PresenceType},
     stanza_error::DefinedCondition,
 };
 
 use crate::gateway::GatewayContext;
-use crate::plugin::{HostState, Instance, PluginError, PluginRuntime, SessionData, TextMessage};
+use crate::plugin::{HostState, Instance, PluginError, PluginRuntime, SessionData};
 use crate::roster::{ContactId, Roster, RosterError};
 use crate::stanza::{
     disco,
-    error::{iq_error, message_error, stanza_error},
-    escape, message, ns, presence,
+    error::{iq_error, stanza_error},
+    escape, ns, presence,
 };
 use crate::store::UserRow;
+
+mod inbound;
 
 /// What a session is asked to do.
 #[derive(Debug)]
@@ -336,69 +338,6 @@ impl Session {
         data.roster
             .by_legacy_id(&legacy_id, Some(&username))
             .map_err(|e| e.to_string())
-    }
-
-    async fn on_message(&mut self, m: Message) {
-        let Some(to) = m.to.clone() else { return };
-        if m.type_ == MessageType::Error {
-            tracing::debug!(gateway = %self.ctx.jid, user = %self.user, ?m.from, "error message from the user's side");
-            return;
-        }
-        let Some(body) = message::body(&m).map(str::to_owned) else {
-            return;
-        };
-        let reply_error = |condition, text: String| {
-            message_error(
-                m.from.clone(),
-                m.to.clone(),
-                m.id.as_ref().map(|id| id.0.clone()),
-                stanza_error(condition, text),
-            )
-        };
-        let not_logged_in = match &self.login {
-            Login::LoggedIn { .. } => None,
-            Login::Failed { reason } => {
-                Some(format!("not logged in to the legacy network: {reason}"))
-            }
-            Login::LoggedOut => Some("not logged in to the legacy network".to_owned()),
-        };
-        if let Some(text) = not_logged_in {
-            self.ctx
-                .outbox
-                .send(reply_error(DefinedCondition::RecipientUnavailable, text));
-            return;
-        }
-        let contact = match self.resolve(&to).await {
-            Ok(id) => id,
-            Err(text) => {
-                self.ctx
-                    .outbox
-                    .send(reply_error(DefinedCondition::ItemNotFound, text));
-                return;
-            }
-        };
-        let text = TextMessage {
-            body,
-            xmpp_id: m.id.as_ref().map(|id| id.0.clone()),
-        };
-        let result = match self.instance().await {
-            Ok(instance) => instance.on_text(contact, text).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(Ok(_legacy_id)) => {}
-            Ok(Err(reason)) => self
-                .ctx
-                .outbox
-                .send(reply_error(DefinedCondition::UndefinedCondition, reason)),
-            Err(e) => {
-                self.on_crash(&e, "on-text");
-                self.ctx.outbox.send(reply_error(
-                    DefinedCondition::InternalServerError,
-                    "the gateway's plugin crashed".into(),
-                ));
-            }
-        }
     }
 
     async fn on_presence(&mut self, p: Presence) {
