@@ -72,6 +72,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_by_legacy_id ON messages (contact_id, legacy_id);
     CREATE INDEX messages_by_xmpp_id ON messages (contact_id, xmpp_id);",
+    // 3: avatars (stored once, by hash) and profiles.
+    "CREATE TABLE avatars (
+        hash TEXT PRIMARY KEY,
+        mime TEXT NOT NULL,
+        width INTEGER,
+        height INTEGER,
+        data BLOB NOT NULL
+    );
+    ALTER TABLE contacts ADD COLUMN avatar_hash TEXT REFERENCES avatars(hash);
+    ALTER TABLE contacts ADD COLUMN avatar_unique_id TEXT;
+    ALTER TABLE contacts ADD COLUMN vcard TEXT;
+    ALTER TABLE contacts ADD COLUMN vcard_fetched INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A registered user of one gateway.
@@ -98,6 +110,29 @@ pub struct ContactRow {
     pub name: Option<String>,
     /// Whether the contact was added to the user's XMPP roster.
     pub in_roster: bool,
+    /// The SHA-1 of its avatar, if it has one.
+    pub avatar_hash: Option<String>,
+    /// The network's id for that avatar, if it gave one.
+    pub avatar_unique_id: Option<String>,
+    /// Its profile, as JSON.
+    pub vcard: Option<String>,
+    /// Whether the plugin was asked for the profile already.
+    pub vcard_fetched: bool,
+}
+
+/// An avatar image, stored once however many contacts use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvatarRow {
+    /// SHA-1 of the bytes, lowercase hex.
+    pub hash: String,
+    /// Its MIME type.
+    pub mime: String,
+    /// Width in pixels, if known.
+    pub width: Option<u32>,
+    /// Height in pixels, if known.
+    pub height: Option<u32>,
+    /// The image file.
+    pub data: Vec<u8>,
 }
 
 /// A handle on the database, cheap to clone and shared by every session.
@@ -203,8 +238,9 @@ impl Store {
     pub fn contacts(&self, user_id: i64) -> Result<Vec<ContactRow>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, legacy_id, jid_username, name, in_roster FROM contacts
-             WHERE user_id = ?1 ORDER BY id",
+            "SELECT id, legacy_id, jid_username, name, in_roster, avatar_hash, avatar_unique_id,
+                    vcard, vcard_fetched
+             FROM contacts WHERE user_id = ?1 ORDER BY id",
         )?;
         let rows = stmt
             .query_map(params![user_id], contact_from_row)?
@@ -235,6 +271,75 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("UPDATE contacts SET in_roster = ?2 WHERE id = ?1")?;
         stmt.execute(params![contact_id, in_roster])?;
+        Ok(())
+    }
+
+    /// Stores an avatar image, unless one with the same hash is stored.
+    pub fn put_avatar(&self, avatar: &AvatarRow) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO avatars (hash, mime, width, height, data) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (hash) DO NOTHING",
+        )?;
+        stmt.execute(params![
+            avatar.hash,
+            avatar.mime,
+            avatar.width,
+            avatar.height,
+            avatar.data
+        ])?;
+        Ok(())
+    }
+
+    /// An avatar image by hash.
+    pub fn avatar(&self, hash: &str) -> Result<Option<AvatarRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT hash, mime, width, height, data FROM avatars WHERE hash = ?1",
+        )?;
+        Ok(stmt
+            .query_row(params![hash], |row| {
+                Ok(AvatarRow {
+                    hash: row.get(0)?,
+                    mime: row.get(1)?,
+                    width: row.get(2)?,
+                    height: row.get(3)?,
+                    data: row.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Records a contact's avatar (or its absence).
+    pub fn set_contact_avatar(
+        &self,
+        contact_id: i64,
+        hash: Option<&str>,
+        unique_id: Option<&str>,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "UPDATE contacts SET avatar_hash = ?2, avatar_unique_id = ?3 WHERE id = ?1",
+        )?;
+        stmt.execute(params![contact_id, hash, unique_id])?;
+        Ok(())
+    }
+
+    /// Records a contact's profile (JSON), and that it needs no fetching.
+    pub fn set_contact_vcard(&self, contact_id: i64, vcard: &str) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("UPDATE contacts SET vcard = ?2, vcard_fetched = 1 WHERE id = ?1")?;
+        stmt.execute(params![contact_id, vcard])?;
+        Ok(())
+    }
+
+    /// Records that the plugin was asked for a contact's profile.
+    pub fn set_vcard_fetched(&self, contact_id: i64) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("UPDATE contacts SET vcard_fetched = 1 WHERE id = ?1")?;
+        stmt.execute(params![contact_id])?;
         Ok(())
     }
 
@@ -385,6 +490,10 @@ fn contact_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
         jid_username: row.get(2)?,
         name: row.get(3)?,
         in_roster: row.get(4)?,
+        avatar_hash: row.get(5)?,
+        avatar_unique_id: row.get(6)?,
+        vcard: row.get(7)?,
+        vcard_fetched: row.get(8)?,
     })
 }
 
@@ -442,6 +551,10 @@ mod tests {
                 jid_username: "bob".into(),
                 name: Some("Bob B".into()),
                 in_roster: true,
+                avatar_hash: None,
+                avatar_unique_id: None,
+                vcard: None,
+                vcard_fetched: false,
             }]
         );
         assert_eq!(store.kv_get(user.id, "k").unwrap(), Some(b"v".to_vec()));
@@ -512,6 +625,36 @@ mod tests {
             store.pop_unread_up_to(c, "unknown").unwrap(),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn avatars_are_stored_once_and_contacts_point_at_them() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        let a = store.insert_contact(user.id, "a", "a").unwrap();
+        let b = store.insert_contact(user.id, "b", "b").unwrap();
+        let avatar = AvatarRow {
+            hash: "ab".repeat(20),
+            mime: "image/png".into(),
+            width: Some(64),
+            height: Some(64),
+            data: vec![1, 2, 3],
+        };
+        store.put_avatar(&avatar).unwrap();
+        store.put_avatar(&avatar).unwrap();
+        store
+            .set_contact_avatar(a, Some(&avatar.hash), Some("a1"))
+            .unwrap();
+        store
+            .set_contact_avatar(b, Some(&avatar.hash), None)
+            .unwrap();
+        assert_eq!(store.avatar(&avatar.hash).unwrap(), Some(avatar.clone()));
+        let rows = store.contacts(user.id).unwrap();
+        assert_eq!(rows[0].avatar_hash.as_deref(), Some(avatar.hash.as_str()));
+        assert_eq!(rows[0].avatar_unique_id.as_deref(), Some("a1"));
+        store.set_contact_vcard(b, "{}").unwrap();
+        let rows = store.contacts(user.id).unwrap();
+        assert!(rows[1].vcard_fetched && !rows[0].vcard_fetched);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod errors;
 mod gateway_jid;
 mod link;
 mod messages;
+mod profile;
 mod registration;
 mod roster;
 

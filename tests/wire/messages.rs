@@ -101,6 +101,21 @@ async fn puppets_answer_disco_and_ping() {
         .expect("an identity");
     assert_eq!(identity.attr("category"), Some("client"));
     assert_eq!(identity.attr("type"), Some("pc"));
+    let features: Vec<_> = query.children().filter_map(|c| c.attr("var")).collect();
+    for feature in [
+        "http://jabber.org/protocol/chatstates",
+        "urn:xmpp:receipts",
+        "urn:xmpp:chat-markers:0",
+        "urn:xmpp:message-correct:0",
+        "urn:xmpp:message-retract:1",
+        "urn:xmpp:reactions:0",
+        "urn:xmpp:reply:0",
+    ] {
+        assert!(
+            features.contains(&feature),
+            "{feature} missing from {features:?}"
+        );
+    }
     w.link
         .send(&format!(
             "<iq type='get' id='p1' from='{ROMEO}/pc' to='c0@{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"

@@ -5,7 +5,7 @@
 
 use gatehouse_guest::{
     ChatState, Contact, FormValues, NetworkInfo, Plugin, Roster, SendOptions, Show, TextMessage,
-    session,
+    Vcard, session,
 };
 
 struct Echo;
@@ -74,6 +74,21 @@ impl Plugin for Echo {
             }
         }
         Ok(Some(legacy_id))
+    }
+
+    /// The network has a profile for every contact: the one `/vcard` sets.
+    fn fetch_vcard(contact: &Contact) -> Result<(), String> {
+        contact.set_vcard(&profile(contact));
+        Ok(())
+    }
+
+    fn on_timer(token: &str) {
+        // `/typing` stops typing a second later.
+        if let Some(legacy_id) = token.strip_prefix("paused:")
+            && let Ok(contact) = Roster::by_legacy_id(legacy_id)
+        {
+            contact.paused();
+        }
     }
 
     fn on_chat_state(contact: &Contact, state: ChatState) {
@@ -205,6 +220,19 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
             new.add_to_roster().map_err(|e| e.to_string())?;
         }
         "unfriend" => contact.remove_from_roster().map_err(|e| e.to_string())?,
+        "avatar" if arg == "none" => contact.set_avatar(None, None).map_err(|e| e.to_string())?,
+        "avatar" => {
+            let id = contact.legacy_id();
+            let unique_id = format!("{id}-{}", next(&format!("avatar:{id}"), 1));
+            contact
+                .set_avatar(Some(&square_png(&id)), Some(&unique_id))
+                .map_err(|e| e.to_string())?;
+        }
+        "vcard" => contact.set_vcard(&profile(contact)),
+        "typing" => {
+            contact.composing();
+            session::set_timer(1000, &format!("paused:{}", contact.legacy_id()));
+        }
         "read" => match previous {
             Some(id) => contact.displayed(&id, false).map_err(|e| e.to_string())?,
             None => echo(contact, "no previous message to read")?,
@@ -263,4 +291,40 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
         _ => echo(contact, &format!("unknown command: /{command}"))?,
     }
     Ok(())
+}
+
+/// A contact's profile: full name `Contact <i>` (or its id), an email and
+/// a note.
+fn profile(contact: &Contact) -> Vcard {
+    let id = contact.legacy_id();
+    let full_name = match id.strip_prefix('c').and_then(|n| n.parse::<u32>().ok()) {
+        Some(i) => format!("Contact {i}"),
+        None => id.clone(),
+    };
+    Vcard {
+        full_name: Some(full_name),
+        email: Some(format!("{id}@echo.invalid")),
+        note: Some("echo contact".to_owned()),
+        ..Vcard::default()
+    }
+}
+
+/// A 64×64 PNG of one colour, derived from `seed`.
+fn square_png(seed: &str) -> Vec<u8> {
+    // FNV-1a: a stable colour per contact.
+    let hash = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let rgb = [(hash >> 16) as u8, (hash >> 8) as u8, hash as u8];
+    let pixels: Vec<u8> = rgb.iter().copied().cycle().take(64 * 64 * 3).collect();
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, 64, 64);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Writing to a Vec cannot fail; an empty result would be refused by
+    // the host as "not an image", which is a clear enough report.
+    if let Ok(mut writer) = encoder.write_header() {
+        let _ = writer.write_image_data(&pixels);
+    }
+    out
 }

@@ -10,6 +10,7 @@ use super::bindings::gatehouse::gateway::{roster, session, types};
 use super::{ContactRef, HostState, SessionData};
 use crate::roster::{RosterError, SendText};
 use crate::stanza::presence::{Availability, ContactPresence};
+use crate::stanza::vcard::VCard;
 use xmpp_parsers::chatstates::ChatState;
 
 type WitResult<T> = wasmtime::Result<Result<T, types::Error>>;
@@ -198,6 +199,46 @@ impl roster::HostContact for HostState {
         }))
     }
 
+    async fn set_avatar(
+        &mut self,
+        handle: Resource<ContactRef>,
+        avatar: Option<Vec<u8>>,
+        unique_id: Option<String>,
+    ) -> WitResult<()> {
+        let id = self.contact_id(&handle)?;
+        Ok(self.data().and_then(|d| {
+            d.roster
+                .set_avatar(id, avatar, unique_id)
+                .map_err(Into::into)
+        }))
+    }
+
+    async fn set_vcard(
+        &mut self,
+        handle: Resource<ContactRef>,
+        vcard: types::Vcard,
+    ) -> wasmtime::Result<()> {
+        let id = self.contact_id(&handle)?;
+        let vcard = VCard {
+            full_name: vcard.full_name,
+            given: vcard.given,
+            surname: vcard.surname,
+            birthday: vcard.birthday,
+            phones: vcard.phones,
+            note: vcard.note,
+            url: vcard.url,
+            email: vcard.email,
+            country: vcard.country,
+            locality: vcard.locality,
+        };
+        if let Ok(data) = self.data()
+            && let Err(e) = data.roster.set_vcard(id, vcard)
+        {
+            tracing::warn!(error = %e, "set-vcard failed");
+        }
+        Ok(())
+    }
+
     async fn composing(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<()> {
         self.chat_state(handle, ChatState::Composing)
     }
@@ -344,6 +385,13 @@ impl session::Host for HostState {
             if let Err(e) = data.roster.gateway().store.kv_delete(user_id, &key) {
                 wasmtime::bail!("kv-delete failed: {e}");
             }
+        }
+        Ok(())
+    }
+
+    async fn set_timer(&mut self, delay_ms: u32, token: String) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            data.timers.push((delay_ms, token));
         }
         Ok(())
     }

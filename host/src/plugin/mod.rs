@@ -100,6 +100,9 @@ pub struct SessionData {
     pub roster: Roster,
     /// The registration form the user filled.
     pub registration: Vec<(String, String)>,
+    /// Timers the plugin set during the running export, as (delay in ms,
+    /// token); the session schedules them once it returns.
+    pub timers: Vec<(u32, String)>,
 }
 
 impl HostState {
@@ -352,6 +355,37 @@ impl Instance {
             plugin.call_on_text(store, handle, &message).await
         })
         .await
+    }
+
+    /// `update-contact-info`.
+    pub async fn update_contact_info(
+        &mut self,
+        contact: ContactId,
+    ) -> Result<Result<(), String>, PluginError> {
+        self.with_contact(contact, async |plugin, store, handle| {
+            plugin.call_update_contact_info(store, handle).await
+        })
+        .await
+    }
+
+    /// `fetch-vcard`.
+    pub async fn fetch_vcard(
+        &mut self,
+        contact: ContactId,
+    ) -> Result<Result<(), String>, PluginError> {
+        self.with_contact(contact, async |plugin, store, handle| {
+            plugin.call_fetch_vcard(store, handle).await
+        })
+        .await
+    }
+
+    /// `on-timer`.
+    pub async fn on_timer(&mut self, token: &str) -> Result<(), PluginError> {
+        self.plugin
+            .gatehouse_gateway_plugin()
+            .call_on_timer(&mut self.store, token)
+            .await
+            .map_err(trap)
     }
 
     /// `on-chat-state`.

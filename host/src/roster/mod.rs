@@ -15,13 +15,15 @@ use xmpp_parsers::presence::Type as PresenceType;
 
 use crate::gateway::GatewayContext;
 use crate::stanza::{
-    escape,
+    avatar, escape,
     presence::{self, ContactPresence},
     roster as roster_push,
+    vcard::VCard,
 };
 use crate::store::{StoreError, UserRow};
 
 mod messages;
+mod profile;
 
 pub use messages::SendText;
 
@@ -64,6 +66,14 @@ pub struct Contact {
     pub in_roster: bool,
     /// Its last presence, if the plugin set one.
     pub presence: Option<ContactPresence>,
+    /// The SHA-1 of its avatar, if it has one.
+    pub avatar_hash: Option<String>,
+    /// The network's id for that avatar.
+    pub avatar_unique_id: Option<String>,
+    /// Its profile, if set.
+    pub vcard: Option<VCard>,
+    /// Whether the plugin was asked for (or gave) the profile.
+    pub vcard_fetched: bool,
 }
 
 impl Contact {
@@ -89,6 +99,9 @@ pub struct Roster {
     sent_as_user: VecDeque<String>,
     /// The user's message `on-text` is handling, as (contact, XMPP id).
     handling: Option<(ContactId, String)>,
+    /// Contacts created since the session last asked: each gets one
+    /// `update-contact-info` call once the running export returns.
+    created: Vec<ContactId>,
 }
 
 impl Roster {
@@ -105,12 +118,17 @@ impl Roster {
             by_username: HashMap::new(),
             sent_as_user: VecDeque::new(),
             handling: None,
+            created: Vec::new(),
         };
         for row in roster.gateway.store.contacts(user.id)? {
             let Some(jid) = roster.puppet_jid(&row.jid_username) else {
                 tracing::warn!(user = %roster.user, username = row.jid_username, "skipping a stored contact with a bad JID");
                 continue;
             };
+            let vcard = row
+                .vcard
+                .as_deref()
+                .and_then(|json| serde_json::from_str(json).ok());
             roster.insert(Contact {
                 row_id: row.id,
                 legacy_id: row.legacy_id,
@@ -118,6 +136,10 @@ impl Roster {
                 name: row.name,
                 in_roster: row.in_roster,
                 presence: None,
+                avatar_hash: row.avatar_hash,
+                avatar_unique_id: row.avatar_unique_id,
+                vcard,
+                vcard_fetched: row.vcard_fetched,
             });
         }
         Ok(roster)
@@ -181,14 +203,20 @@ impl Roster {
             .gateway
             .store
             .insert_contact(self.user_id, legacy_id, &username)?;
-        Ok(self.insert(Contact {
+        let id = self.insert(Contact {
             row_id,
             legacy_id: legacy_id.to_owned(),
             jid,
             name: None,
             in_roster: false,
             presence: None,
-        }))
+            avatar_hash: None,
+            avatar_unique_id: None,
+            vcard: None,
+            vcard_fetched: false,
+        });
+        self.created.push(id);
+        Ok(id)
     }
 
     /// The known contact whose puppet has this local part.
@@ -301,7 +329,15 @@ impl Roster {
         };
         let to: Jid = self.user.clone().into();
         let stanza = match &contact.presence {
-            Some(p) => p.to_stanza(contact.full_jid(), to),
+            Some(p) => {
+                let mut stanza = p.to_stanza(contact.full_jid(), to);
+                if stanza.type_ == PresenceType::None {
+                    stanza
+                        .payloads
+                        .push(avatar::photo_update(contact.avatar_hash.as_deref()));
+                }
+                stanza
+            }
             None => presence::bare(PresenceType::Unavailable, contact.full_jid(), to),
         };
         self.gateway.outbox.send(stanza);
@@ -352,6 +388,11 @@ impl Roster {
             contact.name.as_deref(),
             &self.gateway.info.name,
         ));
+    }
+
+    /// The contacts created since the last call, for `update-contact-info`.
+    pub fn take_created(&mut self) -> Vec<ContactId> {
+        std::mem::take(&mut self.created)
     }
 
     fn contact(&self, id: ContactId) -> Result<&Contact, RosterError> {

@@ -20,20 +20,16 @@ use xmpp_parsers::{
     iq::Iq,
     message::Message,
     presence::{Presence, Show, Type as PresenceType},
-    stanza_error::DefinedCondition,
 };
 
 use crate::gateway::GatewayContext;
 use crate::plugin::{HostState, Instance, PluginError, PluginRuntime, SessionData};
 use crate::roster::{ContactId, Roster, RosterError};
-use crate::stanza::{
-    disco,
-    error::{iq_error, stanza_error},
-    escape, ns, presence,
-};
+use crate::stanza::escape;
 use crate::store::UserRow;
 
 mod inbound;
+mod puppet;
 
 /// What a session is asked to do.
 #[derive(Debug)]
@@ -90,10 +86,12 @@ pub fn spawn(
         state: Some(HostState::for_session(SessionData {
             roster,
             registration: user.registration,
+            timers: Vec::new(),
         })),
         login: Login::LoggedOut,
         failures: 0,
         retry_at: None,
+        timers: Vec::new(),
         resources: HashSet::new(),
     };
     tokio::spawn(session.run(rx));
@@ -118,6 +116,8 @@ struct Session {
     login: Login,
     failures: u32,
     retry_at: Option<Instant>,
+    /// The plugin's timers, soonest first.
+    timers: Vec<(Instant, String)>,
     /// The user's online clients.
     resources: HashSet<Jid>,
 }
@@ -127,12 +127,12 @@ impl Session {
         self.ctx.wait_settled().await;
         self.log_in().await;
         loop {
-            let event = match self.retry_at {
+            self.after_calls().await;
+            let event = match self.next_wake() {
                 Some(at) => tokio::select! {
                     event = mailbox.recv() => event,
                     _ = tokio::time::sleep_until(at) => {
-                        self.retry_at = None;
-                        self.log_in().await;
+                        self.on_wake().await;
                         continue;
                     }
                 },
@@ -170,6 +170,68 @@ impl Session {
             }
         }
         tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session ended");
+    }
+
+    /// What the last calls left to do: schedule the timers the plugin set,
+    /// and call `update-contact-info` once for each contact they created
+    /// (not during the call that created it: instances are not reentrant).
+    async fn after_calls(&mut self) {
+        loop {
+            let Some(data) = self.data() else { return };
+            let timers = std::mem::take(&mut data.timers);
+            let created = data.roster.take_created();
+            let now = Instant::now();
+            for (delay_ms, token) in timers {
+                self.timers
+                    .push((now + Duration::from_millis(u64::from(delay_ms)), token));
+            }
+            self.timers.sort_by_key(|(at, _)| *at);
+            if created.is_empty() {
+                return;
+            }
+            for contact in created {
+                let result = match self.instance().await {
+                    Ok(instance) => instance.update_contact_info(contact).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(reason)) => {
+                        tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, "update-contact-info failed");
+                    }
+                    Err(e) => self.on_crash(&e, "update-contact-info"),
+                }
+            }
+        }
+    }
+
+    /// When the session must wake up without an event: a login retry or a
+    /// plugin timer.
+    fn next_wake(&self) -> Option<Instant> {
+        let timer = self.timers.first().map(|(at, _)| *at);
+        match (self.retry_at, timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    async fn on_wake(&mut self) {
+        let now = Instant::now();
+        if self.retry_at.is_some_and(|at| at <= now) {
+            self.retry_at = None;
+            self.log_in().await;
+        }
+        let due = self.timers.iter().take_while(|(at, _)| *at <= now).count();
+        let fired: Vec<(Instant, String)> = self.timers.drain(..due).collect();
+        for (_, token) in fired {
+            let result = match self.instance().await {
+                Ok(instance) => instance.on_timer(&token).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                self.on_crash(&e, "on-timer");
+            }
+        }
     }
 
     /// The live instance, made from the held state if there is none.
@@ -338,76 +400,5 @@ impl Session {
         data.roster
             .by_legacy_id(&legacy_id, Some(&username))
             .map_err(|e| e.to_string())
-    }
-
-    async fn on_presence(&mut self, p: Presence) {
-        let Some(to) = p.to.as_ref() else { return };
-        let username = to.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
-        let user: Jid = self.user.clone().into();
-        let Some(data) = self.data() else { return };
-        let known = data.roster.by_username(&username);
-        match (p.type_, known) {
-            (PresenceType::Probe | PresenceType::Subscribed, Some(id)) => {
-                data.roster.send_presence(id)
-            }
-            (PresenceType::Subscribe, Some(id)) => {
-                if let Some(contact) = data.roster.get(id) {
-                    let from: Jid = contact.jid.clone().into();
-                    self.ctx
-                        .outbox
-                        .send(presence::bare(PresenceType::Subscribed, from, user));
-                }
-                if let Some(data) = self.data() {
-                    data.roster.send_presence(id);
-                }
-            }
-            (PresenceType::Probe | PresenceType::Subscribe, None) => {
-                let from = to.to_bare().into();
-                self.ctx
-                    .outbox
-                    .send(presence::bare(PresenceType::Unsubscribed, from, user));
-            }
-            _ => {}
-        }
-    }
-
-    async fn on_iq(&mut self, iq: Iq) {
-        let (from, to, id, payload) = match iq {
-            Iq::Get {
-                from,
-                to,
-                id,
-                payload,
-            } => (from, to, id, payload),
-            Iq::Set { from, to, id, .. } => {
-                let error = stanza_error(DefinedCondition::FeatureNotImplemented, "");
-                self.ctx.outbox.send(iq_error(from, to, &id, error));
-                return;
-            }
-            Iq::Result { .. } | Iq::Error { .. } => return,
-        };
-        let Some(target) = to.clone() else { return };
-        if let Err(text) = self.resolve(&target).await {
-            let error = stanza_error(DefinedCondition::ItemNotFound, text);
-            self.ctx.outbox.send(iq_error(from, to, &id, error));
-            return;
-        }
-        let answer = match (payload.name(), payload.ns().as_str()) {
-            ("query", ns::DISCO_INFO) => {
-                Some(disco::puppet_info(payload.attr("node").map(str::to_owned)).into())
-            }
-            ("ping", ns::PING) => None,
-            _ => {
-                let error = stanza_error(DefinedCondition::FeatureNotImplemented, "");
-                self.ctx.outbox.send(iq_error(from, to, &id, error));
-                return;
-            }
-        };
-        self.ctx.outbox.send(Iq::Result {
-            from: to,
-            to: from,
-            id,
-            payload: answer,
-        });
     }
 }

@@ -23,7 +23,17 @@ pub const CAPS_NODE: &str = "https://gatehouse.invalid/caps";
 const GATEWAY_FEATURES: &[&str] = &[ns::DISCO_INFO, ns::REGISTER, ns::PING];
 
 /// What every puppet supports.
-const PUPPET_FEATURES: &[&str] = &[ns::DISCO_INFO, ns::PING];
+const PUPPET_FEATURES: &[&str] = &[
+    ns::DISCO_INFO,
+    ns::PING,
+    ns::CHATSTATES,
+    ns::RECEIPTS,
+    ns::CHAT_MARKERS,
+    ns::MESSAGE_CORRECT,
+    ns::RETRACT,
+    ns::REACTIONS,
+    ns::REPLY,
+];
 
 /// The disco#info of the gateway: identity `gateway/<network type>` named
 /// after the plugin's network.
@@ -91,6 +101,23 @@ mod tests {
         let vars: Vec<_> = el.children().filter_map(|c| c.attr("var")).collect();
         assert!(vars.contains(&ns::REGISTER));
         assert!(vars.contains(&ns::PING));
+    }
+
+    #[test]
+    fn puppets_announce_what_messages_can_carry() {
+        let el: Element = puppet_info(None).into();
+        let vars: Vec<_> = el.children().filter_map(|c| c.attr("var")).collect();
+        for feature in [
+            ns::CHATSTATES,
+            ns::RECEIPTS,
+            ns::CHAT_MARKERS,
+            ns::MESSAGE_CORRECT,
+            ns::RETRACT,
+            ns::REACTIONS,
+            ns::REPLY,
+        ] {
+            assert!(vars.contains(&feature), "{feature} missing");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use minidom::Element;
 
+pub mod avatar;
 pub mod correction;
 pub mod disco;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod register;
 pub mod reply;
 pub mod retraction;
 pub mod roster;
+pub mod vcard;
 
 /// Namespaces that `xmpp_parsers::ns` does not have.
 pub mod ns {
