@@ -2,6 +2,7 @@
 //! plugin, and a real XMPP client (slixmpp).
 
 mod cli;
+mod commands;
 
 use gatehouse_tests::process::{GatewayProcess, run_client};
 use gatehouse_tests::prosody::Prosody;

@@ -28,6 +28,8 @@ pub struct GatewayProcess {
     /// Holds the configuration, the database and the log.
     pub dir: tempfile::TempDir,
     child: Child,
+    /// How many handshakes to wait for before the gateway counts as up.
+    connections: usize,
 }
 
 impl GatewayProcess {
@@ -44,19 +46,24 @@ impl GatewayProcess {
             ),
         )
         .expect("write the configuration");
-        let log = std::fs::File::create(dir.path().join("gatehouse.log")).expect("log file");
-        let child = Command::new(gatehouse_binary())
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("start gatehouse");
-        let mut gateway = GatewayProcess { dir, child };
+        let child = spawn(&dir);
+        let mut gateway = GatewayProcess {
+            dir,
+            child,
+            connections: 1,
+        };
         gateway.wait_connected();
         gateway
+    }
+
+    /// Kills the gateway (SIGKILL: nothing is flushed or said goodbye) and
+    /// starts it again on the same configuration and database.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.dir);
+        self.connections += 1;
+        self.wait_connected();
     }
 
     /// Waits until the gateway logged its component link up (a debug build
@@ -64,7 +71,7 @@ impl GatewayProcess {
     fn wait_connected(&mut self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while std::time::Instant::now() < deadline {
-            if self.log().contains("component link up") {
+            if self.log().matches("component link up").count() >= self.connections {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -79,6 +86,24 @@ impl GatewayProcess {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gatehouse.log")).unwrap_or_default()
     }
+}
+
+/// Starts the binary on the configuration in `dir`, appending to its log.
+fn spawn(dir: &tempfile::TempDir) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("gatehouse.log"))
+        .expect("log file");
+    Command::new(gatehouse_binary())
+        .args(["run", "--config"])
+        .arg(dir.path().join("gatehouse.toml"))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .expect("start gatehouse")
 }
 
 impl Drop for GatewayProcess {
@@ -105,8 +130,13 @@ pub fn python() -> PathBuf {
 
 /// Runs `tests/e2e/client.py` and parses the JSON it prints.
 pub fn run_client(args: &[String]) -> serde_json::Value {
+    run_script("client.py", args)
+}
+
+/// Runs a Python script of `tests/e2e` and parses the JSON it prints.
+pub fn run_script(script: &str, args: &[String]) -> serde_json::Value {
     let output = Command::new(python())
-        .arg(workspace().join("tests/e2e/client.py"))
+        .arg(workspace().join("tests/e2e").join(script))
         .args(args)
         .output()
         .expect("run the python client");

@@ -130,6 +130,39 @@ async fn nick_renames_in_the_roster() {
     assert_eq!(item.attr("jid"), Some("c0@echo.localhost"));
     assert_eq!(item.attr("name"), Some("Juliet C."));
     assert_eq!(item.attr("subscription"), Some("both"));
+    // And a PEP nick event (XEP-0172) from the puppet.
+    let event = w.link.recv().await;
+    assert_eq!(event.attr("type"), Some("headline"));
+    assert_eq!(event.attr("from"), Some("c0@echo.localhost"));
+    let items = event
+        .get_child("event", "http://jabber.org/protocol/pubsub#event")
+        .and_then(|e| e.get_child("items", "http://jabber.org/protocol/pubsub#event"))
+        .expect("a pubsub event");
+    assert_eq!(items.attr("node"), Some("http://jabber.org/protocol/nick"));
+    let nick = items
+        .get_child("item", "http://jabber.org/protocol/pubsub#event")
+        .and_then(|i| i.get_child("nick", "http://jabber.org/protocol/nick"))
+        .map(Element::text);
+    assert_eq!(nick.as_deref(), Some("Juliet C."));
+}
+
+#[tokio::test]
+async fn a_contact_out_of_the_roster_says_its_name_in_messages() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    message(&mut w, &format!("c0@{GATEWAY}"), "/unfriend").await;
+    w.link.recv().await;
+    w.link.recv().await;
+    w.link
+        .send(&format!(
+            "<message type='chat' id='n1' from='{ROMEO}/pc' to='c0@{GATEWAY}'><body>still there?</body></message>"
+        ))
+        .await;
+    let echo = crate::receipt_then_echo(&mut w.link, "c0@echo.localhost", "n1").await;
+    assert_eq!(
+        child_text(&echo, "nick", "http://jabber.org/protocol/nick").as_deref(),
+        Some("Contact 0")
+    );
 }
 
 #[tokio::test]

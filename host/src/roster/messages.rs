@@ -53,6 +53,14 @@ impl Roster {
             .unwrap_or_else(|| self.gateway.new_id());
         let (from, to) = self.endpoints(id, options.carbon)?;
         let mut text = message::chat_text(from, to, xmpp_id.clone(), body, options.when);
+        // A contact not in the roster has no name there: say who writes.
+        if !options.carbon
+            && !self.contacts[id].in_roster
+            && let Some(name) = &self.contacts[id].name
+        {
+            text.payloads
+                .push(xmpp_parsers::nick::Nick(name.clone()).into());
+        }
         if let Some(replied) = &options.reply_to {
             let (replied_id, by_user) = self.resolve_with_author(id, replied)?;
             let author: Jid = if by_user {

@@ -260,8 +260,17 @@ impl Roster {
         self.gateway
             .store
             .set_contact_name(row_id, self.contacts[id].name.as_deref())?;
-        if in_roster && self.gateway.can_push_roster(&self.user) {
-            self.push_item(id);
+        if in_roster {
+            if self.gateway.can_push_roster(&self.user) {
+                self.push_item(id);
+            }
+            if let Some(name) = &self.contacts[id].name {
+                self.gateway.outbox.send(avatar::nick_event(
+                    self.contacts[id].jid.clone(),
+                    self.user.clone().into(),
+                    name,
+                ));
+            }
         }
         Ok(())
     }

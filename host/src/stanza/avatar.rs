@@ -13,6 +13,8 @@ use super::with_attr;
 pub const METADATA: &str = "urn:xmpp:avatar:metadata";
 /// XEP-0084's data node.
 pub const DATA: &str = "urn:xmpp:avatar:data";
+/// XEP-0172's PEP node (and payload namespace).
+pub const NICK: &str = "http://jabber.org/protocol/nick";
 /// XEP-0153's presence payload namespace.
 pub const VCARD_UPDATE: &str = "vcard-temp:x:update";
 /// XEP-0060's namespaces.
@@ -121,6 +123,28 @@ pub fn metadata_event(from: BareJid, to: Jid, avatar: Option<&AvatarInfo>) -> Me
     message
 }
 
+/// The PEP event telling the user's clients a puppet's nickname
+/// (XEP-0172), after it changed.
+pub fn nick_event(from: BareJid, to: Jid, nick: &str) -> Message {
+    let payload: Element = xmpp_parsers::nick::Nick(nick.to_owned()).into();
+    let item = Element::builder("item", PUBSUB_EVENT)
+        .append(payload)
+        .build();
+    let mut items = with_attr(
+        Element::builder("items", PUBSUB_EVENT).build(),
+        "node",
+        NICK,
+    );
+    items.append_child(item);
+    let event = Element::builder("event", PUBSUB_EVENT)
+        .append(items)
+        .build();
+    let mut message = Message::new_with_type(MessageType::Headline, to);
+    message.from = Some(from.into());
+    message.payloads.push(event);
+    message
+}
+
 /// The XEP-0153 presence payload: the avatar's hash, or empty for none.
 pub fn photo_update(hash: Option<&str>) -> Element {
     let mut photo = Element::builder("photo", VCARD_UPDATE).build();
@@ -203,6 +227,26 @@ mod tests {
             .unwrap();
         assert_eq!(meta.attr("type"), Some("image/png"));
         assert_eq!(meta.attr("width"), Some("1"));
+    }
+
+    #[test]
+    fn a_nick_event_names_the_puppet() {
+        let el: Element = nick_event(
+            BareJid::new("c0@gw").unwrap(),
+            Jid::new("u@x").unwrap(),
+            "Bob",
+        )
+        .into();
+        let items = el
+            .get_child("event", PUBSUB_EVENT)
+            .and_then(|e| e.get_child("items", PUBSUB_EVENT))
+            .unwrap();
+        assert_eq!(items.attr("node"), Some(NICK));
+        let nick = items
+            .get_child("item", PUBSUB_EVENT)
+            .and_then(|i| i.get_child("nick", NICK))
+            .unwrap();
+        assert_eq!(nick.text(), "Bob");
     }
 
     #[test]

@@ -1,0 +1,204 @@
+"""The echo network's commands through a real client (slixmpp), for the
+end-to-end tests.
+
+Phase `before` registers, then sends a plain message and each command, and
+records what the client observed: markers, reactions, corrections and
+retractions with the ids they reference, the avatar fetched through XEP-0084
+(its SHA-1 checked), the vCard fetched, the carbon of the message "sent from
+another client". Phase `after` (run once the gateway was restarted) checks
+that no roster push arrives and that a correction of a message from before
+the restart still maps. One JSON object on stdout.
+
+Usage: commands.py --server HOST:PORT --gateway JID --phase before|after
+"""
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import sys
+import time
+
+from slixmpp.xmlstream import ET
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from client import TIMEOUT, Client, register_form
+
+RECEIPTS = "urn:xmpp:receipts"
+MARKERS = "urn:xmpp:chat-markers:0"
+CORRECT = "urn:xmpp:message-correct:0"
+RETRACT = "urn:xmpp:message-retract:1"
+REACTIONS = "urn:xmpp:reactions:0"
+REPLY = "urn:xmpp:reply:0"
+CHATSTATES = "http://jabber.org/protocol/chatstates"
+EVENT = "http://jabber.org/protocol/pubsub#event"
+PUBSUB = "http://jabber.org/protocol/pubsub"
+AVATAR_META = "urn:xmpp:avatar:metadata"
+AVATAR_DATA = "urn:xmpp:avatar:data"
+VCARD4 = "urn:ietf:params:xml:ns:vcard-4.0"
+
+
+def describe(msg):
+    """What a message carries, as plain data."""
+    xml = msg.xml
+    seen = {"from": str(msg["from"]), "id": msg["id"], "type": msg["type"], "body": msg["body"]}
+    for key, tag in [
+        ("received", f"{{{RECEIPTS}}}received"),
+        ("displayed", f"{{{MARKERS}}}displayed"),
+        ("replace", f"{{{CORRECT}}}replace"),
+        ("retract", f"{{{RETRACT}}}retract"),
+        ("reply", f"{{{REPLY}}}reply"),
+    ]:
+        el = xml.find(tag)
+        if el is not None:
+            seen[key] = el.get("id")
+    reactions = xml.find(f"{{{REACTIONS}}}reactions")
+    if reactions is not None:
+        seen["reactions"] = {"id": reactions.get("id"), "emojis": [r.text for r in reactions]}
+    for state in ["composing", "paused", "active"]:
+        if xml.find(f"{{{CHATSTATES}}}{state}") is not None:
+            seen["chatstate"] = state
+    info = xml.find(f"{{{EVENT}}}event/{{{EVENT}}}items/{{{EVENT}}}item/{{{AVATAR_META}}}metadata/{{{AVATAR_META}}}info")
+    if info is not None:
+        seen["avatar"] = info.get("id")
+    return seen
+
+
+class Observer(Client):
+    def __init__(self, jid, password):
+        super().__init__(jid, password)
+        self.seen = []
+        self.carbons = []
+        self.pushes = 0
+        self.register_plugin("xep_0280")
+        self.add_event_handler("carbon_sent", self.on_carbon)
+        # slixmpp's "message" event only fires for messages with a body;
+        # markers, reactions and chat states have none.
+        self.register_handler(
+            Callback("every message", MatchXPath(f"{{{self.default_ns}}}message"), self.on_any_message)
+        )
+        self.add_event_handler("roster_update", self.on_roster_update)
+
+    def on_any_message(self, msg):
+        if msg["type"] in ("chat", "headline", "normal"):
+            self.seen.append(describe(msg))
+            self.message_arrived.set()
+
+    def on_carbon(self, msg):
+        self.carbons.append(str(msg["carbon_sent"]["body"]))
+
+    def on_roster_update(self, iq):
+        if iq["type"] == "set":
+            self.pushes += 1
+
+    async def wait_for(self, what, match):
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            for item in self.seen:
+                if match(item):
+                    self.seen.remove(item)
+                    return item
+            self.message_arrived.clear()
+            try:
+                await asyncio.wait_for(self.message_arrived.wait(), 1)
+            except asyncio.TimeoutError:
+                pass
+        raise TimeoutError(f"never saw {what}; saw {self.seen}")
+
+    def say(self, to, msg_id, body):
+        msg = self.make_message(mto=to, mbody=body, mtype="chat")
+        msg["id"] = msg_id
+        msg.send()
+
+    async def get(self, to, payload):
+        iq = self.make_iq_get(ito=to)
+        iq.append(payload)
+        return await iq.send(timeout=TIMEOUT)
+
+
+def items(node, item_id=None):
+    pubsub = ET.Element(f"{{{PUBSUB}}}pubsub")
+    items_el = ET.SubElement(pubsub, f"{{{PUBSUB}}}items", {"node": node})
+    if item_id:
+        ET.SubElement(items_el, f"{{{PUBSUB}}}item", {"id": item_id})
+    return pubsub
+
+
+async def before(client, gateway, report):
+    contact = f"c0@{gateway}"
+    iq = client.make_iq_set(ito=gateway)
+    iq.append(register_form("romeo", 2))
+    await iq.send(timeout=TIMEOUT)
+    while len(client.gateway_roster(gateway)) < 2:
+        await asyncio.sleep(0.05)
+    await client.plugin["xep_0280"].enable()
+
+    client.say(contact, "m1", "hello ✓")
+    report["receipt"] = (await client.wait_for("receipt", lambda m: "received" in m))["received"]
+    report["echo"] = await client.wait_for("echo", lambda m: m["body"] == "hello ✓")
+
+    client.say(contact, "m2", "/read")
+    report["read"] = (await client.wait_for("marker", lambda m: "displayed" in m))["displayed"]
+    client.say(contact, "m3", "/react 👍")
+    report["react"] = (await client.wait_for("reactions", lambda m: "reactions" in m))["reactions"]
+    client.say(contact, "m4", "/reply indeed")
+    report["reply"] = await client.wait_for("reply", lambda m: "reply" in m)
+    client.say(contact, "m5", "/correct hello, corrected")
+    report["correct"] = await client.wait_for("correction", lambda m: "replace" in m)
+    client.say(contact, "m6", "/retract")
+    report["retract"] = (await client.wait_for("retraction", lambda m: "retract" in m))["retract"]
+    client.say(contact, "m7", "/typing")
+    report["typing"] = [
+        (await client.wait_for("composing", lambda m: m.get("chatstate") == "composing"))["chatstate"],
+        (await client.wait_for("paused", lambda m: m.get("chatstate") == "paused"))["chatstate"],
+    ]
+    client.say(contact, "m8", "/carbon typed on my phone")
+    deadline = time.monotonic() + TIMEOUT
+    while not client.carbons and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    report["carbons"] = client.carbons
+
+    client.say(contact, "m9", "/avatar")
+    avatar_id = (await client.wait_for("avatar event", lambda m: "avatar" in m))["avatar"]
+    data = await client.get(contact, items(AVATAR_DATA, avatar_id))
+    encoded = data.xml.find(f".//{{{AVATAR_DATA}}}data").text
+    report["avatar"] = {"id": avatar_id, "sha1": hashlib.sha1(base64.b64decode(encoded)).hexdigest()}
+
+    vcard = await client.get(contact, ET.Element(f"{{{VCARD4}}}vcard"))
+    report["vcard_fn"] = vcard.xml.find(f".//{{{VCARD4}}}fn/{{{VCARD4}}}text").text
+
+
+async def after(client, gateway, report):
+    contact = f"c0@{gateway}"
+    # The correction of a message sent before the restart.
+    msg = client.make_message(mto=contact, mbody="hello again", mtype="chat")
+    msg["id"] = "m1-fix"
+    msg["replace"]["id"] = "m1"
+    msg.send()
+    report["saw"] = (await client.wait_for("the plugin's view", lambda m: m["body"].startswith("saw correction")))["body"]
+    await asyncio.sleep(1)
+    report["pushes_after_restart"] = client.pushes
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--gateway", required=True)
+    parser.add_argument("--phase", choices=["before", "after"], required=True)
+    args = parser.parse_args()
+    host, port = args.server.rsplit(":", 1)
+    client = Observer("romeo@localhost/e2e", "pass")
+    client.register_plugin("xep_0308")
+    client.connect(host, int(port))
+    await asyncio.wait_for(client.ready.wait(), TIMEOUT)
+    report = {}
+    await (before if args.phase == "before" else after)(client, args.gateway, report)
+    client.disconnect()
+    json.dump(report, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
