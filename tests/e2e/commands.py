@@ -169,6 +169,59 @@ async def before(client, gateway, report):
     vcard = await client.get(contact, ET.Element(f"{{{VCARD4}}}vcard"))
     report["vcard_fn"] = vcard.xml.find(f".//{{{VCARD4}}}fn/{{{VCARD4}}}text").text
 
+    client.say(contact, "m10", "/avatar none")
+    removal = await client.wait_for("avatar removal", lambda m: m["type"] == "headline")
+    report["avatar_removed"] = "avatar" not in removal
+
+    client.say(contact, "m11", "/nick Juliet ✓")
+    report["nick"] = await until(lambda: client.client_roster[contact]["name"] == "Juliet ✓")
+
+    client.say(contact, "m12", "/presence away gone fishing")
+    report["presence"] = await until(
+        lambda: any(
+            p["show"] == "away" and p["status"] == "gone fishing"
+            for p in client.client_roster.presence(contact).values()
+        )
+    )
+
+    client.say(contact, "m13", "/contact Zoë @ home")
+    report["contact"] = await until(
+        lambda: any(client.client_roster[j]["name"] == "Zoë @ home" for j in client.client_roster)
+    )
+
+    client.say(contact, "m14", "/burst 3")
+    report["burst"] = [
+        (await client.wait_for(f"burst {i}", lambda m, i=i: m["body"] == f"burst {i}"))["body"] for i in (1, 2, 3)
+    ]
+
+    c1 = f"c1@{gateway}"
+    was_friend = client.client_roster[c1]["subscription"] == "both"
+    client.say(c1, "m15", "/unfriend")
+    # slixmpp drops the item on the removal push, and makes an empty one
+    # again when the puppet's "unavailable" presence follows.
+    report["unfriend"] = was_friend and await until(
+        lambda: not client.client_roster.has_jid(c1) or client.client_roster[c1]["subscription"] == "none"
+    )
+
+    # The user's own side reaches the plugin.
+    composing = client.make_message(mto=contact, mtype="chat")
+    composing["chat_state"] = "composing"
+    composing.send()
+    report["saw_composing"] = (await client.wait_for("saw composing", lambda m: m["body"] == "saw composing"))["body"]
+
+
+async def until(condition, within=20):
+    """Whether `condition` became true within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return True
+        except KeyError:
+            pass
+        await asyncio.sleep(0.05)
+    return False
+
 
 async def after(client, gateway, report):
     contact = f"c0@{gateway}"
@@ -191,6 +244,7 @@ async def main():
     host, port = args.server.rsplit(":", 1)
     client = Observer("romeo@localhost/e2e", "pass")
     client.register_plugin("xep_0308")
+    client.register_plugin("xep_0085")
     client.connect(host, int(port))
     await asyncio.wait_for(client.ready.wait(), TIMEOUT)
     report = {}

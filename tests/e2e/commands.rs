@@ -47,6 +47,19 @@ fn each_command_shows_on_the_client_and_ids_survive_a_restart() {
         "the fetched bytes hash to the id"
     );
     assert_eq!(before["vcard_fn"], "Contact 0");
+    assert_eq!(before["avatar_removed"], true);
+    assert_eq!(before["nick"], true, "/nick renames in the client's roster");
+    assert_eq!(before["presence"], true, "/presence shows away");
+    assert_eq!(before["contact"], true, "/contact adds an escaped puppet");
+    assert_eq!(before["burst"][2], "burst 3");
+    assert_eq!(
+        before["unfriend"],
+        true,
+        "/unfriend removes from the roster:\n{}\n{}",
+        gateway.log(),
+        prosody.log()
+    );
+    assert_eq!(before["saw_composing"], "saw composing");
 
     gateway.kill_and_restart();
     let after = run_script("commands.py", &args("after"));

@@ -63,9 +63,14 @@ pub struct TestGateway {
 impl TestGateway {
     /// Writes a configuration for one echo gateway and starts it.
     pub fn start(server: &str, extra: &str) -> Self {
+        Self::start_plugin(server, "echo", extra)
+    }
+
+    /// The same with another built plugin.
+    pub fn start_plugin(server: &str, plugin_name: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let mut gateway = TestGateway { dir, task: None };
-        gateway.write_config(server, extra);
+        gateway.write_config(server, plugin_name, extra);
         gateway.restart();
         gateway
     }
@@ -75,11 +80,11 @@ impl TestGateway {
         self.dir.path().join("gatehouse.toml")
     }
 
-    fn write_config(&self, server: &str, extra: &str) {
+    fn write_config(&self, server: &str, plugin_name: &str, extra: &str) {
         let config = format!(
             "[xmpp]\nserver = \"{server}\"\n\n[store]\npath = \"gatehouse.db\"\n\n\
              [[gateway]]\njid = \"{GATEWAY}\"\nsecret = \"{SECRET}\"\nplugin = \"{}\"\n{extra}\n",
-            plugin("echo").display()
+            plugin(plugin_name).display()
         );
         std::fs::write(self.config_path(), config).expect("write the configuration");
     }
@@ -131,9 +136,14 @@ impl Wire {
     /// Starts a gateway against a fake server; the server grants the roster
     /// privilege if `privileged`.
     pub async fn start(privileged: bool) -> Wire {
+        Self::start_plugin(privileged, "echo").await
+    }
+
+    /// The same with another built plugin.
+    pub async fn start_plugin(privileged: bool, plugin_name: &str) -> Wire {
         init_logging();
         let server = FakeServer::bind().await;
-        let gateway = TestGateway::start(&server.addr.to_string(), "");
+        let gateway = TestGateway::start_plugin(&server.addr.to_string(), plugin_name, "");
         let link = Self::connect(&server, privileged).await;
         Wire {
             server,

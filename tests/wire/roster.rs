@@ -275,3 +275,49 @@ async fn a_restart_does_not_push_the_roster_again() {
         .count();
     assert_eq!(presences, 2);
 }
+
+#[tokio::test]
+async fn update_contact_info_runs_once_per_new_contact_after_the_call_that_made_it() {
+    let mut w = Wire::start_plugin(true, "probe").await;
+    w.link
+        .send(&format!(
+            "<iq type='set' id='r1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'>\
+             <username>romeo</username></query></iq>"
+        ))
+        .await;
+    // fill-roster pushes both contacts without names; only then does the
+    // host call update-contact-info, once each, which names them.
+    let mut names = Vec::new();
+    while names.len() < 4 {
+        let el = w.link.recv().await;
+        if let Some(item) = pushed_item(&el) {
+            names.push((
+                item.attr("jid").unwrap_or_default().to_owned(),
+                item.attr("name").map(str::to_owned),
+            ));
+        }
+    }
+    assert_eq!(
+        names,
+        [
+            ("a@echo.localhost".to_owned(), None),
+            ("b@echo.localhost".to_owned(), None),
+            (
+                "a@echo.localhost".to_owned(),
+                Some("a updated 1".to_owned())
+            ),
+            (
+                "b@echo.localhost".to_owned(),
+                Some("b updated 1".to_owned())
+            ),
+        ]
+    );
+    // Known contacts are not new after a restart: no second call.
+    w.gateway.restart();
+    let mut link = Wire::connect(&w.server, true).await;
+    link.recv_until("the status", |e| {
+        child_text(e, "status", NS).as_deref() == Some("probing")
+    })
+    .await;
+    link.expect_silence(Duration::from_millis(500)).await;
+}
