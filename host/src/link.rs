@@ -109,6 +109,13 @@ pub struct OutboxReceiver {
     rx: mpsc::UnboundedReceiver<Stanza>,
 }
 
+impl OutboxReceiver {
+    /// The next queued stanza, if any (for tests of what a part sends).
+    pub fn try_next(&mut self) -> Option<Stanza> {
+        self.rx.try_recv().ok()
+    }
+}
+
 /// A new outgoing queue.
 pub fn outbox() -> (Outbox, OutboxReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();

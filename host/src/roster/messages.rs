@@ -313,3 +313,214 @@ impl Roster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use minidom::Element;
+    use xmpp_parsers::stanza::Stanza;
+
+    use super::*;
+    use crate::config::GatewayConfig;
+    use crate::gateway::GatewayContext;
+    use crate::link::{OutboxReceiver, outbox};
+    use crate::plugin::GatewayInfo;
+    use crate::stanza::{ns, privilege::Privileges, register::RegistrationForm};
+    use crate::store::Store;
+
+    /// A roster of one contact, `c0`, whose server grants the message
+    /// privilege if `privileged`.
+    fn roster(privileged: bool) -> (Roster, ContactId, OutboxReceiver) {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw.x", "u@x", &[]).unwrap();
+        let (sender, receiver) = outbox();
+        let ctx = GatewayContext::new(
+            GatewayConfig {
+                jid: "gw.x".into(),
+                secret: "s".into(),
+                plugin: "p.wasm".into(),
+                logout_on_unavailable: false,
+            },
+            jid::BareJid::new("gw.x").unwrap(),
+            sender,
+            store,
+            GatewayInfo {
+                name: "Test".into(),
+                network_type: "test".into(),
+                form: RegistrationForm {
+                    title: String::new(),
+                    instructions: String::new(),
+                    fields: vec![],
+                },
+            },
+        );
+        if privileged {
+            ctx.set_privileges(
+                "x",
+                Privileges {
+                    message_outgoing: true,
+                    ..Privileges::default()
+                },
+            );
+        }
+        let mut roster = Roster::load(Arc::new(ctx), &user).unwrap();
+        let id = roster.by_legacy_id("c0", None).unwrap();
+        (roster, id, receiver)
+    }
+
+    /// The message the user's server is asked to send as the user.
+    fn as_user(stanza: Stanza) -> Element {
+        let Stanza::Message(outer) = stanza else {
+            panic!("a message")
+        };
+        assert_eq!(
+            outer.to.as_ref().map(|j| j.to_string()).as_deref(),
+            Some("x")
+        );
+        let outer: Element = outer.into();
+        outer
+            .get_child("privilege", ns::PRIVILEGE)
+            .and_then(|p| p.get_child("forwarded", ns::FORWARD))
+            .and_then(|f| f.get_child("message", ns::CLIENT))
+            .cloned()
+            .expect("privilege/forwarded/message")
+    }
+
+    #[test]
+    fn every_action_can_be_the_users_own() {
+        let (mut roster, c0, mut sent) = roster(true);
+        roster
+            .send_text(
+                c0,
+                "hi",
+                SendText {
+                    legacy_msg_id: Some("e1".into()),
+                    ..SendText::default()
+                },
+            )
+            .unwrap();
+        sent.try_next().unwrap();
+        roster.displayed(c0, "e1", true).unwrap();
+        let marker = as_user(sent.try_next().unwrap());
+        assert_eq!(marker.attr("from"), Some("u@x"));
+        assert_eq!(marker.attr("to"), Some("c0@gw.x"));
+        assert_eq!(
+            marker
+                .get_child("displayed", ns::CHAT_MARKERS)
+                .and_then(|d| d.attr("id")),
+            Some("e1")
+        );
+        roster.react(c0, "e1", &["👍".into()], true).unwrap();
+        let reaction = as_user(sent.try_next().unwrap());
+        assert_eq!(
+            reaction
+                .get_child("reactions", ns::REACTIONS)
+                .and_then(|r| r.attr("id")),
+            Some("e1")
+        );
+        roster
+            .send_text(
+                c0,
+                "mine",
+                SendText {
+                    legacy_msg_id: Some("u9".into()),
+                    carbon: true,
+                    ..SendText::default()
+                },
+            )
+            .unwrap();
+        let text = as_user(sent.try_next().unwrap());
+        assert_eq!(text.attr("id"), Some("u9"));
+        roster
+            .correct(
+                c0,
+                "u9",
+                "mine!",
+                SendText {
+                    carbon: true,
+                    ..SendText::default()
+                },
+            )
+            .unwrap();
+        let correction = as_user(sent.try_next().unwrap());
+        assert_eq!(
+            correction
+                .get_child("replace", ns::MESSAGE_CORRECT)
+                .and_then(|r| r.attr("id")),
+            Some("u9")
+        );
+        roster.retract(c0, "u9", true).unwrap();
+        let retraction = as_user(sent.try_next().unwrap());
+        assert_eq!(
+            retraction
+                .get_child("retract", ns::RETRACT)
+                .and_then(|r| r.attr("id")),
+            Some("u9")
+        );
+        assert!(roster.is_sent_as_user("u9"));
+        assert!(sent.try_next().is_none());
+    }
+
+    #[test]
+    fn without_the_privilege_markers_are_dropped_and_texts_shown_from_the_contact() {
+        let (mut roster, c0, mut sent) = roster(false);
+        roster.displayed(c0, "e1", true).unwrap();
+        assert!(sent.try_next().is_none());
+        roster
+            .send_text(
+                c0,
+                "mine",
+                SendText {
+                    carbon: true,
+                    ..SendText::default()
+                },
+            )
+            .unwrap();
+        let Some(Stanza::Message(shown)) = sent.try_next() else {
+            panic!("a message")
+        };
+        assert_eq!(
+            shown.from.map(|j| j.to_string()).as_deref(),
+            Some("c0@gw.x/gatehouse")
+        );
+        assert_eq!(
+            shown.bodies.values().next().map(String::as_str),
+            Some("[you, from another client] mine")
+        );
+    }
+
+    #[test]
+    fn an_unknown_id_names_the_message_being_handled() {
+        let (mut roster, c0, mut sent) = roster(true);
+        roster.set_handling(Some((c0, "client-7".into())));
+        roster.received(c0, "u1").unwrap();
+        roster.set_handling(None);
+        let Some(Stanza::Message(receipt)) = sent.try_next() else {
+            panic!("a message")
+        };
+        let receipt: Element = receipt.into();
+        assert_eq!(
+            receipt
+                .get_child("received", ns::RECEIPTS)
+                .and_then(|r| r.attr("id")),
+            Some("client-7")
+        );
+        // Bound for good; outside on-text an unknown id is used as it is.
+        assert_eq!(
+            roster.legacy_id_of(c0, "client-7").unwrap().as_deref(),
+            Some("u1")
+        );
+        roster.received(c0, "u2").unwrap();
+        let Some(Stanza::Message(receipt)) = sent.try_next() else {
+            panic!("a message")
+        };
+        let receipt: Element = receipt.into();
+        assert_eq!(
+            receipt
+                .get_child("received", ns::RECEIPTS)
+                .and_then(|r| r.attr("id")),
+            Some("u2")
+        );
+    }
+}
