@@ -33,6 +33,9 @@ pub enum StoreError {
 /// Result of a store operation.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+mod contacts;
+mod messages;
+
 /// Numbered migrations: entry `i` brings the schema from version `i` to
 /// `i + 1`. Append only; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -234,115 +237,6 @@ impl Store {
         Ok(())
     }
 
-    /// Every contact of a user.
-    pub fn contacts(&self, user_id: i64) -> Result<Vec<ContactRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, legacy_id, jid_username, name, in_roster, avatar_hash, avatar_unique_id,
-                    vcard, vcard_fetched
-             FROM contacts WHERE user_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt
-            .query_map(params![user_id], contact_from_row)?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(rows)
-    }
-
-    /// Stores a new contact and returns its row id.
-    pub fn insert_contact(&self, user_id: i64, legacy_id: &str, jid_username: &str) -> Result<i64> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO contacts (user_id, legacy_id, jid_username) VALUES (?1, ?2, ?3)",
-        )?;
-        stmt.execute(params![user_id, legacy_id, jid_username])?;
-        Ok(conn.last_insert_rowid())
-    }
-
-    /// Records a contact's name.
-    pub fn set_contact_name(&self, contact_id: i64, name: Option<&str>) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("UPDATE contacts SET name = ?2 WHERE id = ?1")?;
-        stmt.execute(params![contact_id, name])?;
-        Ok(())
-    }
-
-    /// Records whether a contact is in the user's roster.
-    pub fn set_contact_in_roster(&self, contact_id: i64, in_roster: bool) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("UPDATE contacts SET in_roster = ?2 WHERE id = ?1")?;
-        stmt.execute(params![contact_id, in_roster])?;
-        Ok(())
-    }
-
-    /// Stores an avatar image, unless one with the same hash is stored.
-    pub fn put_avatar(&self, avatar: &AvatarRow) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO avatars (hash, mime, width, height, data) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (hash) DO NOTHING",
-        )?;
-        stmt.execute(params![
-            avatar.hash,
-            avatar.mime,
-            avatar.width,
-            avatar.height,
-            avatar.data
-        ])?;
-        Ok(())
-    }
-
-    /// An avatar image by hash.
-    pub fn avatar(&self, hash: &str) -> Result<Option<AvatarRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT hash, mime, width, height, data FROM avatars WHERE hash = ?1",
-        )?;
-        Ok(stmt
-            .query_row(params![hash], |row| {
-                Ok(AvatarRow {
-                    hash: row.get(0)?,
-                    mime: row.get(1)?,
-                    width: row.get(2)?,
-                    height: row.get(3)?,
-                    data: row.get(4)?,
-                })
-            })
-            .optional()?)
-    }
-
-    /// Records a contact's avatar (or its absence).
-    pub fn set_contact_avatar(
-        &self,
-        contact_id: i64,
-        hash: Option<&str>,
-        unique_id: Option<&str>,
-    ) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "UPDATE contacts SET avatar_hash = ?2, avatar_unique_id = ?3 WHERE id = ?1",
-        )?;
-        stmt.execute(params![contact_id, hash, unique_id])?;
-        Ok(())
-    }
-
-    /// Records a contact's profile (JSON), and that it needs no fetching.
-    pub fn set_contact_vcard(&self, contact_id: i64, vcard: &str) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("UPDATE contacts SET vcard = ?2, vcard_fetched = 1 WHERE id = ?1")?;
-        stmt.execute(params![contact_id, vcard])?;
-        Ok(())
-    }
-
-    /// Records that the plugin was asked for a contact's profile.
-    pub fn set_vcard_fetched(&self, contact_id: i64) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("UPDATE contacts SET vcard_fetched = 1 WHERE id = ?1")?;
-        stmt.execute(params![contact_id])?;
-        Ok(())
-    }
-
     /// Reads a value of a user's plugin key-value store.
     pub fn kv_get(&self, user_id: i64, key: &str) -> Result<Option<Vec<u8>>> {
         let conn = self.conn();
@@ -371,89 +265,6 @@ impl Store {
         stmt.execute(params![user_id, key])?;
         Ok(())
     }
-
-    /// Maps a message's legacy id to one of its XMPP ids. A contact's
-    /// message starts unread; the user's own ones do not.
-    pub fn map_message(
-        &self,
-        contact_id: i64,
-        legacy_id: &str,
-        xmpp_id: &str,
-        from_user: bool,
-    ) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO messages (contact_id, legacy_id, xmpp_id, from_user, unread)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        stmt.execute(params![
-            contact_id, legacy_id, xmpp_id, from_user, !from_user
-        ])?;
-        Ok(())
-    }
-
-    /// The XMPP ids of a legacy message, oldest first (one legacy message
-    /// may have been sent as several XMPP messages), each with whether the
-    /// user wrote it.
-    pub fn xmpp_ids(&self, contact_id: i64, legacy_id: &str) -> Result<Vec<(String, bool)>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT xmpp_id, from_user FROM messages WHERE contact_id = ?1 AND legacy_id = ?2 ORDER BY id",
-        )?;
-        let ids = stmt
-            .query_map(params![contact_id, legacy_id], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(ids)
-    }
-
-    /// The legacy id behind an XMPP message id, if known.
-    pub fn legacy_id(&self, contact_id: i64, xmpp_id: &str) -> Result<Option<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT legacy_id FROM messages WHERE contact_id = ?1 AND xmpp_id = ?2 ORDER BY id DESC LIMIT 1",
-        )?;
-        Ok(stmt
-            .query_row(params![contact_id, xmpp_id], |row| row.get(0))
-            .optional()?)
-    }
-
-    /// slidge's read horizon: the legacy ids of the contact's unread
-    /// messages up to (and with) the one whose XMPP id is `xmpp_id`, oldest
-    /// first, each once; they are marked read, so that no id is given twice.
-    /// Empty if `xmpp_id` is not a known message of the contact.
-    pub fn pop_unread_up_to(&self, contact_id: i64, xmpp_id: &str) -> Result<Vec<String>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let horizon: Option<i64> = tx
-            .query_row(
-                "SELECT MAX(id) FROM messages WHERE contact_id = ?1 AND xmpp_id = ?2 AND from_user = 0",
-                params![contact_id, xmpp_id],
-                |row| row.get(0),
-            )
-            .optional()?
-            .flatten();
-        let Some(horizon) = horizon else {
-            return Ok(Vec::new());
-        };
-        let mut ids: Vec<String> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT legacy_id FROM messages
-                 WHERE contact_id = ?1 AND from_user = 0 AND unread = 1 AND id <= ?2 ORDER BY id",
-            )?;
-            stmt.query_map(params![contact_id, horizon], |row| row.get(0))?
-                .collect::<std::result::Result<_, _>>()?
-        };
-        tx.execute(
-            "UPDATE messages SET unread = 0 WHERE contact_id = ?1 AND from_user = 0 AND unread = 1 AND id <= ?2",
-            params![contact_id, horizon],
-        )?;
-        tx.commit()?;
-        let mut seen = std::collections::HashSet::new();
-        ids.retain(|id| seen.insert(id.clone()));
-        Ok(ids)
-    }
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
@@ -480,20 +291,6 @@ fn user_from_parts((id, jid, form): (i64, String, String)) -> Result<UserRow> {
         id,
         jid,
         registration,
-    })
-}
-
-fn contact_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
-    Ok(ContactRow {
-        id: row.get(0)?,
-        legacy_id: row.get(1)?,
-        jid_username: row.get(2)?,
-        name: row.get(3)?,
-        in_roster: row.get(4)?,
-        avatar_hash: row.get(5)?,
-        avatar_unique_id: row.get(6)?,
-        vcard: row.get(7)?,
-        vcard_fetched: row.get(8)?,
     })
 }
 
@@ -561,100 +358,6 @@ mod tests {
         store.delete_user(user.id).unwrap();
         assert!(store.contacts(user.id).unwrap().is_empty());
         assert_eq!(store.kv_get(user.id, "k").unwrap(), None);
-    }
-
-    #[test]
-    fn a_jid_username_is_unique_per_user() {
-        let store = Store::open_in_memory().unwrap();
-        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
-        store.insert_contact(user.id, "Bob", "bob").unwrap();
-        assert!(store.insert_contact(user.id, "bob", "bob").is_err());
-        let other = store.upsert_user("gw", "v@x", &[]).unwrap();
-        store.insert_contact(other.id, "bob", "bob").unwrap();
-    }
-
-    #[test]
-    fn message_ids_map_both_ways() {
-        let store = Store::open_in_memory().unwrap();
-        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
-        let c = store.insert_contact(user.id, "c0", "c0").unwrap();
-        store.map_message(c, "u1", "client-a", true).unwrap();
-        store.map_message(c, "u1", "client-b", true).unwrap();
-        assert_eq!(
-            store.xmpp_ids(c, "u1").unwrap(),
-            [("client-a".to_owned(), true), ("client-b".to_owned(), true)]
-        );
-        assert_eq!(
-            store.legacy_id(c, "client-b").unwrap().as_deref(),
-            Some("u1")
-        );
-        assert_eq!(store.legacy_id(c, "nope").unwrap(), None);
-        let other = store.insert_contact(user.id, "c1", "c1").unwrap();
-        assert_eq!(
-            store.legacy_id(other, "client-a").unwrap(),
-            None,
-            "ids are per contact"
-        );
-    }
-
-    #[test]
-    fn the_read_horizon_gives_each_unread_id_once() {
-        let store = Store::open_in_memory().unwrap();
-        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
-        let c = store.insert_contact(user.id, "c0", "c0").unwrap();
-        for n in 1..=5 {
-            store
-                .map_message(c, &format!("e{n}"), &format!("e{n}"), false)
-                .unwrap();
-            store
-                .map_message(c, &format!("u{n}"), &format!("x{n}"), true)
-                .unwrap();
-        }
-        assert_eq!(store.pop_unread_up_to(c, "e3").unwrap(), ["e1", "e2", "e3"]);
-        assert_eq!(
-            store.pop_unread_up_to(c, "e3").unwrap(),
-            Vec::<String>::new()
-        );
-        assert_eq!(store.pop_unread_up_to(c, "e5").unwrap(), ["e4", "e5"]);
-        assert_eq!(
-            store.pop_unread_up_to(c, "x2").unwrap(),
-            Vec::<String>::new(),
-            "the user's own"
-        );
-        assert_eq!(
-            store.pop_unread_up_to(c, "unknown").unwrap(),
-            Vec::<String>::new()
-        );
-    }
-
-    #[test]
-    fn avatars_are_stored_once_and_contacts_point_at_them() {
-        let store = Store::open_in_memory().unwrap();
-        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
-        let a = store.insert_contact(user.id, "a", "a").unwrap();
-        let b = store.insert_contact(user.id, "b", "b").unwrap();
-        let avatar = AvatarRow {
-            hash: "ab".repeat(20),
-            mime: "image/png".into(),
-            width: Some(64),
-            height: Some(64),
-            data: vec![1, 2, 3],
-        };
-        store.put_avatar(&avatar).unwrap();
-        store.put_avatar(&avatar).unwrap();
-        store
-            .set_contact_avatar(a, Some(&avatar.hash), Some("a1"))
-            .unwrap();
-        store
-            .set_contact_avatar(b, Some(&avatar.hash), None)
-            .unwrap();
-        assert_eq!(store.avatar(&avatar.hash).unwrap(), Some(avatar.clone()));
-        let rows = store.contacts(user.id).unwrap();
-        assert_eq!(rows[0].avatar_hash.as_deref(), Some(avatar.hash.as_str()));
-        assert_eq!(rows[0].avatar_unique_id.as_deref(), Some("a1"));
-        store.set_contact_vcard(b, "{}").unwrap();
-        let rows = store.contacts(user.id).unwrap();
-        assert!(rows[1].vcard_fetched && !rows[0].vcard_fetched);
     }
 
     #[test]
