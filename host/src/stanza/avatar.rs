@@ -105,22 +105,12 @@ pub fn items_result(node: &str, items: Vec<Element>) -> Element {
 /// The PEP event telling the user's clients that a puppet's avatar
 /// changed (or went away).
 pub fn metadata_event(from: BareJid, to: Jid, avatar: Option<&AvatarInfo>) -> Message {
-    let mut item = metadata_item(avatar);
-    item = rename_ns(item, PUBSUB_EVENT);
-    let items = with_attr(
-        Element::builder("items", PUBSUB_EVENT).build(),
-        "node",
+    pep_event(
+        from,
+        to,
         METADATA,
-    );
-    let mut items = items;
-    items.append_child(item);
-    let event = Element::builder("event", PUBSUB_EVENT)
-        .append(items)
-        .build();
-    let mut message = Message::new_with_type(MessageType::Headline, to);
-    message.from = Some(from.into());
-    message.payloads.push(event);
-    message
+        rename_ns(metadata_item(avatar), PUBSUB_EVENT),
+    )
 }
 
 /// The PEP event telling the user's clients a puppet's nickname
@@ -130,10 +120,16 @@ pub fn nick_event(from: BareJid, to: Jid, nick: &str) -> Message {
     let item = Element::builder("item", PUBSUB_EVENT)
         .append(payload)
         .build();
+    pep_event(from, to, NICK, item)
+}
+
+/// A pubsub event of one item on `node`, as a puppet's PEP service would
+/// send it.
+fn pep_event(from: BareJid, to: Jid, node: &str, item: Element) -> Message {
     let mut items = with_attr(
         Element::builder("items", PUBSUB_EVENT).build(),
         "node",
-        NICK,
+        node,
     );
     items.append_child(item);
     let event = Element::builder("event", PUBSUB_EVENT)
