@@ -238,6 +238,18 @@ fn no_mapping(_: &str) -> Option<String> {
 #[doc(hidden)]
 pub fn set_mapping(mapping: fn(&str) -> Option<String>) {
     MAPPING.with(|m| m.set(mapping));
+    install_panic_hook();
+}
+
+/// Sends panic messages to the host's log (a plugin has no stderr): the
+/// operator sees why a plugin crashed, tagged with the gateway and user.
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            session::log(LogLevel::Error, &format!("panic: {info}"));
+        }));
+    });
 }
 
 /// A legacy contact of the user: slidge's `LegacyContact`.

@@ -86,6 +86,22 @@ pub struct GatewayConfig {
     /// network keep flowing to the user's server (and its archive).
     #[serde(default)]
     pub logout_on_unavailable: bool,
+    /// The most linear memory one plugin instance (one user) may use, in
+    /// MiB; past it, that instance is stopped.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u32,
+    /// The longest one call into the plugin may run, in milliseconds;
+    /// past it, that instance is stopped.
+    #[serde(default = "default_call_timeout_ms")]
+    pub call_timeout_ms: u64,
+}
+
+fn default_memory_mb() -> u32 {
+    64
+}
+
+fn default_call_timeout_ms() -> u64 {
+    5000
 }
 
 #[derive(Deserialize)]
@@ -159,6 +175,15 @@ impl Config {
             if gateway.secret.is_empty() {
                 return bad(format!("gateway[{i}].secret"), "must not be empty");
             }
+            if !(1..=4096).contains(&gateway.memory_mb) {
+                return bad(format!("gateway[{i}].memory_mb"), "must be from 1 to 4096");
+            }
+            if !(10..=600_000).contains(&gateway.call_timeout_ms) {
+                return bad(
+                    format!("gateway[{i}].call_timeout_ms"),
+                    "must be from 10 to 600000",
+                );
+            }
             if self.gateways[..i].iter().any(|g| g.jid == gateway.jid) {
                 return bad(format!("gateway[{i}].jid"), "is used by an earlier gateway");
             }
@@ -211,6 +236,8 @@ plugin = "plugins/echo.wasm"
             Path::new("/etc/gh/plugins/echo.wasm")
         );
         assert!(!config.gateways[0].logout_on_unavailable);
+        assert_eq!(config.gateways[0].memory_mb, 64);
+        assert_eq!(config.gateways[0].call_timeout_ms, 5000);
     }
 
     #[test]
@@ -246,6 +273,10 @@ plugin = "plugins/echo.wasm"
         assert_eq!(
             error_of(&GOOD.replace("\"s3cret\"", "\"\"")).0,
             "gateway[0].secret"
+        );
+        assert_eq!(
+            error_of(&GOOD.replace("plugin =", "memory_mb = 0\nplugin =")).0,
+            "gateway[0].memory_mb"
         );
         let twice = format!(
             "{GOOD}\n[[gateway]]\njid = \"echo.localhost\"\nsecret = \"x\"\nplugin = \"p\"\n"

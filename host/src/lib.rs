@@ -63,7 +63,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     for gateway_config in config.gateways {
         let jid = jid::BareJid::new(&gateway_config.jid)
             .map_err(|_| StartError::Jid(gateway_config.jid.clone()))?;
-        let runtime = Arc::new(plugin::PluginRuntime::load(&engine, &gateway_config.plugin).await?);
+        let limits = plugin::Limits {
+            memory_mb: gateway_config.memory_mb,
+            call_timeout: std::time::Duration::from_millis(gateway_config.call_timeout_ms),
+        };
+        let runtime =
+            Arc::new(plugin::PluginRuntime::load(&engine, &gateway_config.plugin, limits).await?);
         tracing::info!(gateway = %jid, plugin = %gateway_config.plugin.display(), network = runtime.info.name, "plugin loaded");
         let (outbox, outbox_rx) = link::outbox();
         let link_config = link::LinkConfig {

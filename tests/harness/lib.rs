@@ -141,9 +141,14 @@ impl Wire {
 
     /// The same with another built plugin.
     pub async fn start_plugin(privileged: bool, plugin_name: &str) -> Wire {
+        Self::start_with(privileged, plugin_name, "").await
+    }
+
+    /// The same with extra `[[gateway]]` keys (limits…).
+    pub async fn start_with(privileged: bool, plugin_name: &str, extra: &str) -> Wire {
         init_logging();
         let server = FakeServer::bind().await;
-        let gateway = TestGateway::start_plugin(&server.addr.to_string(), plugin_name, "");
+        let gateway = TestGateway::start_plugin(&server.addr.to_string(), plugin_name, extra);
         let link = Self::connect(&server, privileged).await;
         Wire {
             server,

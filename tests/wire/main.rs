@@ -9,6 +9,7 @@ mod messages;
 mod profile;
 mod registration;
 mod roster;
+mod sandbox;
 
 /// The namespace of component stanzas.
 pub const NS: &str = gatehouse_tests::fake_server::NS;

@@ -229,6 +229,29 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
         }
         "vcard" => contact.set_vcard(&profile(contact)),
+        "store" => {
+            let (key, value) = arg.split_once(' ').unwrap_or((arg, ""));
+            session::kv_set(&format!("user:{key}"), value.as_bytes());
+        }
+        "load" => {
+            let value = session::kv_get(&format!("user:{arg}"))
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_else(|| "(none)".to_owned());
+            echo(contact, &value)?;
+        }
+        "crash" => panic!("the echo network crashes on request"),
+        "spin" => {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        "hog" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+            }
+        }
         "typing" => {
             contact.composing();
             session::set_timer(1000, &format!("paused:{}", contact.legacy_id()));

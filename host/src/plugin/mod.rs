@@ -9,8 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use xmpp_parsers::chatstates::ChatState;
@@ -67,7 +70,26 @@ pub enum PluginError {
     /// instance is dead.
     #[error("the plugin crashed: {0}")]
     Trap(String),
+    /// A call ran past its deadline and was stopped; the instance is dead.
+    #[error("the plugin ran past its {0} ms deadline and was stopped")]
+    Deadline(u64),
+    /// The instance asked for more memory than its cap; it is dead.
+    #[error("the plugin used more than its {0} MiB of memory and was stopped")]
+    Memory(u32),
 }
+
+/// What one plugin instance may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Linear memory, in MiB.
+    pub memory_mb: u32,
+    /// Wall-clock time per call.
+    pub call_timeout: Duration,
+}
+
+/// How often the engine's epoch ticks: the granularity of call deadlines,
+/// and how often a busy plugin yields its thread to others.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// What a plugin said about its network.
 #[derive(Debug, Clone)]
@@ -92,6 +114,9 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     session: Option<SessionData>,
+    limits: StoreLimits,
+    /// Epoch ticks the running call may still use.
+    ticks_left: u64,
 }
 
 /// The session-side data of an instance, kept across instances.
@@ -118,10 +143,18 @@ impl HostState {
     }
 
     fn new(session: Option<SessionData>) -> Self {
+        // No files, no environment, no sockets, no inherited stdio: what a
+        // plugin prints goes nowhere (it logs through `session.log`).
+        let wasi = WasiCtx::builder()
+            .stdout(SinkOutputStream)
+            .stderr(SinkOutputStream)
+            .build();
         HostState {
-            wasi: WasiCtx::builder().inherit_stderr().build(),
+            wasi,
             table: ResourceTable::new(),
             session,
+            limits: StoreLimits::default(),
+            ticks_left: 0,
         }
     }
 
@@ -149,22 +182,37 @@ impl WasiView for HostState {
 pub struct PluginRuntime {
     engine: Engine,
     pre: bindings::GatewayPluginPre<HostState>,
+    limits: Limits,
     /// What the plugin said about its network when it was loaded.
     pub info: GatewayInfo,
 }
 
-/// The engine every plugin shares.
+/// The engine every plugin shares, with its epoch ticking (for call
+/// deadlines) on a thread that ends with the engine.
 pub fn engine() -> Result<Engine, PluginError> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
-    Engine::new(&config).map_err(|e| PluginError::Instantiate(e.to_string()))
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).map_err(|e| PluginError::Instantiate(e.to_string()))?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("gatehouse-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|e| PluginError::Instantiate(format!("epoch thread: {e}")))?;
+    Ok(engine)
 }
 
 impl PluginRuntime {
     /// Compiles and links a plugin file (compilation runs on a blocking
     /// thread: it takes tens of milliseconds to seconds), then asks it about
     /// its network.
-    pub async fn load(engine: &Engine, path: &Path) -> Result<Self, PluginError> {
+    pub async fn load(engine: &Engine, path: &Path, limits: Limits) -> Result<Self, PluginError> {
         let bytes = tokio::fs::read(path)
             .await
             .map_err(|source| PluginError::Read {
@@ -196,6 +244,7 @@ impl PluginRuntime {
         let mut runtime = PluginRuntime {
             engine: engine.clone(),
             pre,
+            limits,
             info: GatewayInfo {
                 name: String::new(),
                 network_type: String::new(),
@@ -211,22 +260,46 @@ impl PluginRuntime {
         Ok(runtime)
     }
 
-    /// A new instance owning `state`.
-    pub async fn instantiate(&self, state: HostState) -> Result<Instance, PluginError> {
+    /// A new instance owning `state`, under the runtime's limits.
+    pub async fn instantiate(&self, mut state: HostState) -> Result<Instance, PluginError> {
+        state.limits = StoreLimitsBuilder::new()
+            .memory_size((self.limits.memory_mb as usize) << 20)
+            .trap_on_grow_failure(true)
+            .build();
         let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        // Each tick: out of budget, stop the call; else let other tasks run
+        // (a busy plugin never holds a thread for more than a tick).
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if state.ticks_left == 0 {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            state.ticks_left -= 1;
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let mut instance = Instance {
+            store,
+            plugin: None,
+            limits: self.limits,
+        };
+        instance.arm();
         let plugin = self
             .pre
-            .instantiate_async(&mut store)
+            .instantiate_async(&mut instance.store)
             .await
-            .map_err(|e| PluginError::Instantiate(format!("{e:#}")))?;
-        Ok(Instance { store, plugin })
+            .map_err(|e| instance.classify(e))?;
+        instance.plugin = Some(plugin);
+        Ok(instance)
     }
 }
 
 /// One live instance of a plugin with its store.
 pub struct Instance {
     store: Store<HostState>,
-    plugin: bindings::GatewayPlugin,
+    /// Set once instantiation succeeded.
+    plugin: Option<bindings::GatewayPlugin>,
+    limits: Limits,
 }
 
 /// A text message the user sent, as the plugin receives it.
@@ -240,11 +313,43 @@ pub struct TextMessage {
     pub reply_to: Option<String>,
 }
 
-fn trap(e: wasmtime::Error) -> PluginError {
-    PluginError::Trap(format!("{e:?}"))
+/// Calls an export of an instance with its time budget armed, and
+/// classifies a failure (deadline, memory cap, crash).
+macro_rules! call {
+    ($instance:ident . $method:ident ( $($arg:expr),* )) => {{
+        $instance.arm();
+        let plugin = $instance
+            .plugin
+            .as_ref()
+            .ok_or_else(|| PluginError::Instantiate("not instantiated".into()))?;
+        let result = plugin
+            .gatehouse_gateway_plugin()
+            .$method(&mut $instance.store $(, $arg)*)
+            .await;
+        result.map_err(|e| $instance.classify(e))
+    }};
 }
 
 impl Instance {
+    /// Gives the next call its full time budget.
+    fn arm(&mut self) {
+        let ticks = self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis();
+        self.store.data_mut().ticks_left = u64::try_from(ticks).unwrap_or(u64::MAX);
+        self.store.set_epoch_deadline(1);
+    }
+
+    /// What a failed call means: a deadline, the memory cap, or a crash.
+    fn classify(&self, error: wasmtime::Error) -> PluginError {
+        if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            return PluginError::Deadline(self.limits.call_timeout.as_millis() as u64);
+        }
+        let text = format!("{error:?}");
+        if text.contains("forcing trap when growing memory") {
+            return PluginError::Memory(self.limits.memory_mb);
+        }
+        PluginError::Trap(text)
+    }
+
     /// The state, taken back from a dead or finished instance.
     pub fn into_state(self) -> HostState {
         self.store.into_data()
@@ -257,12 +362,7 @@ impl Instance {
 
     /// `gateway-info`.
     pub async fn gateway_info(&mut self) -> Result<GatewayInfo, PluginError> {
-        let info = self
-            .plugin
-            .gatehouse_gateway_plugin()
-            .call_gateway_info(&mut self.store)
-            .await
-            .map_err(trap)?;
+        let info = call!(self.call_gateway_info())?;
         Ok(GatewayInfo {
             form: RegistrationForm {
                 title: format!("Registration to {}", info.name),
@@ -293,38 +393,22 @@ impl Instance {
         &mut self,
         form: &[(String, String)],
     ) -> Result<Result<(), String>, PluginError> {
-        self.plugin
-            .gatehouse_gateway_plugin()
-            .call_validate_registration(&mut self.store, &form.to_vec())
-            .await
-            .map_err(trap)
+        call!(self.call_validate_registration(&form.to_vec()))
     }
 
     /// `login`.
     pub async fn login(&mut self) -> Result<Result<String, String>, PluginError> {
-        self.plugin
-            .gatehouse_gateway_plugin()
-            .call_login(&mut self.store)
-            .await
-            .map_err(trap)
+        call!(self.call_login())
     }
 
     /// `logout`.
     pub async fn logout(&mut self) -> Result<(), PluginError> {
-        self.plugin
-            .gatehouse_gateway_plugin()
-            .call_logout(&mut self.store)
-            .await
-            .map_err(trap)
+        call!(self.call_logout())
     }
 
     /// `fill-roster`.
     pub async fn fill_roster(&mut self) -> Result<Result<(), String>, PluginError> {
-        self.plugin
-            .gatehouse_gateway_plugin()
-            .call_fill_roster(&mut self.store)
-            .await
-            .map_err(trap)
+        call!(self.call_fill_roster())
     }
 
     /// `jid-username-to-legacy-id`.
@@ -333,11 +417,7 @@ impl Instance {
         username: &str,
         unescaped: &str,
     ) -> Result<Result<String, String>, PluginError> {
-        self.plugin
-            .gatehouse_gateway_plugin()
-            .call_jid_username_to_legacy_id(&mut self.store, username, unescaped)
-            .await
-            .map_err(trap)
+        call!(self.call_jid_username_to_legacy_id(username, unescaped))
     }
 
     /// `on-text`.
@@ -381,11 +461,7 @@ impl Instance {
 
     /// `on-timer`.
     pub async fn on_timer(&mut self, token: &str) -> Result<(), PluginError> {
-        self.plugin
-            .gatehouse_gateway_plugin()
-            .call_on_timer(&mut self.store, token)
-            .await
-            .map_err(trap)
+        call!(self.call_on_timer(token))
     }
 
     /// `on-chat-state`.
@@ -476,13 +552,13 @@ impl Instance {
             .push(ContactRef(contact))
             .map_err(|e| PluginError::Trap(e.to_string()))?;
         let borrowed = wasmtime::component::Resource::<ContactRef>::new_borrow(handle.rep());
-        let result = call(
-            self.plugin.gatehouse_gateway_plugin(),
-            &mut self.store,
-            borrowed,
-        )
-        .await
-        .map_err(trap);
+        self.arm();
+        let plugin = self
+            .plugin
+            .as_ref()
+            .ok_or_else(|| PluginError::Instantiate("not instantiated".into()))?;
+        let result = call(plugin.gatehouse_gateway_plugin(), &mut self.store, borrowed).await;
+        let result = result.map_err(|e| self.classify(e));
         // The handle was only lent; a dead store needs no cleanup.
         if result.is_ok() {
             let _ = self.store.data_mut().table.delete(handle);

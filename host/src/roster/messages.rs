@@ -341,6 +341,8 @@ mod tests {
                 secret: "s".into(),
                 plugin: "p.wasm".into(),
                 logout_on_unavailable: false,
+                memory_mb: 64,
+                call_timeout_ms: 5000,
             },
             jid::BareJid::new("gw.x").unwrap(),
             sender,

@@ -257,9 +257,14 @@ impl Session {
             let data = instance.into_state().into_session();
             self.state = data.map(HostState::for_session);
         }
+        let what = match error {
+            PluginError::Deadline(ms) => format!("ran past its {ms} ms time limit"),
+            PluginError::Memory(mb) => format!("used more than its {mb} MiB of memory"),
+            _ => "crashed".to_owned(),
+        };
         self.ctx.send_message(
             &self.user,
-            &format!("The gateway's plugin crashed during {during}; it was restarted."),
+            &format!("The gateway's plugin {what} during {during}; it was restarted."),
         );
     }
 

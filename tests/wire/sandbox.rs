@@ -1,0 +1,118 @@
+//! Containment: a plugin instance that crashes, loops or eats memory is
+//! stopped and replaced; only its own user notices.
+
+use std::collections::HashMap;
+
+use gatehouse_tests::{GATEWAY, Wire, child_text};
+use minidom::Element;
+
+use crate::{NS, ROMEO};
+
+const JULIET: &str = "juliet@localhost";
+
+fn chat(from: &str, id: &str, body: &str) -> String {
+    format!(
+        "<message type='chat' id='{id}' from='{from}/pc' to='c0@{GATEWAY}'><body>{body}</body></message>"
+    )
+}
+
+#[tokio::test]
+async fn a_crash_a_loop_or_a_hog_stops_one_users_instance_only() {
+    let mut w = Wire::start_with(true, "echo", "memory_mb = 16\ncall_timeout_ms = 500").await;
+    w.register(ROMEO, "romeo", 1).await;
+    w.register(JULIET, "juliet", 1).await;
+    for (command, told) in [
+        (
+            "/crash",
+            "The gateway's plugin crashed during a message; it was restarted.",
+        ),
+        (
+            "/spin",
+            "The gateway's plugin ran past its 500 ms time limit during a message; it was restarted.",
+        ),
+        (
+            "/hog",
+            "The gateway's plugin used more than its 16 MiB of memory during a message; it was restarted.",
+        ),
+    ] {
+        w.link.send(&chat(ROMEO, "bad", command)).await;
+        // Juliet chats on meanwhile.
+        for n in 1..=3 {
+            w.link
+                .send(&chat(JULIET, &format!("j{n}"), &format!("meanwhile {n}")))
+                .await;
+        }
+        let mut juliet_echoes = Vec::new();
+        let mut romeo: HashMap<&str, Element> = HashMap::new();
+        while juliet_echoes.len() < 3 || romeo.len() < 2 {
+            let el = w.link.recv().await;
+            let to = el.attr("to").unwrap_or_default();
+            let body = child_text(&el, "body", NS);
+            if to == JULIET {
+                if let Some(body) = body {
+                    juliet_echoes.push(body);
+                }
+            } else if to.starts_with(ROMEO) {
+                if el.attr("type") == Some("error") {
+                    romeo.insert("error", el);
+                } else if el.attr("from") == Some(GATEWAY) && body.is_some() {
+                    romeo.insert("told", el);
+                }
+            }
+        }
+        assert_eq!(
+            juliet_echoes,
+            (1..=3)
+                .map(|n| format!("meanwhile {n}"))
+                .collect::<Vec<_>>(),
+            "juliet's messages all arrive, in order"
+        );
+        assert_eq!(
+            child_text(&romeo["told"], "body", NS).as_deref(),
+            Some(told)
+        );
+        let error = romeo["error"].get_child("error", NS).expect("an error");
+        assert!(error.has_child(
+            "internal-server-error",
+            "urn:ietf:params:xml:ns:xmpp-stanzas"
+        ));
+        // Romeo's next message is served by a new instance.
+        w.link.send(&chat(ROMEO, "again", "back?")).await;
+        let echo = w
+            .link
+            .recv_until("romeo's echo", |e| {
+                e.attr("to") == Some(ROMEO) && child_text(e, "body", NS).as_deref() == Some("back?")
+            })
+            .await;
+        assert_eq!(echo.attr("from"), Some("c0@echo.localhost/gatehouse"));
+    }
+}
+
+#[tokio::test]
+async fn the_key_value_store_survives_a_crash_and_a_restart() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    w.link.send(&chat(ROMEO, "s", "/store colour blue ✓")).await;
+    w.link.send(&chat(ROMEO, "c", "/crash")).await;
+    w.link.send(&chat(ROMEO, "l", "/load colour")).await;
+    let loaded = w
+        .link
+        .recv_until("the loaded value", |e| {
+            e.attr("from") == Some("c0@echo.localhost/gatehouse")
+                && child_text(e, "body", NS).is_some()
+        })
+        .await;
+    assert_eq!(child_text(&loaded, "body", NS).as_deref(), Some("blue ✓"));
+    w.gateway.restart();
+    let mut link = Wire::connect(&w.server, true).await;
+    link.recv_until("the status", |e| {
+        child_text(e, "status", NS).as_deref() == Some("Echo network: logged in as romeo")
+    })
+    .await;
+    link.send(&chat(ROMEO, "l2", "/load colour")).await;
+    link.send(&chat(ROMEO, "l3", "/load nothing")).await;
+    let first = link.recv().await;
+    assert_eq!(child_text(&first, "body", NS).as_deref(), Some("blue ✓"));
+    let second = link.recv().await;
+    assert_eq!(child_text(&second, "body", NS).as_deref(), Some("(none)"));
+}
