@@ -61,6 +61,19 @@ pub use bindings::gatehouse::gateway::types::{
     Vcard,
 };
 
+impl Error {
+    /// The host's reason, to show a user (the kind is in the variant).
+    pub fn reason(&self) -> &str {
+        match self {
+            Error::NotFound(m)
+            | Error::Invalid(m)
+            | Error::LimitExceeded(m)
+            | Error::Unsupported(m)
+            | Error::Other(m) => m,
+        }
+    }
+}
+
 /// A filled registration form: `(var, value)` pairs.
 pub type FormValues = Vec<(String, String)>;
 

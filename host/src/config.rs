@@ -94,6 +94,14 @@ pub struct GatewayConfig {
     /// past it, that instance is stopped.
     #[serde(default = "default_call_timeout_ms")]
     pub call_timeout_ms: u64,
+    /// The most one user's plugin key-value store may hold (keys and
+    /// values), in KiB.
+    #[serde(default = "default_storage_kb")]
+    pub storage_kb: u32,
+}
+
+fn default_storage_kb() -> u32 {
+    1024
 }
 
 fn default_memory_mb() -> u32 {
@@ -238,6 +246,7 @@ plugin = "plugins/echo.wasm"
         assert!(!config.gateways[0].logout_on_unavailable);
         assert_eq!(config.gateways[0].memory_mb, 64);
         assert_eq!(config.gateways[0].call_timeout_ms, 5000);
+        assert_eq!(config.gateways[0].storage_kb, 1024);
     }
 
     #[test]

@@ -116,3 +116,22 @@ async fn the_key_value_store_survives_a_crash_and_a_restart() {
     let second = link.recv().await;
     assert_eq!(child_text(&second, "body", NS).as_deref(), Some("(none)"));
 }
+
+#[tokio::test]
+async fn the_key_value_store_is_capped() {
+    let mut w = Wire::start_with(true, "echo", "storage_kb = 1").await;
+    w.register(ROMEO, "romeo", 1).await;
+    let big = "x".repeat(1100);
+    w.link
+        .send(&chat(ROMEO, "s", &format!("/store big {big}")))
+        .await;
+    let refused = w.link.recv().await;
+    assert_eq!(
+        child_text(&refused, "body", NS).as_deref(),
+        Some("not stored: the key-value store is limited to 1 KiB")
+    );
+    w.link.send(&chat(ROMEO, "s2", "/store small fits")).await;
+    w.link.send(&chat(ROMEO, "l", "/load small")).await;
+    let loaded = w.link.recv().await;
+    assert_eq!(child_text(&loaded, "body", NS).as_deref(), Some("fits"));
+}

@@ -4,8 +4,8 @@
 //! the benchmarks rely on it.
 
 use gatehouse_guest::{
-    ChatState, Contact, FormValues, NetworkInfo, Plugin, Roster, SendOptions, Show, TextMessage,
-    Vcard, session,
+    ChatState, Contact, FormValues, LogLevel, NetworkInfo, Plugin, Roster, SendOptions, Show,
+    TextMessage, Vcard, session,
 };
 
 struct Echo;
@@ -146,7 +146,10 @@ fn next(key: &str, n: u64) -> u64 {
         .and_then(|v| String::from_utf8(v).ok())
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(0);
-    session::kv_set(key, (current + n).to_string().as_bytes());
+    if let Err(e) = session::kv_set(key, (current + n).to_string().as_bytes()) {
+        // Ids may repeat after a restart; say so where the operator looks.
+        session::log(LogLevel::Error, &format!("cannot save counter {key}: {e}"));
+    }
     current + 1
 }
 
@@ -168,7 +171,7 @@ fn send_with(
     legacy_id: String,
     reply_to: Option<String>,
 ) -> Result<(), String> {
-    session::kv_set(&last_key(contact), legacy_id.as_bytes());
+    session::kv_set(&last_key(contact), legacy_id.as_bytes()).map_err(|e| e.to_string())?;
     let options = SendOptions {
         legacy_msg_id: Some(legacy_id),
         reply_to,
@@ -231,7 +234,9 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
         "vcard" => contact.set_vcard(&profile(contact)),
         "store" => {
             let (key, value) = arg.split_once(' ').unwrap_or((arg, ""));
-            session::kv_set(&format!("user:{key}"), value.as_bytes());
+            if let Err(e) = session::kv_set(&format!("user:{key}"), value.as_bytes()) {
+                echo(contact, &format!("not stored: {}", e.reason()))?;
+            }
         }
         "load" => {
             let value = session::kv_get(&format!("user:{arg}"))

@@ -367,16 +367,27 @@ impl session::Host for HostState {
         }
     }
 
-    async fn kv_set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
-        if let Ok(data) = self.data() {
-            let user_id = data.roster.user_id();
-            if let Err(e) = data.roster.gateway().store.kv_set(user_id, &key, &value) {
-                // Losing a write silently would break the plugin's own
-                // bookkeeping: stop the call instead.
-                wasmtime::bail!("kv-set failed: {e}");
+    async fn kv_set(&mut self, key: String, value: Vec<u8>) -> WitResult<()> {
+        let data = match self.data() {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(e)),
+        };
+        let user_id = data.roster.user_id();
+        let gateway = data.roster.gateway();
+        let cap = u64::from(gateway.config.storage_kb) * 1024;
+        match gateway.store.kv_set(user_id, &key, &value, cap) {
+            Ok(true) => Ok(Ok(())),
+            Ok(false) => {
+                tracing::warn!(gateway = %gateway.jid, user = %data.roster.user(), key, "kv-set refused: store full");
+                Ok(Err(types::Error::LimitExceeded(format!(
+                    "the key-value store is limited to {} KiB",
+                    gateway.config.storage_kb
+                ))))
             }
+            // Losing a write silently would break the plugin's own
+            // bookkeeping: stop the call instead.
+            Err(e) => wasmtime::bail!("kv-set failed: {e}"),
         }
-        Ok(())
     }
 
     async fn kv_delete(&mut self, key: String) -> wasmtime::Result<()> {

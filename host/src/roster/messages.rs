@@ -343,6 +343,7 @@ mod tests {
                 logout_on_unavailable: false,
                 memory_mb: 64,
                 call_timeout_ms: 5000,
+                storage_kb: 1024,
             },
             jid::BareJid::new("gw.x").unwrap(),
             sender,

@@ -247,15 +247,29 @@ impl Store {
             .optional()?)
     }
 
-    /// Writes a value of a user's plugin key-value store.
-    pub fn kv_set(&self, user_id: i64, key: &str, value: &[u8]) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+    /// Writes a value of a user's plugin key-value store, unless the store
+    /// would then hold more than `cap` bytes (keys and values); Ok(false)
+    /// when refused.
+    pub fn kv_set(&self, user_id: i64, key: &str, value: &[u8], cap: u64) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let used: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0) FROM kv
+             WHERE user_id = ?1 AND key != ?2",
+            params![user_id, key],
+            |row| row.get(0),
+        )?;
+        let wanted = used as u64 + key.len() as u64 + value.len() as u64;
+        if wanted > cap {
+            return Ok(false);
+        }
+        tx.prepare_cached(
             "INSERT INTO kv (user_id, key, value) VALUES (?1, ?2, ?3)
              ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value",
-        )?;
-        stmt.execute(params![user_id, key, value])?;
-        Ok(())
+        )?
+        .execute(params![user_id, key, value])?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Deletes a key of a user's plugin key-value store.
@@ -339,7 +353,7 @@ mod tests {
         let c = store.insert_contact(user.id, "Bob", "bob").unwrap();
         store.set_contact_name(c, Some("Bob B")).unwrap();
         store.set_contact_in_roster(c, true).unwrap();
-        store.kv_set(user.id, "k", b"v").unwrap();
+        assert!(store.kv_set(user.id, "k", b"v", 100).unwrap());
         assert_eq!(
             store.contacts(user.id).unwrap(),
             vec![ContactRow {
@@ -361,13 +375,35 @@ mod tests {
     }
 
     #[test]
+    fn the_key_value_store_is_capped_per_user() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        assert!(store.kv_set(user.id, "a", &[0; 8], 20).unwrap());
+        assert!(store.kv_set(user.id, "b", &[0; 9], 20).unwrap());
+        assert!(
+            !store.kv_set(user.id, "c", &[0; 1], 20).unwrap(),
+            "21 bytes > 20"
+        );
+        assert!(
+            store.kv_set(user.id, "a", &[0; 7], 20).unwrap(),
+            "a rewrite counts its new size"
+        );
+        assert_eq!(store.kv_get(user.id, "c").unwrap(), None);
+        let other = store.upsert_user("gw", "v@x", &[]).unwrap();
+        assert!(
+            store.kv_set(other.id, "c", &[0; 19], 20).unwrap(),
+            "each user has their own"
+        );
+    }
+
+    #[test]
     fn reopening_a_file_keeps_data_and_schema() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let id = {
             let store = Store::open(&path).unwrap();
             let user = store.upsert_user("gw", "u@x", &[]).unwrap();
-            store.kv_set(user.id, "n", b"1").unwrap();
+            store.kv_set(user.id, "n", b"1", 100).unwrap();
             user.id
         };
         let store = Store::open(&path).unwrap();

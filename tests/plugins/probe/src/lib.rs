@@ -32,7 +32,7 @@ impl Plugin for Probe {
             .and_then(|s| s.parse::<u32>().ok())
             .unwrap_or(0)
             + 1;
-        session::kv_set(&key, count.to_string().as_bytes());
+        session::kv_set(&key, count.to_string().as_bytes()).map_err(|e| e.to_string())?;
         contact.set_name(Some(&format!("{id} updated {count}")));
         Ok(())
     }
