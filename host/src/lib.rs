@@ -59,6 +59,8 @@ pub enum StartError {
 pub async fn run(config: Config) -> Result<(), StartError> {
     let store = store::Store::open(&config.store.path)?;
     let engine = plugin::engine()?;
+    // Compiled plugins, beside the database.
+    let cache = config.store.path.with_extension("cache");
     let mut tasks = Vec::new();
     for gateway_config in config.gateways {
         let jid = jid::BareJid::new(&gateway_config.jid)
@@ -67,8 +69,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             memory_mb: gateway_config.memory_mb,
             call_timeout: std::time::Duration::from_millis(gateway_config.call_timeout_ms),
         };
-        let runtime =
-            Arc::new(plugin::PluginRuntime::load(&engine, &gateway_config.plugin, limits).await?);
+        let runtime = Arc::new(
+            plugin::PluginRuntime::load(&engine, &gateway_config.plugin, limits, Some(&cache)).await?,
+        );
         tracing::info!(gateway = %jid, plugin = %gateway_config.plugin.display(), network = runtime.info.name, "plugin loaded");
         let (outbox, outbox_rx) = link::outbox();
         let link_config = link::LinkConfig {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -21,6 +21,7 @@ use xmpp_parsers::chatstates::ChatState;
 use crate::roster::{ContactId, Roster};
 use crate::stanza::register::{FieldKind, FormField, RegistrationForm};
 
+mod cache;
 mod host;
 
 /// The bindings generated from `wit/`.
@@ -212,25 +213,28 @@ impl PluginRuntime {
     /// Compiles and links a plugin file (compilation runs on a blocking
     /// thread: it takes tens of milliseconds to seconds), then asks it about
     /// its network.
-    pub async fn load(engine: &Engine, path: &Path, limits: Limits) -> Result<Self, PluginError> {
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|source| PluginError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
+    pub async fn load(
+        engine: &Engine,
+        path: &Path,
+        limits: Limits,
+        cache: Option<&Path>,
+    ) -> Result<Self, PluginError> {
+        let bytes = tokio::fs::read(path).await.map_err(|source| PluginError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let compile_engine = engine.clone();
-        let component =
-            tokio::task::spawn_blocking(move || Component::new(&compile_engine, &bytes))
-                .await
-                .map_err(|e| PluginError::Compile {
-                    path: path.to_owned(),
-                    reason: e.to_string(),
-                })?
-                .map_err(|e| PluginError::Compile {
-                    path: path.to_owned(),
-                    reason: format!("{e:#}"),
-                })?;
+        let cache = cache.map(Path::to_owned);
+        let component = tokio::task::spawn_blocking(move || cache::component(&compile_engine, &bytes, cache.as_deref()))
+            .await
+            .map_err(|e| PluginError::Compile {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?
+            .map_err(|e| PluginError::Compile {
+                path: path.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
         let link_error = |e: wasmtime::Error| PluginError::Link {
             path: path.to_owned(),
             reason: format!("{e:#}"),
