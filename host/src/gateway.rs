@@ -186,6 +186,20 @@ impl Gateway {
         Ok(count)
     }
 
+    /// Moves to a reloaded plugin: registration checks use it from now on,
+    /// and every session swaps to it between two of its events.
+    pub fn reload(&mut self, runtime: Arc<PluginRuntime>) {
+        if runtime.info.name != self.ctx.info.name || runtime.info.form != self.ctx.info.form {
+            tracing::warn!(gateway = %self.ctx.jid, "the reloaded plugin describes its network differently; restart to show it");
+        }
+        self.runtime = runtime.clone();
+        self.service = None;
+        for session in self.sessions.values() {
+            session.send(SessionEvent::Reload(runtime.clone()));
+        }
+        tracing::info!(gateway = %self.ctx.jid, sessions = self.sessions.len(), "sessions moving to the reloaded plugin");
+    }
+
     /// The session of a user, if registered.
     pub fn session(&self, user: &BareJid) -> Option<&SessionHandle> {
         self.sessions.get(user)

@@ -70,9 +70,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             call_timeout: std::time::Duration::from_millis(gateway_config.call_timeout_ms),
         };
         let runtime = Arc::new(
-            plugin::PluginRuntime::load(&engine, &gateway_config.plugin, limits, Some(&cache)).await?,
+            plugin::PluginRuntime::load(&engine, &gateway_config.plugin, limits, Some(&cache))
+                .await?,
         );
         tracing::info!(gateway = %jid, plugin = %gateway_config.plugin.display(), network = runtime.info.name, "plugin loaded");
+        let plugin_path = gateway_config.plugin.clone();
         let (outbox, outbox_rx) = link::outbox();
         let link_config = link::LinkConfig {
             server: config.xmpp.server.clone(),
@@ -86,10 +88,25 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             store.clone(),
             runtime.info.clone(),
         ));
+        let (reloads, reloads_rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Err(e) = plugin::reload::watch(
+            plugin_path,
+            engine.clone(),
+            limits,
+            Some(cache.clone()),
+            reloads,
+        ) {
+            tracing::warn!(gateway = %jid, error = %e, "cannot watch the plugin file: no hot reload");
+        }
         let mut gateway = gateway::Gateway::new(ctx, runtime);
         let users = gateway.start_sessions()?;
         tracing::info!(gateway = %jid, users, "sessions started");
-        tasks.push(tokio::spawn(router::serve(gateway, link_config, outbox_rx)));
+        tasks.push(tokio::spawn(router::serve(
+            gateway,
+            link_config,
+            outbox_rx,
+            reloads_rx,
+        )));
     }
     for task in tasks {
         let _ = task.await;

@@ -6,6 +6,8 @@
 //! the gateway's own requests are consumed, and a stanza that could not be
 //! parsed gets a `bad-request` error so that its sender is not left waiting.
 
+use std::sync::Arc;
+
 use jid::Jid;
 use tokio::sync::mpsc;
 use xmpp_parsers::{
@@ -19,6 +21,7 @@ use xmpp_parsers::{
 
 use crate::gateway::{Gateway, GatewayContext};
 use crate::link::{InvalidStanza, LinkEvent, server_domain};
+use crate::plugin::PluginRuntime;
 use crate::session::SessionEvent;
 use crate::stanza::{
     error::{iq_error, message_error, presence_error, stanza_error},
@@ -29,12 +32,21 @@ use crate::stanza::{
 const SETTLE_PING: &str = "gh-settle";
 
 /// Routes every event of a gateway's link until the link ends.
-pub async fn run(mut gateway: Gateway, mut events: mpsc::Receiver<LinkEvent>) {
-    while let Some(event) = events.recv().await {
-        match event {
-            LinkEvent::Connected => on_connected(gateway.ctx()),
-            LinkEvent::Stanza(stanza) => route(&mut gateway, *stanza).await,
-            LinkEvent::Invalid(invalid) => answer_invalid(gateway.ctx(), invalid),
+/// Also takes reloaded plugins, handed to the gateway between two stanzas.
+pub async fn run(
+    mut gateway: Gateway,
+    mut events: mpsc::Receiver<LinkEvent>,
+    mut reloads: mpsc::UnboundedReceiver<Arc<PluginRuntime>>,
+) {
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(LinkEvent::Connected) => on_connected(gateway.ctx()),
+                Some(LinkEvent::Stanza(stanza)) => route(&mut gateway, *stanza).await,
+                Some(LinkEvent::Invalid(invalid)) => answer_invalid(gateway.ctx(), invalid),
+                None => return,
+            },
+            Some(runtime) = reloads.recv() => gateway.reload(runtime),
         }
     }
 }
@@ -171,9 +183,10 @@ pub async fn serve(
     gateway: Gateway,
     link: crate::link::LinkConfig,
     outbox: crate::link::OutboxReceiver,
+    reloads: mpsc::UnboundedReceiver<Arc<PluginRuntime>>,
 ) {
     let (events_tx, events_rx) = mpsc::channel(1024);
     let link_task = tokio::spawn(crate::link::run(link, events_tx, outbox));
-    run(gateway, events_rx).await;
+    run(gateway, events_rx, reloads).await;
     link_task.abort();
 }

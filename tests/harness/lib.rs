@@ -80,11 +80,16 @@ impl TestGateway {
         self.dir.path().join("gatehouse.toml")
     }
 
+    /// The gateway's own copy of its plugin (tests may replace it).
+    pub fn plugin_path(&self) -> PathBuf {
+        self.dir.path().join("plugin.wasm")
+    }
+
     fn write_config(&self, server: &str, plugin_name: &str, extra: &str) {
+        std::fs::copy(plugin(plugin_name), self.plugin_path()).expect("copy the plugin");
         let config = format!(
             "[xmpp]\nserver = \"{server}\"\n\n[store]\npath = \"gatehouse.db\"\n\n\
-             [[gateway]]\njid = \"{GATEWAY}\"\nsecret = \"{SECRET}\"\nplugin = \"{}\"\n{extra}\n",
-            plugin(plugin_name).display()
+             [[gateway]]\njid = \"{GATEWAY}\"\nsecret = \"{SECRET}\"\nplugin = \"plugin.wasm\"\n{extra}\n"
         );
         std::fs::write(self.config_path(), config).expect("write the configuration");
     }

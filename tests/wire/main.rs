@@ -8,6 +8,7 @@ mod link;
 mod messages;
 mod profile;
 mod registration;
+mod reload;
 mod roster;
 mod sandbox;
 

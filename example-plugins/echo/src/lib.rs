@@ -153,10 +153,13 @@ fn next(key: &str, n: u64) -> u64 {
     current + 1
 }
 
+/// What a `v2` build (for the hot-reload tests) puts before each echo.
+const PREFIX: &str = if cfg!(feature = "v2") { "v2: " } else { "" };
+
 /// Sends `body` from the contact with the next `e<k>` legacy id.
 fn echo(contact: &Contact, body: &str) -> Result<(), String> {
     let id = format!("e{}", next("echo-messages", 1));
-    send(contact, body, id)
+    send(contact, &format!("{PREFIX}{body}"), id)
 }
 
 fn send(contact: &Contact, body: &str, legacy_id: String) -> Result<(), String> {

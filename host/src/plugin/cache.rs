@@ -14,7 +14,11 @@ use xmpp_parsers::sha2::{Digest, Sha256};
 /// The component for `bytes`: from the cache if it holds it, else compiled
 /// (and then stored, if there is a cache). Blocking: run it off the async
 /// threads.
-pub fn component(engine: &Engine, bytes: &[u8], cache: Option<&Path>) -> wasmtime::Result<Component> {
+pub fn component(
+    engine: &Engine,
+    bytes: &[u8],
+    cache: Option<&Path>,
+) -> wasmtime::Result<Component> {
     let Some(dir) = cache else {
         return Component::new(engine, bytes);
     };
@@ -28,7 +32,9 @@ pub fn component(engine: &Engine, bytes: &[u8], cache: Option<&Path>) -> wasmtim
         let loaded = unsafe { Component::deserialize_file(engine, &entry) };
         match loaded {
             Ok(component) => return Ok(component),
-            Err(e) => tracing::warn!(entry = %entry.display(), error = %e, "compiled cache entry unusable; compiling"),
+            Err(e) => {
+                tracing::warn!(entry = %entry.display(), error = %e, "compiled cache entry unusable; compiling")
+            }
         }
     }
     let compiled = engine.precompile_component(bytes)?;
@@ -77,7 +83,10 @@ mod tests {
         let written = std::fs::metadata(&path).unwrap().modified().unwrap();
         // The second load reads it: the entry is not written again.
         component(&engine, bytes, Some(dir.path())).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            written
+        );
         // A corrupted entry is compiled again and replaced.
         std::fs::write(&path, b"garbage").unwrap();
         component(&engine, bytes, Some(dir.path())).unwrap();

@@ -23,6 +23,7 @@ use crate::stanza::register::{FieldKind, FormField, RegistrationForm};
 
 mod cache;
 mod host;
+pub mod reload;
 
 /// The bindings generated from `wit/`.
 mod bindings {
@@ -209,6 +210,15 @@ pub fn engine() -> Result<Engine, PluginError> {
     Ok(engine)
 }
 
+impl std::fmt::Debug for PluginRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginRuntime")
+            .field("network", &self.info.name)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PluginRuntime {
     /// Compiles and links a plugin file (compilation runs on a blocking
     /// thread: it takes tens of milliseconds to seconds), then asks it about
@@ -219,22 +229,26 @@ impl PluginRuntime {
         limits: Limits,
         cache: Option<&Path>,
     ) -> Result<Self, PluginError> {
-        let bytes = tokio::fs::read(path).await.map_err(|source| PluginError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| PluginError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         let compile_engine = engine.clone();
         let cache = cache.map(Path::to_owned);
-        let component = tokio::task::spawn_blocking(move || cache::component(&compile_engine, &bytes, cache.as_deref()))
-            .await
-            .map_err(|e| PluginError::Compile {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?
-            .map_err(|e| PluginError::Compile {
-                path: path.to_owned(),
-                reason: format!("{e:#}"),
-            })?;
+        let component = tokio::task::spawn_blocking(move || {
+            cache::component(&compile_engine, &bytes, cache.as_deref())
+        })
+        .await
+        .map_err(|e| PluginError::Compile {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?
+        .map_err(|e| PluginError::Compile {
+            path: path.to_owned(),
+            reason: format!("{e:#}"),
+        })?;
         let link_error = |e: wasmtime::Error| PluginError::Link {
             path: path.to_owned(),
             reason: format!("{e:#}"),

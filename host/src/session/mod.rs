@@ -50,6 +50,8 @@ pub enum SessionEvent {
     Unregister(oneshot::Sender<()>),
     /// Log out and end (the user registered again with new settings).
     Stop(oneshot::Sender<()>),
+    /// Move to a reloaded plugin.
+    Reload(Arc<PluginRuntime>),
 }
 
 /// The sending side of a session's mailbox.
@@ -162,6 +164,7 @@ impl Session {
                     let _ = done.send(());
                     break;
                 }
+                SessionEvent::Reload(runtime) => self.on_reload(runtime).await,
                 SessionEvent::Stop(done) => {
                     self.log_out().await;
                     let _ = done.send(());
@@ -230,6 +233,43 @@ impl Session {
             };
             if let Err(e) = result {
                 self.on_crash(&e, "on-timer");
+            }
+        }
+    }
+
+    /// Swaps to a reloaded plugin: the old instance goes (its host state
+    /// stays), and a logged-in session logs in again on the new code, which
+    /// resumes from what the host holds (roster, key-value store, timers).
+    async fn on_reload(&mut self, runtime: Arc<PluginRuntime>) {
+        if let Some(instance) = self.instance.take() {
+            self.state = instance
+                .into_state()
+                .into_session()
+                .map(HostState::for_session);
+        }
+        self.runtime = runtime;
+        if !matches!(self.login, Login::LoggedIn { .. }) {
+            return;
+        }
+        let result = match self.instance().await {
+            Ok(instance) => instance.login().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Ok(status)) => {
+                if self.login
+                    != (Login::LoggedIn {
+                        status: status.clone(),
+                    })
+                {
+                    self.login = Login::LoggedIn { status };
+                    self.send_status(self.user.clone().into());
+                }
+            }
+            Ok(Err(reason)) => self.login_failed(reason),
+            Err(e) => {
+                self.on_crash(&e, "login after a reload");
+                self.login_failed("the plugin crashed".into());
             }
         }
     }
