@@ -2,6 +2,7 @@
 //! stopped and replaced; only its own user notices.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use gatehouse_tests::{GATEWAY, Wire, child_text};
 use minidom::Element;
@@ -134,4 +135,43 @@ async fn the_key_value_store_is_capped() {
     w.link.send(&chat(ROMEO, "l", "/load small")).await;
     let loaded = w.link.recv().await;
     assert_eq!(child_text(&loaded, "body", NS).as_deref(), Some("fits"));
+}
+
+#[tokio::test]
+async fn a_plugin_that_crashes_at_every_login_is_parked() {
+    let mut w = Wire::start(true).await;
+    w.link
+        .send(&gatehouse_tests::register_iq(
+            ROMEO,
+            "r1",
+            "crashlogin",
+            "0",
+        ))
+        .await;
+    // Each available presence retries at once: four more crashes.
+    for _ in 0..4 {
+        w.link
+            .recv_until("a login failure", |e| {
+                child_text(e, "body", NS).is_some_and(|b| b.starts_with("Could not log in"))
+            })
+            .await;
+        w.link
+            .send(&format!("<presence from='{ROMEO}/pc' to='{GATEWAY}'/>"))
+            .await;
+    }
+    let parked = w
+        .link
+        .recv_until("the parking notice", |e| {
+            child_text(e, "body", NS).is_some_and(|b| b.contains("is parked"))
+        })
+        .await;
+    assert_eq!(parked.attr("from"), Some(GATEWAY));
+    let status = w.link.recv().await;
+    assert_eq!(child_text(&status, "show", NS).as_deref(), Some("xa"));
+    assert_eq!(
+        child_text(&status, "status", NS).as_deref(),
+        Some("Parked: the plugin crashed at 5 logins in a row")
+    );
+    // No automatic retry (the first one would come after 5 s).
+    w.link.expect_silence(Duration::from_secs(6)).await;
 }

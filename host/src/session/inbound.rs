@@ -71,6 +71,9 @@ impl Session {
                 Some(format!("not logged in to the legacy network: {reason}"))
             }
             Login::LoggedOut => Some("not logged in to the legacy network".to_owned()),
+            Login::Parked { .. } => {
+                Some("the session is parked after repeated plugin crashes".to_owned())
+            }
         };
         if let Some(text) = not_logged_in {
             if message::body(&m).is_some() {

@@ -67,6 +67,10 @@ impl SessionHandle {
     }
 }
 
+/// After this many logins in a row that crash the plugin, the session is
+/// parked instead of retried.
+const PARK_AFTER: u32 = 5;
+
 /// Login retries: the first after this, doubled each time up to the cap.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 const MAX_RETRY: Duration = Duration::from_secs(300);
@@ -92,6 +96,7 @@ pub fn spawn(
         })),
         login: Login::LoggedOut,
         failures: 0,
+        login_crashes: 0,
         retry_at: None,
         timers: Vec::new(),
         resources: HashSet::new(),
@@ -104,8 +109,17 @@ pub fn spawn(
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Login {
     LoggedOut,
-    LoggedIn { status: String },
-    Failed { reason: String },
+    LoggedIn {
+        status: String,
+    },
+    Failed {
+        reason: String,
+    },
+    /// The plugin crashed at every one of the last logins: no more
+    /// automatic retries until the user asks (an available presence).
+    Parked {
+        crashes: u32,
+    },
 }
 
 struct Session {
@@ -117,6 +131,8 @@ struct Session {
     state: Option<HostState>,
     login: Login,
     failures: u32,
+    /// Logins in a row that crashed the plugin.
+    login_crashes: u32,
     retry_at: Option<Instant>,
     /// The plugin's timers, soonest first.
     timers: Vec<(Instant, String)>,
@@ -327,6 +343,7 @@ impl Session {
             Ok(Ok(status)) => {
                 tracing::info!(gateway = %self.ctx.jid, user = %self.user, %status, "logged in");
                 self.failures = 0;
+                self.login_crashes = 0;
                 self.login = Login::LoggedIn { status };
                 self.fill_roster().await;
                 self.send_status(to);
@@ -334,9 +351,31 @@ impl Session {
             Ok(Err(reason)) => self.login_failed(reason),
             Err(e) => {
                 self.on_crash(&e, "login");
-                self.login_failed("the plugin crashed".into());
+                self.login_crashes += 1;
+                if self.login_crashes >= PARK_AFTER {
+                    self.park();
+                } else {
+                    self.login_failed("the plugin crashed".into());
+                }
             }
         }
+    }
+
+    /// Stops retrying a login that crashes the plugin every time.
+    fn park(&mut self) {
+        let crashes = self.login_crashes;
+        tracing::error!(gateway = %self.ctx.jid, user = %self.user, crashes, "session parked");
+        self.ctx.send_message(
+            &self.user,
+            &format!(
+                "The gateway's plugin crashed at each of your last {crashes} logins, so your session \
+                 is parked: no more automatic retries. Go offline and online again (or register \
+                 again) to retry."
+            ),
+        );
+        self.login = Login::Parked { crashes };
+        self.retry_at = None;
+        self.send_status(self.user.clone().into());
     }
 
     fn login_failed(&mut self, reason: String) {
@@ -394,6 +433,11 @@ impl Session {
                 self.ctx
                     .send_status(to, Some(Show::Dnd), &format!("Login failed: {reason}"))
             }
+            Login::Parked { crashes } => self.ctx.send_status(
+                to,
+                Some(Show::Xa),
+                &format!("Parked: the plugin crashed at {crashes} logins in a row"),
+            ),
             Login::LoggedOut => self.ctx.send_presence_type(to, PresenceType::Unavailable),
         }
     }
@@ -402,7 +446,7 @@ impl Session {
         self.resources.insert(resource.clone());
         match self.login {
             Login::LoggedIn { .. } => self.send_status(resource),
-            Login::Failed { .. } | Login::LoggedOut => {
+            Login::Failed { .. } | Login::LoggedOut | Login::Parked { .. } => {
                 self.retry_at = None;
                 self.log_in().await;
             }
