@@ -69,6 +69,7 @@ impl Error {
             | Error::Invalid(m)
             | Error::LimitExceeded(m)
             | Error::Unsupported(m)
+            | Error::Denied(m)
             | Error::Other(m) => m,
         }
     }
@@ -206,6 +207,16 @@ pub trait Plugin {
     /// A timer set with `session::set_timer` fired.
     fn on_timer(token: &str) {
         let _ = token;
+    }
+
+    /// Bytes arrived on a stream opened with `session::open_stream`.
+    fn on_stream_data(stream: u32, data: Vec<u8>) {
+        let _ = (stream, data);
+    }
+
+    /// A stream ended (`reason` is set if it failed).
+    fn on_stream_closed(stream: u32, reason: Option<String>) {
+        let _ = (stream, reason);
     }
 
     /// The user's chat state towards a contact (typing…).
@@ -419,7 +430,8 @@ impl Roster {
 pub mod session {
     use super::bindings::gatehouse::gateway::session as wit;
     pub use super::bindings::gatehouse::gateway::session::{
-        kv_delete, kv_get, kv_set, registration, send_gateway_message, set_timer, user_jid,
+        close_stream, kv_delete, kv_get, kv_set, open_stream, registration, send_gateway_message,
+        set_timer, stream_write, user_jid,
     };
 
     /// One value of the registration form.
@@ -498,6 +510,14 @@ macro_rules! export_plugin {
                 fn on_timer(token: String) {
                     __prepare();
                     <$plugin as $crate::Plugin>::on_timer(&token)
+                }
+                fn on_stream_data(id: u32, data: Vec<u8>) {
+                    __prepare();
+                    <$plugin as $crate::Plugin>::on_stream_data(id, data)
+                }
+                fn on_stream_closed(id: u32, reason: Option<String>) {
+                    __prepare();
+                    <$plugin as $crate::Plugin>::on_stream_closed(id, reason)
                 }
                 fn on_chat_state(contact: &__Contact, state: $crate::ChatState) {
                     __prepare();

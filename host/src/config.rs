@@ -98,6 +98,11 @@ pub struct GatewayConfig {
     /// values), in KiB.
     #[serde(default = "default_storage_kb")]
     pub storage_kb: u32,
+    /// The network addresses the plugin may reach, as `host:port`; `*` for
+    /// any port, `*.example.net` for any subdomain. Empty (the default):
+    /// none.
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 fn default_storage_kb() -> u32 {
@@ -191,6 +196,14 @@ impl Config {
                     format!("gateway[{i}].call_timeout_ms"),
                     "must be from 10 to 600000",
                 );
+            }
+            for (j, pattern) in gateway.allow.iter().enumerate() {
+                if crate::plugin::streams::Grant::parse(pattern).is_none() {
+                    return bad(
+                        format!("gateway[{i}].allow[{j}]"),
+                        "must be host:port, host:*, or *.domain:port",
+                    );
+                }
             }
             if self.gateways[..i].iter().any(|g| g.jid == gateway.jid) {
                 return bad(format!("gateway[{i}].jid"), "is used by an earlier gateway");

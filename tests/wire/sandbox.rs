@@ -175,3 +175,74 @@ async fn a_plugin_that_crashes_at_every_login_is_parked() {
     // No automatic retry (the first one would come after 5 s).
     w.link.expect_silence(Duration::from_secs(6)).await;
 }
+
+#[tokio::test]
+async fn a_plugin_reaches_only_what_is_granted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // A TCP echo server: the one address this gateway grants.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 256];
+        let n = socket.read(&mut buf).await.unwrap();
+        socket.write_all(&buf[..n]).await.unwrap();
+        // Then hang up.
+    });
+    let mut w = Wire::start_with(true, "probe", &format!("allow = [\"127.0.0.1:{port}\"]")).await;
+    w.link
+        .send(&format!(
+            "<iq type='set' id='r1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'>\
+             <username>romeo</username></query></iq>"
+        ))
+        .await;
+    w.link
+        .recv_until("the status", |e| {
+            child_text(e, "status", NS).as_deref() == Some("probing")
+        })
+        .await;
+    let mut ask = async |body: &str| -> String {
+        w.link
+            .send(&format!(
+                "<message type='chat' id='q' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{body}</body></message>"
+            ))
+            .await;
+        let answer = w
+            .link
+            .recv_until("the probe's answer", |e| {
+                e.attr("from") == Some("a@echo.localhost/gatehouse")
+                    && child_text(e, "body", NS).is_some()
+            })
+            .await;
+        child_text(&answer, "body", NS).unwrap()
+    };
+    let file = ask("file /etc/hostname").await;
+    assert!(file.starts_with("file refused:"), "{file}");
+    let env = ask("env HOME").await;
+    assert!(env.starts_with("env refused:"), "{env}");
+    let other = port.wrapping_add(1);
+    assert_eq!(
+        ask(&format!("open 127.0.0.1 {other}")).await,
+        format!(
+            "open refused: 127.0.0.1:{other} is not granted to this gateway (see `allow` in its configuration)"
+        )
+    );
+    assert!(
+        ask(&format!("open localhost {port}"))
+            .await
+            .starts_with("open refused:")
+    );
+    assert_eq!(ask(&format!("open 127.0.0.1 {port}")).await, "opened 1");
+    assert_eq!(ask("send 1 hello stream ✓").await, "data 1: hello stream ✓");
+    let closed = w
+        .link
+        .recv_until("the end of the stream", |e| {
+            child_text(e, "body", NS).is_some()
+        })
+        .await;
+    assert_eq!(
+        child_text(&closed, "body", NS).as_deref(),
+        Some("closed 1: by the peer")
+    );
+}

@@ -7,6 +7,7 @@
 use wasmtime::component::Resource;
 
 use super::bindings::gatehouse::gateway::{roster, session, types};
+use super::streams::StreamError;
 use super::{ContactRef, HostState, SessionData};
 use crate::roster::{RosterError, SendText};
 use crate::stanza::presence::{Availability, ContactPresence};
@@ -28,6 +29,18 @@ impl From<RosterError> for types::Error {
 
 fn no_session() -> types::Error {
     types::Error::Other("this call needs a user's session".to_owned())
+}
+
+fn stream_error(e: StreamError) -> types::Error {
+    match e {
+        StreamError::Denied(..) => {
+            tracing::warn!(error = %e, "a plugin was denied a connection");
+            types::Error::Denied(e.to_string())
+        }
+        StreamError::TooMany => types::Error::LimitExceeded(e.to_string()),
+        StreamError::NotOpen(_) => types::Error::NotFound(e.to_string()),
+        StreamError::Connect(..) => types::Error::Other(e.to_string()),
+    }
 }
 
 fn send_text(options: types::SendOptions) -> SendText {
@@ -396,6 +409,27 @@ impl session::Host for HostState {
             if let Err(e) = data.roster.gateway().store.kv_delete(user_id, &key) {
                 wasmtime::bail!("kv-delete failed: {e}");
             }
+        }
+        Ok(())
+    }
+
+    async fn open_stream(&mut self, host: String, port: u16) -> WitResult<u32> {
+        let data = match self.data() {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(data.streams.open(&host, port).await.map_err(stream_error))
+    }
+
+    async fn stream_write(&mut self, stream: u32, data: Vec<u8>) -> WitResult<()> {
+        Ok(self
+            .data()
+            .and_then(|d| d.streams.write(stream, data).map_err(stream_error)))
+    }
+
+    async fn close_stream(&mut self, stream: u32) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            data.streams.close(stream);
         }
         Ok(())
     }

@@ -24,6 +24,7 @@ use crate::stanza::register::{FieldKind, FormField, RegistrationForm};
 mod cache;
 mod host;
 pub mod reload;
+pub mod streams;
 
 /// The bindings generated from `wit/`.
 mod bindings {
@@ -130,6 +131,8 @@ pub struct SessionData {
     /// Timers the plugin set during the running export, as (delay in ms,
     /// token); the session schedules them once it returns.
     pub timers: Vec<(u32, String)>,
+    /// The network connections the host holds for the session.
+    pub streams: streams::Streams,
 }
 
 impl HostState {
@@ -480,6 +483,20 @@ impl Instance {
     /// `on-timer`.
     pub async fn on_timer(&mut self, token: &str) -> Result<(), PluginError> {
         call!(self.call_on_timer(token))
+    }
+
+    /// `on-stream-data`.
+    pub async fn on_stream_data(&mut self, stream: u32, data: &[u8]) -> Result<(), PluginError> {
+        call!(self.call_on_stream_data(stream, data))
+    }
+
+    /// `on-stream-closed`.
+    pub async fn on_stream_closed(
+        &mut self,
+        stream: u32,
+        reason: Option<&str>,
+    ) -> Result<(), PluginError> {
+        call!(self.call_on_stream_closed(stream, reason))
     }
 
     /// `on-chat-state`.

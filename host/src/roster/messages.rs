@@ -344,6 +344,7 @@ mod tests {
                 memory_mb: 64,
                 call_timeout_ms: 5000,
                 storage_kb: 1024,
+                allow: vec![],
             },
             jid::BareJid::new("gw.x").unwrap(),
             sender,

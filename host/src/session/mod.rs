@@ -23,10 +23,19 @@ use xmpp_parsers::{
 };
 
 use crate::gateway::GatewayContext;
+use crate::plugin::streams::{Grant, StreamEvent, Streams};
 use crate::plugin::{HostState, Instance, PluginError, PluginRuntime, SessionData};
 use crate::roster::{ContactId, Roster, RosterError};
 use crate::stanza::escape;
 use crate::store::UserRow;
+
+/// Sleeps until `at`, or for ever without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 mod inbound;
 mod puppet;
@@ -84,6 +93,13 @@ pub fn spawn(
     let roster = Roster::load(ctx.clone(), &user)?;
     let jid = roster.user().clone();
     let (tx, rx) = mpsc::unbounded_channel();
+    let (stream_events_tx, stream_events) = mpsc::unbounded_channel();
+    let grants = ctx
+        .config
+        .allow
+        .iter()
+        .filter_map(|a| Grant::parse(a))
+        .collect();
     let session = Session {
         ctx,
         runtime,
@@ -93,12 +109,14 @@ pub fn spawn(
             roster,
             registration: user.registration,
             timers: Vec::new(),
+            streams: Streams::new(grants, stream_events_tx),
         })),
         login: Login::LoggedOut,
         failures: 0,
         login_crashes: 0,
         retry_at: None,
         timers: Vec::new(),
+        stream_events,
         resources: HashSet::new(),
     };
     tokio::spawn(session.run(rx));
@@ -136,6 +154,8 @@ struct Session {
     retry_at: Option<Instant>,
     /// The plugin's timers, soonest first.
     timers: Vec<(Instant, String)>,
+    /// What happens on the session's network streams.
+    stream_events: mpsc::UnboundedReceiver<StreamEvent>,
     /// The user's online clients.
     resources: HashSet<Jid>,
 }
@@ -146,15 +166,17 @@ impl Session {
         self.log_in().await;
         loop {
             self.after_calls().await;
-            let event = match self.next_wake() {
-                Some(at) => tokio::select! {
-                    event = mailbox.recv() => event,
-                    _ = tokio::time::sleep_until(at) => {
-                        self.on_wake().await;
-                        continue;
-                    }
-                },
-                None => mailbox.recv().await,
+            let wake = self.next_wake();
+            let event = tokio::select! {
+                event = mailbox.recv() => event,
+                Some(stream_event) = self.stream_events.recv() => {
+                    self.on_stream_event(stream_event).await;
+                    continue;
+                }
+                _ = sleep_until_some(wake) => {
+                    self.on_wake().await;
+                    continue;
+                }
             };
             let Some(event) = event else { break };
             match event {
@@ -221,6 +243,27 @@ impl Session {
                     Err(e) => self.on_crash(&e, "update-contact-info"),
                 }
             }
+        }
+    }
+
+    /// Hands what happened on a stream to the plugin.
+    async fn on_stream_event(&mut self, event: StreamEvent) {
+        let result = match self.instance().await {
+            Ok(instance) => match &event {
+                StreamEvent::Data(id, data) => instance.on_stream_data(*id, data).await,
+                StreamEvent::Closed(id, reason) => {
+                    instance.on_stream_closed(*id, reason.as_deref()).await
+                }
+            },
+            Err(e) => Err(e),
+        };
+        if let StreamEvent::Closed(id, _) = event
+            && let Some(data) = self.data()
+        {
+            data.streams.ended(id);
+        }
+        if let Err(e) = result {
+            self.on_crash(&e, "network data");
         }
     }
 

@@ -1,8 +1,11 @@
-//! A plugin for the host's tests: its contacts get their names from
+//! A plugin for the host's tests. Its contacts get their names from
 //! `update-contact-info`, numbered by how many times it ran for them, so
-//! that a test sees when (and how often) the host calls it.
+//! that a test sees when (and how often) the host calls it. Messages to a
+//! contact are commands that try what a sandboxed plugin may or may not
+//! do (files, environment, network), and the contact answers what
+//! happened.
 
-use gatehouse_guest::{Contact, NetworkInfo, Plugin, Roster, session};
+use gatehouse_guest::{Contact, NetworkInfo, Plugin, Roster, TextMessage, session};
 
 struct Probe;
 
@@ -35,6 +38,58 @@ impl Plugin for Probe {
         session::kv_set(&key, count.to_string().as_bytes()).map_err(|e| e.to_string())?;
         contact.set_name(Some(&format!("{id} updated {count}")));
         Ok(())
+    }
+
+    fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
+        let words: Vec<&str> = message.body.splitn(3, ' ').collect();
+        let answer = match words.as_slice() {
+            ["file", path] => match std::fs::read(path) {
+                Ok(bytes) => format!("read {} bytes", bytes.len()),
+                Err(e) => format!("file refused: {e}"),
+            },
+            ["env", name] => match std::env::var(name) {
+                Ok(value) => format!("env {name}={value}"),
+                Err(e) => format!("env refused: {e}"),
+            },
+            ["open", host, port] => match port.parse().map(|port| session::open_stream(host, port))
+            {
+                Ok(Ok(id)) => format!("opened {id}"),
+                Ok(Err(e)) => format!("open refused: {}", e.reason()),
+                Err(_) => "bad port".to_owned(),
+            },
+            ["send", id, text] => match id
+                .parse()
+                .map(|id| session::stream_write(id, text.as_bytes()))
+            {
+                Ok(Ok(())) => return Ok(None),
+                Ok(Err(e)) => format!("send refused: {}", e.reason()),
+                Err(_) => "bad id".to_owned(),
+            },
+            _ => format!("unknown: {}", message.body),
+        };
+        contact.send_text(&answer).map_err(|e| e.to_string())?;
+        Ok(None)
+    }
+
+    fn on_stream_data(stream: u32, data: Vec<u8>) {
+        report(&format!(
+            "data {stream}: {}",
+            String::from_utf8_lossy(&data)
+        ));
+    }
+
+    fn on_stream_closed(stream: u32, reason: Option<String>) {
+        report(&format!(
+            "closed {stream}: {}",
+            reason.unwrap_or_else(|| "by the peer".into())
+        ));
+    }
+}
+
+/// Says something from contact `a`.
+fn report(text: &str) {
+    if let Ok(contact) = Roster::by_legacy_id("a") {
+        let _ = contact.send_text(text);
     }
 }
 

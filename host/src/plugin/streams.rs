@@ -1,0 +1,286 @@
+//! Network streams the host holds for a session: a plugin asks for a TCP
+//! connection to a granted `host:port`, writes through the host, and gets
+//! what arrives as `on-stream-data` events between its other events.
+//!
+//! The connections belong to the session, not to the instance: a crash or
+//! a reload does not drop them, so a network connection survives the
+//! plugin being replaced. A plugin has no socket of its own.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+/// Longest a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most bytes handed to the plugin in one `on-stream-data`.
+const CHUNK: usize = 16 * 1024;
+
+/// Most streams one session may hold at once.
+const MAX_STREAMS: usize = 16;
+
+/// One `allow` entry: a host (exact, or `*.suffix`) and a port (or any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    host: String,
+    port: Option<u16>,
+}
+
+impl Grant {
+    /// Reads `host:port`, `host:*` or `*.domain:port`; None if malformed.
+    pub fn parse(pattern: &str) -> Option<Grant> {
+        let (host, port) = pattern.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return None;
+        }
+        if let Some(domain) = host.strip_prefix("*.")
+            && (domain.is_empty() || domain.contains('*'))
+        {
+            return None;
+        }
+        if host != "*" && host.trim_start_matches("*.").contains('*') {
+            return None;
+        }
+        let port = match port {
+            "*" => None,
+            p => Some(p.parse::<u16>().ok().filter(|p| *p != 0)?),
+        };
+        Some(Grant {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    fn allows(&self, host: &str, port: u16) -> bool {
+        if self.port.is_some_and(|p| p != port) {
+            return false;
+        }
+        let host = host.to_ascii_lowercase();
+        match self.host.strip_prefix("*.") {
+            Some(domain) => host.ends_with(&format!(".{domain}")),
+            None => self.host == host,
+        }
+    }
+}
+
+/// What happens on a stream, for the session to hand to the plugin.
+#[derive(Debug)]
+pub enum StreamEvent {
+    /// Bytes arrived.
+    Data(u32, Vec<u8>),
+    /// The stream ended; `Some` with the reason if it failed.
+    Closed(u32, Option<String>),
+}
+
+/// Why a stream call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Not in the gateway's `allow` list.
+    #[error("{0}:{1} is not granted to this gateway (see `allow` in its configuration)")]
+    Denied(String, u16),
+    /// Too many open streams.
+    #[error("a session may hold at most {MAX_STREAMS} streams")]
+    TooMany,
+    /// No such open stream.
+    #[error("stream {0} is not open")]
+    NotOpen(u32),
+    /// The connection failed.
+    #[error("connecting to {0}: {1}")]
+    Connect(String, String),
+}
+
+/// A session's open streams.
+pub struct Streams {
+    grants: Vec<Grant>,
+    next_id: u32,
+    open: HashMap<u32, OpenStream>,
+    events: mpsc::UnboundedSender<StreamEvent>,
+}
+
+struct OpenStream {
+    writer: mpsc::UnboundedSender<Vec<u8>>,
+    tasks: [AbortHandle; 2],
+}
+
+impl Streams {
+    /// No streams yet; `events` receives what happens on them.
+    pub fn new(grants: Vec<Grant>, events: mpsc::UnboundedSender<StreamEvent>) -> Self {
+        Streams {
+            grants,
+            next_id: 1,
+            open: HashMap::new(),
+            events,
+        }
+    }
+
+    /// Opens a granted connection.
+    pub async fn open(&mut self, host: &str, port: u16) -> Result<u32, StreamError> {
+        if !self.grants.iter().any(|g| g.allows(host, port)) {
+            return Err(StreamError::Denied(host.to_owned(), port));
+        }
+        if self.open.len() >= MAX_STREAMS {
+            return Err(StreamError::TooMany);
+        }
+        let address = format!("{host}:{port}");
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| StreamError::Connect(address.clone(), "timed out".into()))?
+            .map_err(|e| StreamError::Connect(address, e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let (mut reader, mut writer) = tcp.into_split();
+        let (writes, mut to_write) = mpsc::unbounded_channel::<Vec<u8>>();
+        let events = self.events.clone();
+        let read_task = tokio::spawn(async move {
+            let mut buffer = vec![0u8; CHUNK];
+            loop {
+                match reader.read(&mut buffer).await {
+                    Ok(0) => {
+                        let _ = events.send(StreamEvent::Closed(id, None));
+                        return;
+                    }
+                    Ok(n) => {
+                        if events
+                            .send(StreamEvent::Data(id, buffer[..n].to_vec()))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = events.send(StreamEvent::Closed(id, Some(e.to_string())));
+                        return;
+                    }
+                }
+            }
+        });
+        let write_task = tokio::spawn(async move {
+            while let Some(data) = to_write.recv().await {
+                if writer.write_all(&data).await.is_err() {
+                    return;
+                }
+            }
+            let _ = writer.shutdown().await;
+        });
+        self.open.insert(
+            id,
+            OpenStream {
+                writer: writes,
+                tasks: [read_task.abort_handle(), write_task.abort_handle()],
+            },
+        );
+        Ok(id)
+    }
+
+    /// Queues bytes for a stream.
+    pub fn write(&self, id: u32, data: Vec<u8>) -> Result<(), StreamError> {
+        let stream = self.open.get(&id).ok_or(StreamError::NotOpen(id))?;
+        stream
+            .writer
+            .send(data)
+            .map_err(|_| StreamError::NotOpen(id))
+    }
+
+    /// Closes a stream (what was queued is still written).
+    pub fn close(&mut self, id: u32) {
+        if let Some(stream) = self.open.remove(&id) {
+            // Dropping the writer ends the write task after the queue; the
+            // reader stops now.
+            stream.tasks[0].abort();
+        }
+    }
+
+    /// Forgets a stream that ended by itself.
+    pub fn ended(&mut self, id: u32) {
+        self.open.remove(&id);
+    }
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        for stream in self.open.values() {
+            for task in &stream.tasks {
+                task.abort();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_are_parsed_and_matched() {
+        let exact = Grant::parse("irc.example.net:6697").unwrap();
+        assert!(exact.allows("irc.example.net", 6697));
+        assert!(exact.allows("IRC.Example.NET", 6697));
+        assert!(!exact.allows("irc.example.net", 6667));
+        assert!(!exact.allows("evil.irc.example.net", 6697));
+        let any_port = Grant::parse("127.0.0.1:*").unwrap();
+        assert!(any_port.allows("127.0.0.1", 1));
+        assert!(!any_port.allows("127.0.0.2", 1));
+        let wildcard = Grant::parse("*.libera.chat:6697").unwrap();
+        assert!(wildcard.allows("irc.libera.chat", 6697));
+        assert!(!wildcard.allows("libera.chat", 6697));
+        assert!(!wildcard.allows("evil-libera.chat", 6697));
+        for bad in [
+            "",
+            "host",
+            "host:",
+            ":80",
+            "host:0",
+            "host:http",
+            "a*b:1",
+            "*.:1",
+            "*.a*.b:1",
+            "h o:1",
+        ] {
+            assert_eq!(Grant::parse(bad), None, "{bad:?}");
+        }
+        assert!(Grant::parse("[::1]:8080").unwrap().allows("::1", 8080));
+    }
+
+    #[tokio::test]
+    async fn a_granted_stream_carries_bytes_both_ways_and_others_are_denied() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 64];
+            let n = socket.read(&mut buf).await.unwrap();
+            socket.write_all(&buf[..n]).await.unwrap();
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut streams = Streams::new(
+            vec![Grant::parse(&format!("127.0.0.1:{port}")).unwrap()],
+            tx,
+        );
+        assert!(matches!(
+            streams.open("127.0.0.1", port.wrapping_add(1)).await,
+            Err(StreamError::Denied(_, _))
+        ));
+        assert!(matches!(
+            streams.open("localhost", port).await,
+            Err(StreamError::Denied(_, _))
+        ));
+        let id = streams.open("127.0.0.1", port).await.unwrap();
+        streams.write(id, b"ping".to_vec()).unwrap();
+        match rx.recv().await.unwrap() {
+            StreamEvent::Data(got, data) => assert_eq!((got, data.as_slice()), (id, &b"ping"[..])),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(rx.recv().await.unwrap(), StreamEvent::Closed(got, None) if got == id));
+        streams.ended(id);
+        assert!(matches!(
+            streams.write(id, vec![1]),
+            Err(StreamError::NotOpen(_))
+        ));
+    }
+}
