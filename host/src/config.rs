@@ -103,6 +103,15 @@ pub struct GatewayConfig {
     /// none.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// The most messages (texts, markers, chat states, reactions…) the
+    /// plugin may send for one user per second, on average; bursts of
+    /// twice that pass. Past it, the plugin's calls are refused.
+    #[serde(default = "default_messages_per_second")]
+    pub messages_per_second: u32,
+}
+
+fn default_messages_per_second() -> u32 {
+    100
 }
 
 fn default_storage_kb() -> u32 {
@@ -187,6 +196,12 @@ impl Config {
             }
             if gateway.secret.is_empty() {
                 return bad(format!("gateway[{i}].secret"), "must not be empty");
+            }
+            if gateway.messages_per_second == 0 {
+                return bad(
+                    format!("gateway[{i}].messages_per_second"),
+                    "must be at least 1",
+                );
             }
             if !(1..=4096).contains(&gateway.memory_mb) {
                 return bad(format!("gateway[{i}].memory_mb"), "must be from 1 to 4096");

@@ -246,3 +246,24 @@ async fn a_plugin_reaches_only_what_is_granted() {
         Some("closed 1: by the peer")
     );
 }
+
+#[tokio::test]
+async fn a_plugin_cannot_flood_a_user() {
+    let mut w = Wire::start_with(true, "echo", "messages_per_second = 10").await;
+    w.register(ROMEO, "romeo", 1).await;
+    w.link.send(&chat(ROMEO, "flood", "/burst 50")).await;
+    // Bursts of twice the rate pass; then the plugin's calls are refused,
+    // and the user's message gets the error.
+    for n in 1..=20 {
+        let m = w.link.recv().await;
+        assert_eq!(child_text(&m, "body", NS), Some(format!("burst {n}")));
+    }
+    let refused = w.link.recv().await;
+    assert_eq!(refused.attr("type"), Some("error"));
+    assert_eq!(refused.attr("id"), Some("flood"));
+    let text = refused
+        .get_child("error", NS)
+        .and_then(|e| child_text(e, "text", "urn:ietf:params:xml:ns:xmpp-stanzas"))
+        .unwrap_or_default();
+    assert!(text.contains("more than 10 messages a second"), "{text}");
+}

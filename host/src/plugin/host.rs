@@ -21,7 +21,7 @@ impl From<RosterError> for types::Error {
         match e {
             RosterError::NotFound(m) => types::Error::NotFound(m),
             RosterError::Invalid(m) => types::Error::Invalid(m),
-            RosterError::Unsupported(m) => types::Error::Unsupported(m),
+            RosterError::LimitExceeded(m) => types::Error::LimitExceeded(m),
             RosterError::Store(e) => types::Error::Other(e.to_string()),
         }
     }

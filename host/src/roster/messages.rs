@@ -36,7 +36,62 @@ pub struct SendText {
     pub carbon: bool,
 }
 
+/// A token bucket: `per_second` messages a second on average, bursts of
+/// up to twice that.
+#[derive(Debug)]
+pub(super) struct RateLimit {
+    per_second: f64,
+    tokens: f64,
+    last: std::time::Instant,
+    /// When a refusal was last logged (refusals come in floods).
+    logged: Option<std::time::Instant>,
+}
+
+impl RateLimit {
+    pub(super) fn new(per_second: u32) -> Self {
+        RateLimit {
+            per_second: f64::from(per_second),
+            tokens: f64::from(per_second) * 2.0,
+            last: std::time::Instant::now(),
+            logged: None,
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.per_second * 2.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 impl Roster {
+    /// Counts one message against the cap; Err past it.
+    fn take_token(&mut self) -> Result<(), RosterError> {
+        if self.rate.take() {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        if self
+            .rate
+            .logged
+            .is_none_or(|at| now.duration_since(at).as_secs() >= 1)
+        {
+            self.rate.logged = Some(now);
+            tracing::warn!(gateway = %self.gateway.jid, user = %self.user, "message cap reached: refusing the plugin's messages");
+        }
+        Err(RosterError::LimitExceeded(format!(
+            "more than {} messages a second for this user",
+            self.gateway.config.messages_per_second
+        )))
+    }
+
     /// Sends a text from a contact (or from the user, with `carbon`);
     /// returns its XMPP id.
     pub fn send_text(
@@ -45,6 +100,7 @@ impl Roster {
         body: &str,
         options: SendText,
     ) -> Result<String, RosterError> {
+        self.take_token()?;
         let contact = self.contact(id)?;
         let row_id = contact.row_id;
         let xmpp_id = options
@@ -80,7 +136,8 @@ impl Roster {
     }
 
     /// A chat state from a contact.
-    pub fn chat_state(&self, id: ContactId, state: ChatState) -> Result<(), RosterError> {
+    pub fn chat_state(&mut self, id: ContactId, state: ChatState) -> Result<(), RosterError> {
+        self.take_token()?;
         let (from, to) = self.endpoints(id, false)?;
         self.gateway
             .outbox
@@ -90,6 +147,7 @@ impl Roster {
 
     /// A delivery receipt from a contact for the user's message.
     pub fn received(&mut self, id: ContactId, legacy_msg_id: &str) -> Result<(), RosterError> {
+        self.take_token()?;
         let xmpp_id = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, false)?;
         self.gateway
@@ -106,6 +164,7 @@ impl Roster {
         legacy_msg_id: &str,
         carbon: bool,
     ) -> Result<(), RosterError> {
+        self.take_token()?;
         let xmpp_id = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, carbon)?;
         self.emit(markers::displayed(from, to, &xmpp_id), carbon);
@@ -120,6 +179,7 @@ impl Roster {
         body: &str,
         options: SendText,
     ) -> Result<String, RosterError> {
+        self.take_token()?;
         let original = self.resolve(id, legacy_msg_id)?;
         let xmpp_id = self.gateway.new_id();
         let (from, to) = self.endpoints(id, options.carbon)?;
@@ -136,6 +196,7 @@ impl Roster {
         legacy_msg_id: &str,
         carbon: bool,
     ) -> Result<(), RosterError> {
+        self.take_token()?;
         let original = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, carbon)?;
         let retraction = retraction::retraction(from, to, self.gateway.new_id(), &original);
@@ -151,6 +212,7 @@ impl Roster {
         emojis: &[String],
         carbon: bool,
     ) -> Result<(), RosterError> {
+        self.take_token()?;
         let target = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, carbon)?;
         let mut reaction = reactions::reactions(from, to, &target, emojis);
@@ -345,6 +407,7 @@ mod tests {
                 call_timeout_ms: 5000,
                 storage_kb: 1024,
                 allow: vec![],
+                messages_per_second: 100,
             },
             jid::BareJid::new("gw.x").unwrap(),
             sender,

@@ -40,9 +40,9 @@ pub enum RosterError {
     /// An argument that cannot be used.
     #[error("{0}")]
     Invalid(String),
-    /// Something the host does not support yet.
+    /// A limit the operator set was reached.
     #[error("{0}")]
-    Unsupported(String),
+    LimitExceeded(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -102,11 +102,14 @@ pub struct Roster {
     /// Contacts created since the session last asked: each gets one
     /// `update-contact-info` call once the running export returns.
     created: Vec<ContactId>,
+    /// The cap on messages the plugin sends for this user.
+    rate: messages::RateLimit,
 }
 
 impl Roster {
     /// The roster of a user, as the database remembers it.
     pub fn load(gateway: Arc<GatewayContext>, user: &UserRow) -> Result<Self, RosterError> {
+        let rate = gateway.config.messages_per_second;
         let user_jid = BareJid::new(&user.jid)
             .map_err(|e| RosterError::Invalid(format!("stored user JID {}: {e}", user.jid)))?;
         let mut roster = Roster {
@@ -119,6 +122,7 @@ impl Roster {
             sent_as_user: VecDeque::new(),
             handling: None,
             created: Vec::new(),
+            rate: messages::RateLimit::new(rate),
         };
         for row in roster.gateway.store.contacts(user.id)? {
             let Some(jid) = roster.puppet_jid(&row.jid_username) else {
