@@ -430,8 +430,8 @@ impl Roster {
 pub mod session {
     use super::bindings::gatehouse::gateway::session as wit;
     pub use super::bindings::gatehouse::gateway::session::{
-        close_stream, kv_delete, kv_get, kv_set, open_stream, registration, send_gateway_message,
-        set_timer, stream_write, user_jid,
+        close_stream, kv_delete, kv_get, kv_set, open_stream, open_tls_stream, registration,
+        send_gateway_message, set_timer, stream_write, user_jid,
     };
 
     /// One value of the registration form.

@@ -103,6 +103,10 @@ pub struct GatewayConfig {
     /// none.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Extra CA certificates (PEM files) that plugins' TLS streams trust,
+    /// beside the web's roots; relative to this file.
+    #[serde(default)]
+    pub tls_ca: Vec<PathBuf>,
     /// The most messages (texts, markers, chat states, reactions…) the
     /// plugin may send for one user per second, on average; bursts of
     /// twice that pass. Past it, the plugin's calls are refused.
@@ -167,6 +171,7 @@ impl Config {
                 .into_iter()
                 .map(|g| GatewayConfig {
                     plugin: base.join(&g.plugin),
+                    tls_ca: g.tls_ca.iter().map(|p| base.join(p)).collect(),
                     ..g
                 })
                 .collect(),

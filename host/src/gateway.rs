@@ -46,6 +46,8 @@ pub struct GatewayContext {
     pub info: GatewayInfo,
     /// The operator's settings for this gateway.
     pub config: GatewayConfig,
+    /// The TLS settings of plugins' streams.
+    pub tls: Arc<tokio_rustls::rustls::ClientConfig>,
     /// XEP-0356 grants, per user domain.
     privileges: RwLock<HashMap<String, Privileges>>,
     /// Becomes true once the server had its chance to send its privileges
@@ -64,6 +66,7 @@ impl GatewayContext {
         outbox: Outbox,
         store: Store,
         info: GatewayInfo,
+        tls: Arc<tokio_rustls::rustls::ClientConfig>,
     ) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -76,6 +79,7 @@ impl GatewayContext {
             store,
             info,
             config,
+            tls,
             privileges: RwLock::new(HashMap::new()),
             settled: watch::channel(false).0,
             next_id: AtomicU64::new(1),

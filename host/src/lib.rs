@@ -52,6 +52,9 @@ pub enum StartError {
     /// A gateway's JID is not a JID.
     #[error("gateway {0}: not a valid JID")]
     Jid(String),
+    /// A `tls_ca` file could not be read.
+    #[error("tls_ca: {0}")]
+    Tls(String),
 }
 
 /// Loads every gateway of a configuration and serves them until they end
@@ -81,12 +84,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             jid: jid.clone(),
             secret: gateway_config.secret.clone(),
         };
+        let tls = plugin::streams::tls_config(&gateway_config.tls_ca).map_err(StartError::Tls)?;
         let ctx = Arc::new(gateway::GatewayContext::new(
             gateway_config,
             jid.clone(),
             outbox,
             store.clone(),
             runtime.info.clone(),
+            tls,
         ));
         let (reloads, reloads_rx) = tokio::sync::mpsc::unbounded_channel();
         if let Err(e) = plugin::reload::watch(

@@ -267,3 +267,90 @@ async fn a_plugin_cannot_flood_a_user() {
         .unwrap_or_default();
     assert!(text.contains("more than 10 messages a second"), "{text}");
 }
+
+#[tokio::test]
+async fn a_tls_stream_checks_the_certificate() {
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
+
+    // A TLS echo server for "localhost", with a certificate of its own CA.
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(socket).await {
+                    let mut buf = [0u8; 256];
+                    if let Ok(n) = tls.read(&mut buf).await {
+                        let _ = tls.write_all(&buf[..n]).await;
+                    }
+                }
+            });
+        }
+    });
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), certified.cert.pem()).unwrap();
+
+    for (trusted, expected) in [
+        (false, "open refused: TLS with localhost"),
+        (true, "opened 1"),
+    ] {
+        let tls_ca = if trusted {
+            format!("tls_ca = [\"{}\"]", ca.path().display())
+        } else {
+            String::new()
+        };
+        let mut w = Wire::start_with(
+            true,
+            "probe",
+            &format!("allow = [\"localhost:{port}\"]\n{tls_ca}"),
+        )
+        .await;
+        w.link
+            .send(&format!(
+                "<iq type='set' id='r1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'>\
+                 <username>romeo</username></query></iq>"
+            ))
+            .await;
+        w.link
+            .recv_until("the status", |e| {
+                child_text(e, "status", NS).as_deref() == Some("probing")
+            })
+            .await;
+        let mut ask = async |body: &str| -> String {
+            w.link
+                .send(&format!(
+                    "<message type='chat' id='q' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{body}</body></message>"
+                ))
+                .await;
+            let answer = w
+                .link
+                .recv_until("the probe's answer", |e| {
+                    e.attr("from") == Some("a@echo.localhost/gatehouse")
+                        && child_text(e, "body", NS).is_some()
+                })
+                .await;
+            child_text(&answer, "body", NS).unwrap()
+        };
+        let opened = ask(&format!("opentls localhost {port}")).await;
+        assert!(opened.starts_with(expected), "{opened}");
+        if trusted {
+            assert_eq!(ask("send 1 secret ✓").await, "data 1: secret ✓");
+        }
+    }
+}

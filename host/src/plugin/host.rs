@@ -39,7 +39,7 @@ fn stream_error(e: StreamError) -> types::Error {
         }
         StreamError::TooMany => types::Error::LimitExceeded(e.to_string()),
         StreamError::NotOpen(_) => types::Error::NotFound(e.to_string()),
-        StreamError::Connect(..) => types::Error::Other(e.to_string()),
+        StreamError::Connect(..) | StreamError::Tls(..) => types::Error::Other(e.to_string()),
     }
 }
 
@@ -418,7 +418,23 @@ impl session::Host for HostState {
             Ok(data) => data,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(data.streams.open(&host, port).await.map_err(stream_error))
+        Ok(data
+            .streams
+            .open(&host, port, false)
+            .await
+            .map_err(stream_error))
+    }
+
+    async fn open_tls_stream(&mut self, host: String, port: u16) -> WitResult<u32> {
+        let data = match self.data() {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(data
+            .streams
+            .open(&host, port, true)
+            .await
+            .map_err(stream_error))
     }
 
     async fn stream_write(&mut self, stream: u32, data: Vec<u8>) -> WitResult<()> {

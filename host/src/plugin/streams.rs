@@ -7,12 +7,17 @@
 //! plugin being replaced. A plugin has no socket of its own.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring};
 
 /// Longest a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,6 +73,34 @@ impl Grant {
     }
 }
 
+/// The TLS settings streams use: the web's root certificates (Mozilla's,
+/// from `webpki-roots`) plus the operator's extra CA files (PEM), for
+/// servers with a private CA.
+pub fn tls_config(extra_ca: &[PathBuf]) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for path in extra_ca {
+        let certs =
+            CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A connection, plain or TLS.
+trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
+
 /// What happens on a stream, for the session to hand to the plugin.
 #[derive(Debug)]
 pub enum StreamEvent {
@@ -92,11 +125,15 @@ pub enum StreamError {
     /// The connection failed.
     #[error("connecting to {0}: {1}")]
     Connect(String, String),
+    /// The TLS handshake failed (an untrusted or mismatched certificate…).
+    #[error("TLS with {0}: {1}")]
+    Tls(String, String),
 }
 
 /// A session's open streams.
 pub struct Streams {
     grants: Vec<Grant>,
+    tls: Arc<ClientConfig>,
     next_id: u32,
     open: HashMap<u32, OpenStream>,
     events: mpsc::UnboundedSender<StreamEvent>,
@@ -109,17 +146,23 @@ struct OpenStream {
 
 impl Streams {
     /// No streams yet; `events` receives what happens on them.
-    pub fn new(grants: Vec<Grant>, events: mpsc::UnboundedSender<StreamEvent>) -> Self {
+    pub fn new(
+        grants: Vec<Grant>,
+        tls: Arc<ClientConfig>,
+        events: mpsc::UnboundedSender<StreamEvent>,
+    ) -> Self {
         Streams {
             grants,
+            tls,
             next_id: 1,
             open: HashMap::new(),
             events,
         }
     }
 
-    /// Opens a granted connection.
-    pub async fn open(&mut self, host: &str, port: u16) -> Result<u32, StreamError> {
+    /// Opens a granted connection, with TLS (the certificate checked
+    /// against `host`) if `tls`.
+    pub async fn open(&mut self, host: &str, port: u16, tls: bool) -> Result<u32, StreamError> {
         if !self.grants.iter().any(|g| g.allows(host, port)) {
             return Err(StreamError::Denied(host.to_owned(), port));
         }
@@ -132,9 +175,21 @@ impl Streams {
             .map_err(|_| StreamError::Connect(address.clone(), "timed out".into()))?
             .map_err(|e| StreamError::Connect(address, e.to_string()))?;
         let _ = tcp.set_nodelay(true);
+        let connection: Box<dyn Connection> = if tls {
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|e| StreamError::Tls(host.to_owned(), e.to_string()))?;
+            let connector = TlsConnector::from(self.tls.clone());
+            let secured = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+                .await
+                .map_err(|_| StreamError::Tls(host.to_owned(), "timed out".into()))?
+                .map_err(|e| StreamError::Tls(host.to_owned(), e.to_string()))?;
+            Box::new(secured)
+        } else {
+            Box::new(tcp)
+        };
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        let (mut reader, mut writer) = tcp.into_split();
+        let (mut reader, mut writer) = tokio::io::split(connection);
         let (writes, mut to_write) = mpsc::unbounded_channel::<Vec<u8>>();
         let events = self.events.clone();
         let read_task = tokio::spawn(async move {
@@ -258,19 +313,17 @@ mod tests {
             socket.write_all(&buf[..n]).await.unwrap();
         });
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut streams = Streams::new(
-            vec![Grant::parse(&format!("127.0.0.1:{port}")).unwrap()],
-            tx,
-        );
+        let grants = vec![Grant::parse(&format!("127.0.0.1:{port}")).unwrap()];
+        let mut streams = Streams::new(grants, tls_config(&[]).unwrap(), tx);
         assert!(matches!(
-            streams.open("127.0.0.1", port.wrapping_add(1)).await,
+            streams.open("127.0.0.1", port.wrapping_add(1), false).await,
             Err(StreamError::Denied(_, _))
         ));
         assert!(matches!(
-            streams.open("localhost", port).await,
+            streams.open("localhost", port, false).await,
             Err(StreamError::Denied(_, _))
         ));
-        let id = streams.open("127.0.0.1", port).await.unwrap();
+        let id = streams.open("127.0.0.1", port, false).await.unwrap();
         streams.write(id, b"ping".to_vec()).unwrap();
         match rx.recv().await.unwrap() {
             StreamEvent::Data(got, data) => assert_eq!((got, data.as_slice()), (id, &b"ping"[..])),

@@ -407,6 +407,7 @@ mod tests {
                 call_timeout_ms: 5000,
                 storage_kb: 1024,
                 allow: vec![],
+                tls_ca: vec![],
                 messages_per_second: 100,
             },
             jid::BareJid::new("gw.x").unwrap(),
@@ -421,6 +422,7 @@ mod tests {
                     fields: vec![],
                 },
             },
+            crate::plugin::streams::tls_config(&[]).unwrap(),
         );
         if privileged {
             ctx.set_privileges(

@@ -100,6 +100,7 @@ pub fn spawn(
         .iter()
         .filter_map(|a| Grant::parse(a))
         .collect();
+    let tls = ctx.tls.clone();
     let session = Session {
         ctx,
         runtime,
@@ -109,7 +110,7 @@ pub fn spawn(
             roster,
             registration: user.registration,
             timers: Vec::new(),
-            streams: Streams::new(grants, stream_events_tx),
+            streams: Streams::new(grants, tls, stream_events_tx),
         })),
         login: Login::LoggedOut,
         failures: 0,

@@ -57,6 +57,14 @@ impl Plugin for Probe {
                 Ok(Err(e)) => format!("open refused: {}", e.reason()),
                 Err(_) => "bad port".to_owned(),
             },
+            ["opentls", host, port] => match port
+                .parse()
+                .map(|port| session::open_tls_stream(host, port))
+            {
+                Ok(Ok(id)) => format!("opened {id}"),
+                Ok(Err(e)) => format!("open refused: {}", e.reason()),
+                Err(_) => "bad port".to_owned(),
+            },
             ["send", id, text] => match id
                 .parse()
                 .map(|id| session::stream_write(id, text.as_bytes()))
