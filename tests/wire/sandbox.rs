@@ -190,7 +190,29 @@ async fn a_plugin_reaches_only_what_is_granted() {
         socket.write_all(&buf[..n]).await.unwrap();
         // Then hang up.
     });
-    let mut w = Wire::start_with(true, "probe", &format!("allow = [\"127.0.0.1:{port}\"]")).await;
+    // A one-shot HTTP server, the other granted address.
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut socket, _) = http.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.ends_with(b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            if n == 0 {
+                return;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        let body = "hello over http";
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(response.as_bytes()).await.unwrap();
+    });
+    let grants = format!("allow = [\"127.0.0.1:{port}\", \"127.0.0.1:{http_port}\"]");
+    let mut w = Wire::start_with(true, "probe", &grants).await;
     w.link
         .send(&format!(
             "<iq type='set' id='r1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'>\
@@ -217,6 +239,16 @@ async fn a_plugin_reaches_only_what_is_granted() {
             .await;
         child_text(&answer, "body", NS).unwrap()
     };
+    assert_eq!(
+        ask(&format!("get 127.0.0.1:{http_port} /hello")).await,
+        "got: hello over http"
+    );
+    let denied = ask(&format!(
+        "get 127.0.0.1:{} /hello",
+        http_port.wrapping_add(1)
+    ))
+    .await;
+    assert!(denied.contains("HttpRequestDenied"), "{denied}");
     let file = ask("file /etc/hostname").await;
     assert!(file.starts_with("file refused:"), "{file}");
     let env = ask("env HOME").await;

@@ -23,6 +23,7 @@ use crate::stanza::register::{FieldKind, FormField, RegistrationForm};
 
 mod cache;
 mod host;
+mod http;
 pub mod reload;
 pub mod streams;
 
@@ -115,6 +116,8 @@ pub struct ContactRef(pub ContactId);
 /// user, the gateway's outbox and database) and an empty WASI context.
 pub struct HostState {
     wasi: WasiCtx,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    http_grants: http::HttpGrants,
     table: ResourceTable,
     session: Option<SessionData>,
     limits: StoreLimits,
@@ -154,8 +157,14 @@ impl HostState {
             .stdout(SinkOutputStream)
             .stderr(SinkOutputStream)
             .build();
+        let grants = session
+            .as_ref()
+            .map(|data| data.streams.grants().to_vec())
+            .unwrap_or_default();
         HostState {
             wasi,
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_grants: http::HttpGrants::new(grants),
             table: ResourceTable::new(),
             session,
             limits: StoreLimits::default(),
@@ -171,6 +180,16 @@ impl HostState {
     /// Gives the session data back, to build the next instance's state.
     pub fn into_session(self) -> Option<SessionData> {
         self.session
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for HostState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            hooks: &mut self.http_grants,
+            table: &mut self.table,
+            ctx: &mut self.http,
+        }
     }
 }
 
@@ -258,6 +277,7 @@ impl PluginRuntime {
         };
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
         bindings::GatewayPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(link_error)?;
         let pre = linker.instantiate_pre(&component).map_err(link_error)?;

@@ -61,7 +61,8 @@ impl Grant {
         })
     }
 
-    fn allows(&self, host: &str, port: u16) -> bool {
+    /// Whether this grant lets a plugin reach `host:port`.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
         if self.port.is_some_and(|p| p != port) {
             return false;
         }
@@ -231,6 +232,11 @@ impl Streams {
             },
         );
         Ok(id)
+    }
+
+    /// The grants streams are checked against.
+    pub fn grants(&self) -> &[Grant] {
+        &self.grants
     }
 
     /// Queues bytes for a stream.

@@ -65,6 +65,10 @@ impl Plugin for Probe {
                 Ok(Err(e)) => format!("open refused: {}", e.reason()),
                 Err(_) => "bad port".to_owned(),
             },
+            ["get", authority, path] => match http_get(authority, path) {
+                Ok(body) => format!("got: {body}"),
+                Err(e) => format!("http refused: {e}"),
+            },
             ["send", id, text] => match id
                 .parse()
                 .map(|id| session::stream_write(id, text.as_bytes()))
@@ -92,6 +96,39 @@ impl Plugin for Probe {
             reason.unwrap_or_else(|| "by the peer".into())
         ));
     }
+}
+
+/// An HTTP GET through wasi:http; the body as text.
+fn http_get(authority: &str, path: &str) -> Result<String, String> {
+    use wasi::http::{outgoing_handler, types};
+    let request = types::OutgoingRequest::new(types::Fields::new());
+    request
+        .set_scheme(Some(&types::Scheme::Http))
+        .map_err(|()| "bad scheme")?;
+    request
+        .set_authority(Some(authority))
+        .map_err(|()| "bad authority")?;
+    request
+        .set_path_with_query(Some(path))
+        .map_err(|()| "bad path")?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    let response = pending
+        .get()
+        .ok_or("no response")?
+        .map_err(|()| "response taken")?
+        .map_err(|e| format!("{e:?}"))?;
+    let body = response.consume().map_err(|()| "no body")?;
+    let stream = body.stream().map_err(|()| "no body stream")?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(4096) {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(wasi::io::streams::StreamError::Closed) => break,
+            Err(e) => return Err(format!("{e:?}")),
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Says something from contact `a`.
