@@ -65,6 +65,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // Compiled plugins, beside the database.
     let cache = config.store.path.with_extension("cache");
     let mut tasks = Vec::new();
+    let mut triggers = Vec::new();
     for gateway_config in config.gateways {
         let jid = jid::BareJid::new(&gateway_config.jid)
             .map_err(|_| StartError::Jid(gateway_config.jid.clone()))?;
@@ -94,14 +95,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             tls,
         ));
         let (reloads, reloads_rx) = tokio::sync::mpsc::unbounded_channel();
-        if let Err(e) = plugin::reload::watch(
+        match plugin::reload::watch(
             plugin_path,
             engine.clone(),
             limits,
             Some(cache.clone()),
             reloads,
         ) {
-            tracing::warn!(gateway = %jid, error = %e, "cannot watch the plugin file: no hot reload");
+            Ok(trigger) => triggers.push(trigger),
+            Err(e) => {
+                tracing::warn!(gateway = %jid, error = %e, "cannot watch the plugin file: no hot reload")
+            }
         }
         let mut gateway = gateway::Gateway::new(ctx, runtime);
         let users = gateway.start_sessions()?;
@@ -113,8 +117,29 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             reloads_rx,
         )));
     }
+    reload_on_signal(triggers);
     for task in tasks {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// SIGUSR1 reloads every plugin file, changed or not.
+fn reload_on_signal(triggers: Vec<plugin::reload::ReloadTrigger>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut signals = match signal(SignalKind::user_defined1()) {
+        Ok(signals) => signals,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGUSR1: reload by replacing the plugin file");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while signals.recv().await.is_some() {
+            tracing::info!(plugins = triggers.len(), "SIGUSR1: reloading the plugins");
+            for trigger in &triggers {
+                trigger.reload();
+            }
+        }
+    });
 }

@@ -118,3 +118,16 @@ fn the_gateway_reconnects_when_prosody_restarts() {
     );
     assert_eq!(romeo["echo"]["id"], "e2");
 }
+
+#[test]
+fn sigusr1_reloads_the_plugin_and_the_sessions_move_to_it() {
+    let (prosody, gateway) = setup(&["romeo"]);
+    let first = run_client(&client_args(&prosody, &[("romeo", 1)]));
+    assert_eq!(first["romeo"]["echo"]["id"], "e1");
+    gateway.signal("USR1");
+    gateway.wait_log("plugin reloaded", 1);
+    gateway.wait_log("sessions moving to the reloaded plugin", 1);
+    // Still serving, with the plugin's counters intact.
+    let second = run_client(&client_args(&prosody, &[("romeo", 1)]));
+    assert_eq!(second["romeo"]["echo"]["id"], "e2", "{}", gateway.log());
+}

@@ -82,6 +82,29 @@ impl GatewayProcess {
         panic!("gatehouse did not connect within 60 s:\n{}", self.log());
     }
 
+    /// Sends a signal (`USR1`, `TERM`…) to the gateway, by its pid.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits until the log holds `text` at least `count` times.
+    pub fn wait_log(&self, text: &str, count: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.log().matches(text).count() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {text:?} in:\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// What the gateway logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gatehouse.log")).unwrap_or_default()

@@ -20,17 +20,30 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// Where a reloaded plugin goes.
 pub type ReloadSender = mpsc::UnboundedSender<Arc<PluginRuntime>>;
 
+/// Asks for a reload now, whether or not the file changed (a signal, a
+/// command).
+#[derive(Debug, Clone)]
+pub struct ReloadTrigger(mpsc::UnboundedSender<()>);
+
+impl ReloadTrigger {
+    /// Reloads the plugin file.
+    pub fn reload(&self) {
+        let _ = self.0.send(());
+    }
+}
+
 /// Watches `path` (through its folder, so that an atomic rename over it is
 /// seen) and sends each successfully loaded new version to `reloads`.
-/// Runs until `reloads` is closed.
+/// Runs until `reloads` is closed. The trigger reloads on demand.
 pub fn watch(
     path: PathBuf,
     engine: Engine,
     limits: Limits,
     cache: Option<PathBuf>,
     reloads: ReloadSender,
-) -> notify::Result<()> {
+) -> notify::Result<ReloadTrigger> {
     let (changed_tx, mut changed) = mpsc::unbounded_channel();
+    let trigger = ReloadTrigger(changed_tx.clone());
     let name = path.file_name().map(|n| n.to_owned());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
@@ -65,5 +78,5 @@ pub fn watch(
             }
         }
     });
-    Ok(())
+    Ok(trigger)
 }
