@@ -309,6 +309,7 @@ impl Session {
         }
         self.runtime = runtime;
         if !matches!(self.login, Login::LoggedIn { .. }) {
+            tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session on the reloaded plugin");
             return;
         }
         let result = match self.instance().await {
@@ -332,6 +333,7 @@ impl Session {
                 self.login_failed("the plugin crashed".into());
             }
         }
+        tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session on the reloaded plugin");
     }
 
     /// The live instance, made from the held state if there is none.
