@@ -51,6 +51,8 @@ pub struct Config {
     pub xmpp: XmppConfig,
     /// The database.
     pub store: StoreConfig,
+    /// How plugin instances are allocated.
+    pub engine: EngineConfig,
     /// One entry per gateway (component) to run.
     pub gateways: Vec<GatewayConfig>,
 }
@@ -69,6 +71,18 @@ pub struct XmppConfig {
 pub struct StoreConfig {
     /// The SQLite file, created if missing.
     pub path: PathBuf,
+}
+
+/// `[engine]`: how plugin instances are allocated.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Pre-reserve slots for this many plugin instances (the pooling
+    /// allocator: faster instantiation, memory reserved up front); 0, the
+    /// default, allocates each instance on demand. Count every user of
+    /// every gateway, plus the ones a reload briefly doubles.
+    #[serde(default)]
+    pub pool_instances: u32,
 }
 
 /// `[[gateway]]`: one component and the plugin that serves it.
@@ -135,6 +149,8 @@ fn default_call_timeout_ms() -> u64 {
 struct RawConfig {
     xmpp: XmppConfig,
     store: StoreConfig,
+    #[serde(default)]
+    engine: EngineConfig,
     gateway: Vec<GatewayConfig>,
 }
 
@@ -163,6 +179,7 @@ impl Config {
         })?;
         let config = Config {
             xmpp: raw.xmpp,
+            engine: raw.engine,
             store: StoreConfig {
                 path: base.join(raw.store.path),
             },
@@ -280,6 +297,13 @@ plugin = "plugins/echo.wasm"
         assert_eq!(config.gateways[0].memory_mb, 64);
         assert_eq!(config.gateways[0].call_timeout_ms, 5000);
         assert_eq!(config.gateways[0].storage_kb, 1024);
+        assert_eq!(config.engine.pool_instances, 0, "on demand by default");
+        let pooled = Config::parse(
+            &format!("{GOOD}\n[engine]\npool_instances = 2000\n"),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(pooled.engine.pool_instances, 2000);
     }
 
     #[test]

@@ -61,7 +61,13 @@ pub enum StartError {
 /// (in practice, until the process is stopped).
 pub async fn run(config: Config) -> Result<(), StartError> {
     let store = store::Store::open(&config.store.path)?;
-    let engine = plugin::engine()?;
+    let max_memory_mb = config
+        .gateways
+        .iter()
+        .map(|g| g.memory_mb)
+        .max()
+        .unwrap_or(64);
+    let engine = plugin::engine(config.engine.pool_instances, max_memory_mb)?;
     // Compiled plugins, beside the database.
     let cache = config.store.path.with_extension("cache");
     let mut tasks = Vec::new();

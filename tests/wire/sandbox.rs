@@ -386,3 +386,30 @@ async fn a_tls_stream_checks_the_certificate() {
         }
     }
 }
+
+#[tokio::test]
+async fn pooled_instances_serve_and_recover_like_on_demand_ones() {
+    let mut w = Wire::start_with(true, "echo", "\n[engine]\npool_instances = 8").await;
+    w.register(ROMEO, "romeo", 1).await;
+    w.register(JULIET, "juliet", 1).await;
+    w.link.send(&chat(ROMEO, "c", "/crash")).await;
+    w.link.send(&chat(ROMEO, "a", "after the crash")).await;
+    w.link.send(&chat(JULIET, "j", "meanwhile")).await;
+    let mut echoes = Vec::new();
+    while echoes.len() < 2 {
+        let el = w.link.recv().await;
+        if el.attr("from") == Some("c0@echo.localhost/gatehouse")
+            && let Some(body) = child_text(&el, "body", NS)
+        {
+            echoes.push((el.attr("to").unwrap_or_default().to_owned(), body));
+        }
+    }
+    echoes.sort();
+    assert_eq!(
+        echoes,
+        [
+            (JULIET.to_owned(), "meanwhile".to_owned()),
+            (ROMEO.to_owned(), "after the crash".to_owned()),
+        ]
+    );
+}
