@@ -212,33 +212,8 @@ async fn a_plugin_reaches_only_what_is_granted() {
         socket.write_all(response.as_bytes()).await.unwrap();
     });
     let grants = format!("allow = [\"127.0.0.1:{port}\", \"127.0.0.1:{http_port}\"]");
-    let mut w = Wire::start_with(true, "probe", &grants).await;
-    w.link
-        .send(&format!(
-            "<iq type='set' id='r1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'>\
-             <username>romeo</username></query></iq>"
-        ))
-        .await;
-    w.link
-        .recv_until("the status", |e| {
-            child_text(e, "status", NS).as_deref() == Some("probing")
-        })
-        .await;
-    let mut ask = async |body: &str| -> String {
-        w.link
-            .send(&format!(
-                "<message type='chat' id='q' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{body}</body></message>"
-            ))
-            .await;
-        let answer = w
-            .link
-            .recv_until("the probe's answer", |e| {
-                e.attr("from") == Some("a@echo.localhost/gatehouse")
-                    && child_text(e, "body", NS).is_some()
-            })
-            .await;
-        child_text(&answer, "body", NS).unwrap()
-    };
+    let mut w = probe_session(&grants).await;
+    let mut ask = async |body: &str| ask_probe(&mut w, body).await;
     assert_eq!(
         ask(&format!("get 127.0.0.1:{http_port} /hello")).await,
         "got: hello over http"
@@ -347,38 +322,8 @@ async fn a_tls_stream_checks_the_certificate() {
         } else {
             String::new()
         };
-        let mut w = Wire::start_with(
-            true,
-            "probe",
-            &format!("allow = [\"localhost:{port}\"]\n{tls_ca}"),
-        )
-        .await;
-        w.link
-            .send(&format!(
-                "<iq type='set' id='r1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'>\
-                 <username>romeo</username></query></iq>"
-            ))
-            .await;
-        w.link
-            .recv_until("the status", |e| {
-                child_text(e, "status", NS).as_deref() == Some("probing")
-            })
-            .await;
-        let mut ask = async |body: &str| -> String {
-            w.link
-                .send(&format!(
-                    "<message type='chat' id='q' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{body}</body></message>"
-                ))
-                .await;
-            let answer = w
-                .link
-                .recv_until("the probe's answer", |e| {
-                    e.attr("from") == Some("a@echo.localhost/gatehouse")
-                        && child_text(e, "body", NS).is_some()
-                })
-                .await;
-            child_text(&answer, "body", NS).unwrap()
-        };
+        let mut w = probe_session(&format!("allow = [\"localhost:{port}\"]\n{tls_ca}")).await;
+        let mut ask = async |body: &str| ask_probe(&mut w, body).await;
         let opened = ask(&format!("opentls localhost {port}")).await;
         assert!(opened.starts_with(expected), "{opened}");
         if trusted {
@@ -412,4 +357,38 @@ async fn pooled_instances_serve_and_recover_like_on_demand_ones() {
             (ROMEO.to_owned(), "after the crash".to_owned()),
         ]
     );
+}
+
+/// A gateway running the probe plugin with `extra` config, romeo registered.
+async fn probe_session(extra: &str) -> Wire {
+    let mut w = Wire::start_with(true, "probe", extra).await;
+    w.link
+        .send(&format!(
+            "<iq type='set' id='r1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'>\
+             <username>romeo</username></query></iq>"
+        ))
+        .await;
+    w.link
+        .recv_until("the status", |e| {
+            child_text(e, "status", NS).as_deref() == Some("probing")
+        })
+        .await;
+    w
+}
+
+/// Sends a command to the probe's contact `a` and returns its answer.
+async fn ask_probe(w: &mut Wire, body: &str) -> String {
+    w.link
+        .send(&format!(
+            "<message type='chat' id='q' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{body}</body></message>"
+        ))
+        .await;
+    let answer = w
+        .link
+        .recv_until("the probe's answer", |e| {
+            e.attr("from") == Some("a@echo.localhost/gatehouse")
+                && child_text(e, "body", NS).is_some()
+        })
+        .await;
+    child_text(&answer, "body", NS).unwrap_or_default()
 }

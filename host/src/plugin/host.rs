@@ -53,6 +53,18 @@ fn send_text(options: types::SendOptions) -> SendText {
 }
 
 impl HostState {
+    async fn open(&mut self, host: &str, port: u16, tls: bool) -> WitResult<u32> {
+        let data = match self.data() {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(data
+            .streams
+            .open(host, port, tls)
+            .await
+            .map_err(stream_error))
+    }
+
     fn chat_state(
         &mut self,
         handle: Resource<ContactRef>,
@@ -414,27 +426,11 @@ impl session::Host for HostState {
     }
 
     async fn open_stream(&mut self, host: String, port: u16) -> WitResult<u32> {
-        let data = match self.data() {
-            Ok(data) => data,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(data
-            .streams
-            .open(&host, port, false)
-            .await
-            .map_err(stream_error))
+        self.open(&host, port, false).await
     }
 
     async fn open_tls_stream(&mut self, host: String, port: u16) -> WitResult<u32> {
-        let data = match self.data() {
-            Ok(data) => data,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(data
-            .streams
-            .open(&host, port, true)
-            .await
-            .map_err(stream_error))
+        self.open(&host, port, true).await
     }
 
     async fn stream_write(&mut self, stream: u32, data: Vec<u8>) -> WitResult<()> {
