@@ -31,6 +31,7 @@ fn main() {
          Commands to a contact: /nick NAME, /presence away [STATUS], /contact ID, /unfriend, /burst N.\n\n\
          Or let the scripted client do it:\n  \
            target/venv/bin/python3 tests/e2e/client.py --server 127.0.0.1:{c2s} --gateway {GATEWAY} --user demo:demo:demo:3\n\n\
+         Rebuild the plugin (scripts/build-plugins) and the running gateway reloads it.\n\
          Gateway log: {}\n\
          Press Ctrl-C to stop.",
         gateway.dir.path().join("gatehouse.log").display()
