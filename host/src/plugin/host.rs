@@ -9,7 +9,7 @@ use wasmtime::component::Resource;
 use super::bindings::gatehouse::gateway::{roster, session, types};
 use super::streams::StreamError;
 use super::{ContactRef, HostState, SessionData};
-use crate::roster::{RosterError, SendText};
+use crate::roster::{Roster, RosterError, SendText};
 use crate::stanza::presence::{Availability, ContactPresence};
 use crate::stanza::vcard::VCard;
 use xmpp_parsers::chatstates::ChatState;
@@ -70,13 +70,23 @@ impl HostState {
         handle: Resource<ContactRef>,
         state: ChatState,
     ) -> wasmtime::Result<()> {
-        let id = self.contact_id(&handle)?;
-        if let Ok(data) = self.data()
-            && let Err(e) = data.roster.chat_state(id, state)
-        {
+        if let Err(e) = self.on_contact(&handle, |roster, id| roster.chat_state(id, state))? {
             tracing::warn!(error = %e, "chat state failed");
         }
         Ok(())
+    }
+
+    /// Runs a roster operation on the contact behind `handle`; its error
+    /// becomes the WIT error the plugin sees.
+    fn on_contact<T>(
+        &mut self,
+        handle: &Resource<ContactRef>,
+        operation: impl FnOnce(&mut Roster, usize) -> Result<T, RosterError>,
+    ) -> WitResult<T> {
+        let id = self.contact_id(handle)?;
+        Ok(self
+            .data()
+            .and_then(|d| operation(&mut d.roster, id).map_err(Into::into)))
     }
 
     fn data(&mut self) -> Result<&mut SessionData, types::Error> {
@@ -159,27 +169,18 @@ impl roster::HostContact for HostState {
         handle: Resource<ContactRef>,
         name: Option<String>,
     ) -> wasmtime::Result<()> {
-        let id = self.contact_id(&handle)?;
-        if let Ok(data) = self.data()
-            && let Err(e) = data.roster.set_name(id, name)
-        {
+        if let Err(e) = self.on_contact(&handle, |roster, id| roster.set_name(id, name))? {
             tracing::warn!(error = %e, "set-name failed");
         }
         Ok(())
     }
 
     async fn add_to_roster(&mut self, handle: Resource<ContactRef>) -> WitResult<()> {
-        let id = self.contact_id(&handle)?;
-        Ok(self
-            .data()
-            .and_then(|d| d.roster.add_to_roster(id).map_err(Into::into)))
+        self.on_contact(&handle, |roster, id| roster.add_to_roster(id))
     }
 
     async fn remove_from_roster(&mut self, handle: Resource<ContactRef>) -> WitResult<()> {
-        let id = self.contact_id(&handle)?;
-        Ok(self
-            .data()
-            .and_then(|d| d.roster.remove_from_roster(id).map_err(Into::into)))
+        self.on_contact(&handle, |roster, id| roster.remove_from_roster(id))
     }
 
     async fn set_presence(
@@ -189,7 +190,6 @@ impl roster::HostContact for HostState {
         status: Option<String>,
         last_seen: Option<u64>,
     ) -> wasmtime::Result<()> {
-        let id = self.contact_id(&handle)?;
         let presence = ContactPresence {
             availability: match show {
                 types::Show::Online => Availability::Online,
@@ -202,9 +202,7 @@ impl roster::HostContact for HostState {
             status,
             last_seen,
         };
-        if let Ok(data) = self.data()
-            && let Err(e) = data.roster.set_presence(id, presence)
-        {
+        if let Err(e) = self.on_contact(&handle, |roster, id| roster.set_presence(id, presence))? {
             tracing::warn!(error = %e, "set-presence failed");
         }
         Ok(())
@@ -216,12 +214,9 @@ impl roster::HostContact for HostState {
         body: String,
         options: types::SendOptions,
     ) -> WitResult<String> {
-        let id = self.contact_id(&handle)?;
-        Ok(self.data().and_then(|d| {
-            d.roster
-                .send_text(id, &body, send_text(options))
-                .map_err(Into::into)
-        }))
+        self.on_contact(&handle, |roster, id| {
+            roster.send_text(id, &body, send_text(options))
+        })
     }
 
     async fn set_avatar(
@@ -230,12 +225,9 @@ impl roster::HostContact for HostState {
         avatar: Option<Vec<u8>>,
         unique_id: Option<String>,
     ) -> WitResult<()> {
-        let id = self.contact_id(&handle)?;
-        Ok(self.data().and_then(|d| {
-            d.roster
-                .set_avatar(id, avatar, unique_id)
-                .map_err(Into::into)
-        }))
+        self.on_contact(&handle, |roster, id| {
+            roster.set_avatar(id, avatar, unique_id)
+        })
     }
 
     async fn set_vcard(
@@ -243,7 +235,6 @@ impl roster::HostContact for HostState {
         handle: Resource<ContactRef>,
         vcard: types::Vcard,
     ) -> wasmtime::Result<()> {
-        let id = self.contact_id(&handle)?;
         let vcard = VCard {
             full_name: vcard.full_name,
             given: vcard.given,
@@ -256,9 +247,7 @@ impl roster::HostContact for HostState {
             country: vcard.country,
             locality: vcard.locality,
         };
-        if let Ok(data) = self.data()
-            && let Err(e) = data.roster.set_vcard(id, vcard)
-        {
+        if let Err(e) = self.on_contact(&handle, |roster, id| roster.set_vcard(id, vcard))? {
             tracing::warn!(error = %e, "set-vcard failed");
         }
         Ok(())
@@ -285,10 +274,7 @@ impl roster::HostContact for HostState {
         handle: Resource<ContactRef>,
         legacy_msg_id: String,
     ) -> WitResult<()> {
-        let id = self.contact_id(&handle)?;
-        Ok(self
-            .data()
-            .and_then(|d| d.roster.received(id, &legacy_msg_id).map_err(Into::into)))
+        self.on_contact(&handle, |roster, id| roster.received(id, &legacy_msg_id))
     }
 
     async fn displayed(
@@ -297,12 +283,9 @@ impl roster::HostContact for HostState {
         legacy_msg_id: String,
         carbon: bool,
     ) -> WitResult<()> {
-        let id = self.contact_id(&handle)?;
-        Ok(self.data().and_then(|d| {
-            d.roster
-                .displayed(id, &legacy_msg_id, carbon)
-                .map_err(Into::into)
-        }))
+        self.on_contact(&handle, |roster, id| {
+            roster.displayed(id, &legacy_msg_id, carbon)
+        })
     }
 
     async fn correct(
@@ -312,12 +295,9 @@ impl roster::HostContact for HostState {
         body: String,
         options: types::SendOptions,
     ) -> WitResult<String> {
-        let id = self.contact_id(&handle)?;
-        Ok(self.data().and_then(|d| {
-            d.roster
-                .correct(id, &legacy_msg_id, &body, send_text(options))
-                .map_err(Into::into)
-        }))
+        self.on_contact(&handle, |roster, id| {
+            roster.correct(id, &legacy_msg_id, &body, send_text(options))
+        })
     }
 
     async fn retract(
@@ -326,12 +306,9 @@ impl roster::HostContact for HostState {
         legacy_msg_id: String,
         carbon: bool,
     ) -> WitResult<()> {
-        let id = self.contact_id(&handle)?;
-        Ok(self.data().and_then(|d| {
-            d.roster
-                .retract(id, &legacy_msg_id, carbon)
-                .map_err(Into::into)
-        }))
+        self.on_contact(&handle, |roster, id| {
+            roster.retract(id, &legacy_msg_id, carbon)
+        })
     }
 
     async fn react(
@@ -341,12 +318,9 @@ impl roster::HostContact for HostState {
         emojis: Vec<String>,
         carbon: bool,
     ) -> WitResult<()> {
-        let id = self.contact_id(&handle)?;
-        Ok(self.data().and_then(|d| {
-            d.roster
-                .react(id, &legacy_msg_id, &emojis, carbon)
-                .map_err(Into::into)
-        }))
+        self.on_contact(&handle, |roster, id| {
+            roster.react(id, &legacy_msg_id, &emojis, carbon)
+        })
     }
 
     async fn drop(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<()> {
