@@ -68,8 +68,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         .max()
         .unwrap_or(64);
     let engine = plugin::engine(config.engine.pool_instances, max_memory_mb)?;
-    // Compiled plugins, beside the database.
-    let cache = config.store.path.with_extension("cache");
+    let cache = config
+        .engine
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| config.store.path.with_extension("cache"));
     let mut tasks = Vec::new();
     let mut triggers = Vec::new();
     for gateway_config in config.gateways {

@@ -5,11 +5,11 @@ use gatehouse_tests::process::{GatewayProcess, run_script};
 use gatehouse_tests::prosody::Prosody;
 use gatehouse_tests::{GATEWAY, SECRET};
 
-#[test]
-fn each_command_shows_on_the_client_and_ids_survive_a_restart() {
+/// Run for each build of the echo network (`echo_suite!`).
+pub fn each_command_shows_on_the_client_and_ids_survive_a_restart(plugin: &str) {
     let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
     prosody.register_user("romeo", "pass");
-    let mut gateway = GatewayProcess::start(&prosody.component_address());
+    let mut gateway = GatewayProcess::start_plugin(&prosody.component_address(), plugin);
     let args = |phase: &str| {
         vec![
             "--server".to_owned(),
@@ -26,7 +26,7 @@ fn each_command_shows_on_the_client_and_ids_survive_a_restart() {
     assert_eq!(before["echo"]["id"], "e1");
     assert_eq!(before["echo"]["from"], format!("c0@{GATEWAY}/gatehouse"));
     assert_eq!(before["read"], "m1", "/read marks the message before it");
-    assert_eq!(before["react"]["id"], "m2");
+    assert_eq!(before["react"]["id"], "m2", "{log}");
     assert_eq!(before["react"]["emojis"][0], "👍");
     assert_eq!(before["reply"]["reply"], "m3");
     assert_eq!(before["reply"]["body"], "indeed");

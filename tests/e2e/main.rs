@@ -1,5 +1,9 @@
 //! End to end: a real Prosody, the real `gatehouse` binary with the echo
 //! plugin, and a real XMPP client (slixmpp).
+//!
+//! The echo suite runs against each build of the echo network (Rust,
+//! JavaScript, Python): every test below is one function of the plugin's
+//! name, and `echo_suite!` makes one `#[test]` per build of it.
 
 mod cli;
 mod commands;
@@ -9,12 +13,37 @@ use gatehouse_tests::prosody::Prosody;
 use gatehouse_tests::{GATEWAY, SECRET};
 use serde_json::Value;
 
-fn setup(users: &[&str]) -> (Prosody, GatewayProcess) {
+/// One `#[test]` per build of the echo network for each test function.
+macro_rules! echo_suite {
+    ($($test:ident),* $(,)?) => {
+        mod rust {
+            $(#[test] fn $test() { super::$test("echo") })*
+        }
+        mod javascript {
+            $(#[test] fn $test() { super::$test("echo-js") })*
+        }
+        mod python {
+            $(#[test] fn $test() { super::$test("echo-py") })*
+        }
+    };
+}
+
+echo_suite!(
+    two_users_register_get_their_rosters_and_echoes,
+    a_thousand_contacts_fill_the_roster,
+    the_gateway_reconnects_when_prosody_restarts,
+    sigusr1_reloads_the_plugin_and_the_sessions_move_to_it,
+    each_command_shows_on_the_client_and_ids_survive_a_restart,
+);
+
+use commands::each_command_shows_on_the_client_and_ids_survive_a_restart;
+
+fn setup(plugin: &str, users: &[&str]) -> (Prosody, GatewayProcess) {
     let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
     for user in users {
         prosody.register_user(user, "pass");
     }
-    let gateway = GatewayProcess::start(&prosody.component_address());
+    let gateway = GatewayProcess::start_plugin(&prosody.component_address(), plugin);
     (prosody, gateway)
 }
 
@@ -42,9 +71,8 @@ fn assert_roster(result: &Value, contacts: u32) {
     }
 }
 
-#[test]
-fn two_users_register_get_their_rosters_and_echoes() {
-    let (prosody, gateway) = setup(&["romeo", "juliet"]);
+fn two_users_register_get_their_rosters_and_echoes(plugin: &str) {
+    let (prosody, gateway) = setup(plugin, &["romeo", "juliet"]);
     let result = run_client(&client_args(&prosody, &[("romeo", 3), ("juliet", 2)]));
     for (user, contacts) in [("romeo", 3), ("juliet", 2)] {
         let mine = &result[user];
@@ -70,9 +98,8 @@ fn two_users_register_get_their_rosters_and_echoes() {
     drop(prosody);
 }
 
-#[test]
-fn a_thousand_contacts_fill_the_roster() {
-    let (prosody, gateway) = setup(&["romeo"]);
+fn a_thousand_contacts_fill_the_roster(plugin: &str) {
+    let (prosody, gateway) = setup(plugin, &["romeo"]);
     let result = run_client(&client_args(&prosody, &[("romeo", 1000)]));
     let romeo = &result["romeo"];
     assert_roster(romeo, 1000);
@@ -83,14 +110,13 @@ fn a_thousand_contacts_fill_the_roster() {
         gateway.log()
     );
     eprintln!(
-        "1000-contact roster: registration answered in {:.3} s, full roster in {:.3} s",
+        "{plugin}: 1000-contact roster: registration answered in {:.3} s, full roster in {:.3} s",
         romeo["register_seconds"], romeo["roster_seconds"]
     );
 }
 
-#[test]
-fn the_gateway_reconnects_when_prosody_restarts() {
-    let (mut prosody, gateway) = setup(&["romeo"]);
+fn the_gateway_reconnects_when_prosody_restarts(plugin: &str) {
+    let (mut prosody, gateway) = setup(plugin, &["romeo"]);
     let first = run_client(&client_args(&prosody, &[("romeo", 2)]));
     assert_eq!(first["romeo"]["echo"]["id"], "e1");
 
@@ -119,9 +145,8 @@ fn the_gateway_reconnects_when_prosody_restarts() {
     assert_eq!(romeo["echo"]["id"], "e2");
 }
 
-#[test]
-fn sigusr1_reloads_the_plugin_and_the_sessions_move_to_it() {
-    let (prosody, gateway) = setup(&["romeo"]);
+fn sigusr1_reloads_the_plugin_and_the_sessions_move_to_it(plugin: &str) {
+    let (prosody, gateway) = setup(plugin, &["romeo"]);
     let first = run_client(&client_args(&prosody, &[("romeo", 1)]));
     assert_eq!(first["romeo"]["echo"]["id"], "e1");
     gateway.signal("USR1");

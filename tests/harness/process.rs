@@ -33,16 +33,27 @@ pub struct GatewayProcess {
 }
 
 impl GatewayProcess {
-    /// Starts the binary against a server's component port.
+    /// Starts the binary with the Rust echo plugin against a server's
+    /// component port.
     pub fn start(server: &str) -> Self {
+        Self::start_plugin(server, "echo")
+    }
+
+    /// Starts the binary with a built plugin (`echo`, `echo-js`,
+    /// `echo-py`…). Compiled plugins are cached across tests
+    /// (`target/plugin-cache`): Python and JavaScript take seconds to
+    /// compile.
+    pub fn start_plugin(server: &str, plugin_name: &str) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let config = dir.path().join("gatehouse.toml");
         std::fs::write(
             &config,
             format!(
                 "[xmpp]\nserver = \"{server}\"\n\n[store]\npath = \"gatehouse.db\"\n\n\
+                 [engine]\ncache_dir = \"{}\"\n\n\
                  [[gateway]]\njid = \"{GATEWAY}\"\nsecret = \"{SECRET}\"\nplugin = \"{}\"\n",
-                plugin("echo").display()
+                compiled_cache().display(),
+                plugin(plugin_name).display()
             ),
         )
         .expect("write the configuration");
@@ -69,7 +80,7 @@ impl GatewayProcess {
     /// Waits until the gateway logged its component link up (a debug build
     /// compiles the plugin for a second or more first).
     fn wait_connected(&mut self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         while std::time::Instant::now() < deadline {
             if self.log().matches("component link up").count() >= self.connections {
                 return;
@@ -79,7 +90,7 @@ impl GatewayProcess {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("gatehouse did not connect within 60 s:\n{}", self.log());
+        panic!("gatehouse did not connect within 120 s:\n{}", self.log());
     }
 
     /// Sends a signal (`USR1`, `TERM`…) to the gateway, by its pid.
@@ -109,6 +120,11 @@ impl GatewayProcess {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gatehouse.log")).unwrap_or_default()
     }
+}
+
+/// The compiled-plugin cache the tests share.
+pub fn compiled_cache() -> PathBuf {
+    workspace().join("target/plugin-cache")
 }
 
 /// Starts the binary on the configuration in `dir`, appending to its log.

@@ -1,0 +1,437 @@
+// The echo network (shared/ECHO.md) in JavaScript, built with
+// componentize-js (SpiderMonkey) from the npm registry: `npm run build`.
+//
+// A legacy network that lives inside the plugin: every message the user
+// sends to a contact comes back from it, and commands (`/nick`, `/avatar`,
+// `/burst`…) exercise the host's imports. It behaves exactly like the Rust
+// build in `example-plugins/echo`, so the same end-to-end tests run against
+// both.
+//
+// Two rules of the contract shape this file:
+// - an exception escaping an export traps the instance (the host restarts it
+//   and tells the user it crashed): the result-returning exports throw only
+//   strings (their `err`), the others catch and log;
+// - contact handles are host resources: `withContact` disposes each as soon
+//   as it is done instead of waiting for the garbage collector.
+
+import * as roster from "gatehouse:gateway/roster@0.1.0";
+import * as session from "gatehouse:gateway/session@0.1.0";
+
+const MAX_CONTACTS = 100000;
+const SHOWS = ["online", "away", "xa", "dnd", "offline"];
+
+/** A failure told to the user: the export's `err`. */
+class Refused extends Error {}
+
+/** The text of a host `error` variant (`{ tag: "invalid", val: "…" }`). */
+function reason(error) {
+  if (error && typeof error === "object" && "val" in error) {
+    return String(error.val);
+  }
+  if (error && typeof error === "object" && "payload" in error) {
+    return reason(error.payload);
+  }
+  return String(error);
+}
+
+/** Calls a host import whose result is `result<_, error>`; a refusal
+ * becomes `Refused` with the host's reason. */
+function host(call) {
+  try {
+    return call();
+  } catch (e) {
+    throw new Refused(reason(e));
+  }
+}
+
+/** Runs `f` on an owned contact handle, then gives the handle back. */
+function withContact(contact, f) {
+  try {
+    return f(contact);
+  } finally {
+    contact[Symbol.dispose]?.();
+  }
+}
+
+/** Runs an export's body: a `Refused` becomes the export's `err`. */
+function refusing(f) {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof Refused) {
+      throw e.message;
+    }
+    throw e;
+  }
+}
+
+function registrationValue(name) {
+  const found = session.registration().find(([key]) => key === name);
+  return found ? found[1] : null;
+}
+
+/** The `contacts` field as a number, with the echo network's bounds. */
+function contactCount(value) {
+  const text = (value ?? "3").trim();
+  if (/^[0-9]+$/.test(text) && Number(text) <= MAX_CONTACTS) {
+    return Number(text);
+  }
+  throw new Refused(`contacts must be a whole number from 0 to ${MAX_CONTACTS}, not ${JSON.stringify(text)}`);
+}
+
+// UTF-8 by hand: QuickJS (componentize-qjs) has no TextEncoder/TextDecoder,
+// and this file stays buildable with either engine.
+const utf8 = {
+  encode(text) {
+    const out = [];
+    for (const ch of text) {
+      const c = ch.codePointAt(0);
+      if (c < 0x80) out.push(c);
+      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+    return new Uint8Array(out);
+  },
+};
+const fromUtf8 = {
+  /** Decodes UTF-8; a malformed sequence becomes U+FFFD. */
+  decode(bytes) {
+    let text = "";
+    for (let i = 0; i < bytes.length; ) {
+      const b = bytes[i];
+      const len = b < 0x80 ? 1 : b >= 0xf0 && b < 0xf8 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
+      let c = len === 1 ? b : len === 2 ? b & 31 : len === 3 ? b & 15 : b & 7;
+      let ok = len > 0 && i + len <= bytes.length;
+      for (let k = 1; ok && k < len; k++) {
+        ok = (bytes[i + k] & 0xc0) === 0x80;
+        c = (c << 6) | (bytes[i + k] & 63);
+      }
+      ok = ok && c <= 0x10ffff;
+      text += ok ? String.fromCodePoint(c) : "\ufffd";
+      i += ok ? len : 1;
+    }
+    return text;
+  },
+};
+
+/** Bumps a counter of the key-value store by `n`; returns its first new
+ * value. Counters live there so that legacy ids never repeat, even across
+ * restarts and reloads. */
+function nextCounter(key, n = 1) {
+  const raw = session.kvGet(key);
+  const current = raw == null ? 0 : Number(fromUtf8.decode(raw)) || 0;
+  try {
+    session.kvSet(key, utf8.encode(String(current + n)));
+  } catch (e) {
+    session.log("error", `cannot save counter ${key}: ${reason(e)}`);
+  }
+  return current + 1;
+}
+
+function options(legacyMsgId = null, replyTo = null, carbon = false) {
+  return { legacyMsgId, when: null, replyTo, carbon };
+}
+
+function lastKey(contact) {
+  return `last-message:${contact.legacyId()}`;
+}
+
+function lastMessage(contact) {
+  const raw = session.kvGet(lastKey(contact));
+  return raw == null ? null : fromUtf8.decode(raw);
+}
+
+/** Sends from the contact, remembering it as the contact's last message
+ * (for `/correct` and `/retract`). */
+function send(contact, body, legacyId, replyTo = null) {
+  host(() => session.kvSet(lastKey(contact), utf8.encode(legacyId)));
+  host(() => contact.sendText(body, options(legacyId, replyTo)));
+}
+
+/** Sends `body` from the contact with the next `e<k>` legacy id. */
+function echo(contact, body) {
+  send(contact, body, `e${nextCounter("echo-messages")}`);
+}
+
+/** An echo for an export that returns nothing: failures are logged. */
+function answer(contact, text) {
+  try {
+    echo(contact, text);
+  } catch (e) {
+    session.log("warn", `cannot answer: ${e.message ?? e}`);
+  }
+}
+
+function addContact(legacyId, name) {
+  withContact(host(() => roster.byLegacyId(legacyId, null)), (contact) => {
+    contact.setName(name);
+    contact.setPresence("online", "echo", null);
+    host(() => contact.addToRoster());
+  });
+}
+
+function profile(contact) {
+  const id = contact.legacyId();
+  const numbered = /^c[0-9]+$/.test(id) && `c${Number(id.slice(1))}` === id;
+  return {
+    fullName: numbered ? `Contact ${Number(id.slice(1))}` : id,
+    given: null,
+    surname: null,
+    birthday: null,
+    phones: [],
+    note: "echo contact",
+    url: null,
+    email: `${id}@echo.invalid`,
+    country: null,
+    locality: null,
+  };
+}
+
+function runCommand(contact, command, n) {
+  const previous = n > 1 ? `u${n - 1}` : null;
+  const space = command.indexOf(" ");
+  const name = space < 0 ? command : command.slice(0, space);
+  const arg = space < 0 ? "" : command.slice(space + 1).trim();
+  if (name === "nick" && arg) {
+    contact.setName(arg);
+  } else if (name === "presence") {
+    const cut = arg.indexOf(" ");
+    const show = cut < 0 ? arg : arg.slice(0, cut);
+    const status = cut < 0 ? null : arg.slice(cut + 1).trim() || null;
+    if (!SHOWS.includes(show)) {
+      echo(contact, `unknown presence: ${show}`);
+      return;
+    }
+    contact.setPresence(show, status, null);
+  } else if (name === "contact" && arg) {
+    addContact(arg, arg);
+  } else if (name === "unfriend") {
+    host(() => contact.removeFromRoster());
+  } else if (name === "avatar" && arg === "none") {
+    host(() => contact.setAvatar(null, null));
+  } else if (name === "avatar") {
+    const id = contact.legacyId();
+    const uniqueId = `${id}-${nextCounter(`avatar:${id}`)}`;
+    host(() => contact.setAvatar(squarePng(id), uniqueId));
+  } else if (name === "vcard") {
+    contact.setVcard(profile(contact));
+  } else if (name === "store") {
+    const cut = arg.indexOf(" ");
+    const key = cut < 0 ? arg : arg.slice(0, cut);
+    const value = cut < 0 ? "" : arg.slice(cut + 1);
+    try {
+      session.kvSet(`user:${key}`, utf8.encode(value));
+    } catch (e) {
+      echo(contact, `not stored: ${reason(e)}`);
+    }
+  } else if (name === "load") {
+    const value = session.kvGet(`user:${arg}`);
+    echo(contact, value == null ? "(none)" : fromUtf8.decode(value));
+  } else if (name === "typing") {
+    contact.composing();
+    session.setTimer(1000, `paused:${contact.legacyId()}`);
+  } else if (name === "read") {
+    if (previous == null) echo(contact, "no previous message to read");
+    else host(() => contact.displayed(previous, false));
+  } else if (name === "react") {
+    if (previous == null) echo(contact, "no previous message to react to");
+    else host(() => contact.react(previous, arg.split(/\s+/).filter(Boolean), false));
+  } else if (name === "reply" && arg) {
+    if (previous == null) echo(contact, "no previous message to reply to");
+    else send(contact, arg, `e${nextCounter("echo-messages")}`, previous);
+  } else if (name === "correct" && arg) {
+    const last = lastMessage(contact);
+    if (last == null) echo(contact, "nothing to correct");
+    else host(() => contact.correct(last, arg, options()));
+  } else if (name === "retract") {
+    const last = lastMessage(contact);
+    if (last == null) echo(contact, "nothing to retract");
+    else host(() => contact.retract(last, false));
+  } else if (name === "carbon" && arg) {
+    const legacyId = `u${nextCounter("user-messages")}`;
+    host(() => contact.sendText(arg, options(legacyId, null, true)));
+  } else if (name === "burst") {
+    if (!/^[0-9]+$/.test(arg)) {
+      throw new Refused(`/burst needs a count, not ${JSON.stringify(arg)}`);
+    }
+    const count = Number(arg);
+    const first = nextCounter("echo-messages", count);
+    for (let i = 0; i < count; i++) {
+      send(contact, `burst ${i + 1}`, `e${first + i}`);
+    }
+  } else {
+    // /crash, /spin and /hog are the Rust build's sandbox tests.
+    echo(contact, `unknown command: /${command}`);
+  }
+}
+
+export const plugin = {
+  gatewayInfo() {
+    return {
+      name: "Echo network",
+      networkType: "echo",
+      instructions: "Pick any user name; every message you send to a contact comes back.",
+      registrationFields: [
+        { var: "username", label: "User name", kind: "text-single", required: true, defaultValue: null },
+        { var: "contacts", label: "Number of contacts", kind: "text-single", required: false, defaultValue: "3" },
+      ],
+    };
+  },
+
+  validateRegistration(form) {
+    const values = new Map(form);
+    const username = values.get("username") ?? "";
+    if (username === "") throw "a user name is needed";
+    if (username === "fail") throw "username refused by the echo network";
+    refusing(() => contactCount(values.get("contacts") ?? null));
+  },
+
+  login() {
+    const username = registrationValue("username") ?? "";
+    // `crashlogin` makes login trap in the Rust build; an uncaught
+    // exception does the same here.
+    if (username === "crashlogin") {
+      throw new Error("the echo network crashes on purpose for user crashlogin");
+    }
+    return `Echo network: logged in as ${username}`;
+  },
+
+  logout() {},
+
+  fillRoster() {
+    refusing(() => {
+      const count = contactCount(registrationValue("contacts"));
+      for (let i = 0; i < count; i++) {
+        addContact(`c${i}`, `Contact ${i}`);
+      }
+    });
+  },
+
+  jidUsernameToLegacyId(_username, unescaped) {
+    const count = refusing(() => contactCount(registrationValue("contacts")));
+    const known =
+      /^c[0-9]+$/.test(unescaped) && `c${Number(unescaped.slice(1))}` === unescaped && Number(unescaped.slice(1)) < count;
+    if (!known) throw `${unescaped} is not a contact on the echo network`;
+    return unescaped;
+  },
+
+  onText(contact, message) {
+    const n = nextCounter("user-messages");
+    const legacyId = `u${n}`;
+    refusing(() => {
+      if (message.body.startsWith("/")) {
+        runCommand(contact, message.body.slice(1), n);
+      } else {
+        host(() => contact.received(legacyId));
+        echo(contact, message.body);
+      }
+    });
+    return legacyId;
+  },
+
+  updateContactInfo(_contact) {},
+
+  fetchVcard(contact) {
+    contact.setVcard(profile(contact));
+  },
+
+  onTimer(token) {
+    // `/typing` stops typing a second later.
+    if (token.startsWith("paused:")) {
+      try {
+        withContact(roster.byLegacyId(token.slice("paused:".length), null), (c) => c.paused());
+      } catch (e) {
+        session.log("warn", `timer ${token}: ${reason(e)}`);
+      }
+    }
+  },
+
+  onStreamData(_id, _data) {},
+
+  onStreamClosed(_id, _reason) {},
+
+  onChatState(contact, state) {
+    answer(contact, `saw ${state}`);
+  },
+
+  onDisplayed(contact, legacyMsgIds) {
+    answer(contact, `saw displayed ${legacyMsgIds.join(" ")}`);
+  },
+
+  onCorrect(contact, legacyMsgId, body) {
+    refusing(() => echo(contact, `saw correction ${legacyMsgId}: ${body}`));
+  },
+
+  onRetract(contact, legacyMsgId) {
+    refusing(() => echo(contact, `saw retraction ${legacyMsgId}`));
+  },
+
+  onReact(contact, legacyMsgId, emojis) {
+    refusing(() => echo(contact, `saw reactions ${legacyMsgId}: ${emojis.join(" ")}`));
+  },
+};
+
+// --- A 64×64 PNG of one colour, without zlib ---------------------------------
+// The colour is the Rust build's (FNV-1a of the legacy id); the image data is
+// stored uncompressed (deflate "stored" blocks), so the bytes differ from the
+// Rust build's but the picture is the same.
+
+function fnv1a(text) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of utf8.encode(text)) {
+    h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h;
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let crc = 0xffffffff;
+  for (const b of bytes) crc = CRC_TABLE[(crc ^ b) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function adler32(bytes) {
+  let a = 1;
+  let b = 0;
+  for (const x of bytes) {
+    a = (a + x) % 65521;
+    b = (b + a) % 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+function u32be(n) {
+  return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+}
+
+function chunk(kind, data) {
+  const body = [...utf8.encode(kind), ...data];
+  return [...u32be(data.length), ...body, ...u32be(crc32(body))];
+}
+
+function squarePng(seed) {
+  const h = fnv1a(seed);
+  const rgb = [Number((h >> 16n) & 0xffn), Number((h >> 8n) & 0xffn), Number(h & 0xffn)];
+  const raw = [];
+  for (let y = 0; y < 64; y++) {
+    raw.push(0); // filter: none
+    for (let x = 0; x < 64; x++) raw.push(...rgb);
+  }
+  // One stored block holds up to 65535 bytes; the image is 12352.
+  const n = raw.length;
+  const deflated = [0x78, 0x01, 1, n & 0xff, n >> 8, ~n & 0xff, (~n >> 8) & 0xff, ...raw, ...u32be(adler32(raw))];
+  const header = [...u32be(64), ...u32be(64), 8, 2, 0, 0, 0];
+  return new Uint8Array([
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a,
+    ...chunk("IHDR", header),
+    ...chunk("IDAT", deflated),
+    ...chunk("IEND", []),
+  ]);
+}

@@ -1,0 +1,391 @@
+"""The echo network (shared/ECHO.md) in Python, built with componentize-py.
+
+A legacy network that lives inside the plugin: every message the user sends
+to a contact comes back from it, and commands (`/nick`, `/avatar`, `/burst`…)
+exercise the host's imports. It behaves exactly like the Rust build in
+`example-plugins/echo`, so the same end-to-end tests run against both.
+
+Two rules of the contract shape this file:
+- an exception escaping an export traps the instance (the host restarts it
+  and tells the user it crashed), so every export turns expected failures
+  into `Err(text)` for the result-returning exports, or logs them;
+- contact handles are host resources: `with` drops each as soon as it is
+  done instead of waiting for the garbage collector.
+"""
+
+from typing import List, Optional, Tuple
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import roster, session
+from wit_world.imports.types import (
+    ChatState,
+    FieldKind,
+    FormField,
+    LogLevel,
+    NetworkInfo,
+    SendOptions,
+    Show,
+    TextMessage,
+    Vcard,
+)
+
+MAX_CONTACTS = 100_000
+
+SHOWS = {
+    "online": Show.ONLINE,
+    "away": Show.AWAY,
+    "xa": Show.XA,
+    "dnd": Show.DND,
+    "offline": Show.OFFLINE,
+}
+
+
+class Refused(Exception):
+    """A failure told to the user (it becomes the export's `Err`)."""
+
+
+def reason(error) -> str:
+    """The text of a host `error` variant (`Err(Error_Invalid("…"))`…)."""
+    value = getattr(error, "value", error)
+    return str(getattr(value, "value", value))
+
+
+def host(call, *args):
+    """Calls a host import whose result is `result<_, error>`; a refusal
+    becomes `Refused` with the host's reason."""
+    try:
+        return call(*args)
+    except Err as e:
+        raise Refused(reason(e)) from None
+
+
+def registration_value(var: str) -> Optional[str]:
+    for key, value in session.registration():
+        if key == var:
+            return value
+    return None
+
+
+def contact_count(value: Optional[str]) -> int:
+    """The `contacts` field as a number, with the echo network's bounds."""
+    text = (value if value is not None else "3").strip()
+    if text.isascii() and text.isdigit() and int(text) <= MAX_CONTACTS:
+        return int(text)
+    raise Refused(f"contacts must be a whole number from 0 to {MAX_CONTACTS}, not {text!r}")
+
+
+def next_counter(key: str, n: int = 1) -> int:
+    """Bumps a counter of the key-value store by `n`; returns its first new
+    value. Counters live there so that legacy ids never repeat, even across
+    restarts and reloads."""
+    raw = session.kv_get(key)
+    try:
+        current = int(raw.decode()) if raw is not None else 0
+    except ValueError:
+        current = 0
+    try:
+        session.kv_set(key, str(current + n).encode())
+    except Err as e:
+        session.log(LogLevel.ERROR, f"cannot save counter {key}: {reason(e)}")
+    return current + 1
+
+
+def options(legacy_id=None, reply_to=None, carbon=False) -> SendOptions:
+    return SendOptions(legacy_msg_id=legacy_id, when=None, reply_to=reply_to, carbon=carbon)
+
+
+def last_key(contact: roster.Contact) -> str:
+    return f"last-message:{contact.legacy_id()}"
+
+
+def send(contact: roster.Contact, body: str, legacy_id: str, reply_to=None) -> None:
+    """Sends from the contact, remembering it as the contact's last message
+    (for `/correct` and `/retract`)."""
+    host(session.kv_set, last_key(contact), legacy_id.encode())
+    host(contact.send_text, body, options(legacy_id, reply_to))
+
+
+def echo(contact: roster.Contact, body: str) -> None:
+    """Sends `body` from the contact with the next `e<k>` legacy id."""
+    send(contact, body, f"e{next_counter('echo-messages')}")
+
+
+def add_contact(legacy_id: str, name: str) -> None:
+    with host(roster.by_legacy_id, legacy_id, None) as contact:
+        contact.set_name(name)
+        contact.set_presence(Show.ONLINE, "echo", None)
+        host(contact.add_to_roster)
+
+
+def profile(contact: roster.Contact) -> Vcard:
+    legacy_id = contact.legacy_id()
+    number = legacy_id[1:]
+    is_numbered = legacy_id.startswith("c") and number.isascii() and number.isdigit()
+    full_name = f"Contact {int(number)}" if is_numbered else legacy_id
+    return Vcard(
+        full_name=full_name,
+        given=None,
+        surname=None,
+        birthday=None,
+        phones=[],
+        note="echo contact",
+        url=None,
+        email=f"{legacy_id}@echo.invalid",
+        country=None,
+        locality=None,
+    )
+
+
+def run_command(contact: roster.Contact, command: str, n: int) -> None:
+    previous = f"u{n - 1}" if n > 1 else None
+    name, _, arg = command.partition(" ")
+    arg = arg.strip()
+    if name == "nick" and arg:
+        contact.set_name(arg)
+    elif name == "presence":
+        show, _, status = arg.partition(" ")
+        if show not in SHOWS:
+            echo(contact, f"unknown presence: {show}")
+            return
+        contact.set_presence(SHOWS[show], status.strip() or None, None)
+    elif name == "contact" and arg:
+        add_contact(arg, arg)
+    elif name == "unfriend":
+        host(contact.remove_from_roster)
+    elif name == "avatar" and arg == "none":
+        host(contact.set_avatar, None, None)
+    elif name == "avatar":
+        legacy_id = contact.legacy_id()
+        unique_id = f"{legacy_id}-{next_counter('avatar:' + legacy_id)}"
+        host(contact.set_avatar, square_png(legacy_id), unique_id)
+    elif name == "vcard":
+        contact.set_vcard(profile(contact))
+    elif name == "store":
+        key, _, value = arg.partition(" ")
+        try:
+            session.kv_set(f"user:{key}", value.encode())
+        except Err as e:
+            echo(contact, f"not stored: {reason(e)}")
+    elif name == "load":
+        value = session.kv_get(f"user:{arg}")
+        echo(contact, value.decode(errors="replace") if value is not None else "(none)")
+    elif name == "typing":
+        contact.composing()
+        session.set_timer(1000, f"paused:{contact.legacy_id()}")
+    elif name == "read":
+        if previous is None:
+            echo(contact, "no previous message to read")
+        else:
+            host(contact.displayed, previous, False)
+    elif name == "react":
+        if previous is None:
+            echo(contact, "no previous message to react to")
+        else:
+            host(contact.react, previous, arg.split(), False)
+    elif name == "reply" and arg:
+        if previous is None:
+            echo(contact, "no previous message to reply to")
+        else:
+            send(contact, arg, f"e{next_counter('echo-messages')}", reply_to=previous)
+    elif name == "correct" and arg:
+        last = session.kv_get(last_key(contact))
+        if last is None:
+            echo(contact, "nothing to correct")
+        else:
+            host(contact.correct, last.decode(), arg, options())
+    elif name == "retract":
+        last = session.kv_get(last_key(contact))
+        if last is None:
+            echo(contact, "nothing to retract")
+        else:
+            host(contact.retract, last.decode(), False)
+    elif name == "carbon" and arg:
+        legacy_id = f"u{next_counter('user-messages')}"
+        host(contact.send_text, arg, options(legacy_id, carbon=True))
+    elif name == "burst":
+        if not (arg.isascii() and arg.isdigit()):
+            raise Refused(f"/burst needs a count, not {arg!r}")
+        count = int(arg)
+        first = next_counter("echo-messages", count)
+        for i in range(count):
+            send(contact, f"burst {i + 1}", f"e{first + i}")
+    else:
+        # /crash, /spin and /hog are the Rust build's sandbox tests.
+        echo(contact, f"unknown command: /{command}")
+
+
+def answer(contact: roster.Contact, text: str) -> None:
+    """An echo for an export that returns nothing: failures are logged."""
+    try:
+        echo(contact, text)
+    except Refused as e:
+        session.log(LogLevel.WARN, f"cannot answer: {e}")
+
+
+class Plugin(exports.Plugin):
+    def gateway_info(self) -> NetworkInfo:
+        return NetworkInfo(
+            name="Echo network",
+            network_type="echo",
+            instructions="Pick any user name; every message you send to a contact comes back.",
+            registration_fields=[
+                FormField("username", "User name", FieldKind.TEXT_SINGLE, True, None),
+                FormField("contacts", "Number of contacts", FieldKind.TEXT_SINGLE, False, "3"),
+            ],
+        )
+
+    def validate_registration(self, form: List[Tuple[str, str]]) -> None:
+        values = dict(form)
+        username = values.get("username", "")
+        if username == "":
+            raise Err("a user name is needed")
+        if username == "fail":
+            raise Err("username refused by the echo network")
+        try:
+            contact_count(values.get("contacts"))
+        except Refused as e:
+            raise Err(str(e)) from None
+
+    def login(self) -> str:
+        username = registration_value("username") or ""
+        # `crashlogin` makes login trap in the Rust build; an uncaught
+        # exception does the same here.
+        if username == "crashlogin":
+            raise RuntimeError("the echo network crashes on purpose for user crashlogin")
+        return f"Echo network: logged in as {username}"
+
+    def logout(self) -> None:
+        pass
+
+    def fill_roster(self) -> None:
+        try:
+            for i in range(contact_count(registration_value("contacts"))):
+                add_contact(f"c{i}", f"Contact {i}")
+        except Refused as e:
+            raise Err(str(e)) from None
+
+    def jid_username_to_legacy_id(self, username: str, unescaped: str) -> str:
+        try:
+            count = contact_count(registration_value("contacts"))
+        except Refused as e:
+            raise Err(str(e)) from None
+        number = unescaped[1:]
+        if (
+            unescaped.startswith("c")
+            and number.isascii()
+            and number.isdigit()
+            and f"c{int(number)}" == unescaped
+            and int(number) < count
+        ):
+            return unescaped
+        raise Err(f"{unescaped} is not a contact on the echo network")
+
+    def on_text(self, contact: roster.Contact, message: TextMessage) -> Optional[str]:
+        n = next_counter("user-messages")
+        legacy_id = f"u{n}"
+        try:
+            if message.body.startswith("/"):
+                run_command(contact, message.body[1:], n)
+            else:
+                host(contact.received, legacy_id)
+                echo(contact, message.body)
+        except Refused as e:
+            raise Err(str(e)) from None
+        return legacy_id
+
+    def update_contact_info(self, contact: roster.Contact) -> None:
+        pass
+
+    def fetch_vcard(self, contact: roster.Contact) -> None:
+        contact.set_vcard(profile(contact))
+
+    def on_timer(self, token: str) -> None:
+        # `/typing` stops typing a second later.
+        if token.startswith("paused:"):
+            try:
+                with roster.by_legacy_id(token[len("paused:"):], None) as contact:
+                    contact.paused()
+            except Err:
+                pass
+
+    def on_stream_data(self, id: int, data: bytes) -> None:
+        pass
+
+    def on_stream_closed(self, id: int, reason: Optional[str]) -> None:
+        pass
+
+    def on_chat_state(self, contact: roster.Contact, state: ChatState) -> None:
+        answer(contact, f"saw {state.name.lower()}")
+
+    def on_displayed(self, contact: roster.Contact, legacy_msg_ids: List[str]) -> None:
+        answer(contact, f"saw displayed {' '.join(legacy_msg_ids)}")
+
+    def on_correct(self, contact: roster.Contact, legacy_msg_id: str, body: str) -> None:
+        try:
+            echo(contact, f"saw correction {legacy_msg_id}: {body}")
+        except Refused as e:
+            raise Err(str(e)) from None
+
+    def on_retract(self, contact: roster.Contact, legacy_msg_id: str) -> None:
+        try:
+            echo(contact, f"saw retraction {legacy_msg_id}")
+        except Refused as e:
+            raise Err(str(e)) from None
+
+    def on_react(self, contact: roster.Contact, legacy_msg_id: str, emojis: List[str]) -> None:
+        try:
+            echo(contact, f"saw reactions {legacy_msg_id}: {' '.join(emojis)}")
+        except Refused as e:
+            raise Err(str(e)) from None
+
+
+# --- A 64×64 PNG of one colour, without zlib ---------------------------------
+# The colour is the Rust build's (FNV-1a of the legacy id); the image data is
+# stored uncompressed (deflate "stored" blocks), so the bytes differ from the
+# Rust build's but the picture is the same.
+
+
+def fnv1a(text: str) -> int:
+    h = 0xCBF29CE484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def crc32(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def adler32(data: bytes) -> int:
+    a, b = 1, 0
+    for x in data:
+        a = (a + x) % 65521
+        b = (b + a) % 65521
+    return (b << 16) | a
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return len(data).to_bytes(4, "big") + body + crc32(body).to_bytes(4, "big")
+
+
+def square_png(seed: str) -> bytes:
+    h = fnv1a(seed)
+    rgb = bytes([(h >> 16) & 0xFF, (h >> 8) & 0xFF, h & 0xFF])
+    raw = (b"\x00" + rgb * 64) * 64  # filter byte 0, then 64 pixels, per row
+    deflated = bytearray(b"\x78\x01")
+    for start in range(0, len(raw), 65535):
+        block = raw[start : start + 65535]
+        final = 1 if start + 65535 >= len(raw) else 0
+        n = len(block)
+        deflated += bytes([final]) + n.to_bytes(2, "little") + (n ^ 0xFFFF).to_bytes(2, "little")
+        deflated += block
+    deflated += adler32(raw).to_bytes(4, "big")
+    header = (64).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", bytes(deflated)) + chunk(b"IEND", b"")
