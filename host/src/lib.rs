@@ -22,7 +22,9 @@
 //! - [`store`]: SQLite: schema, migrations and every query.
 //!
 //! Beside the way: [`config`] reads the operator's TOML file, and [`stanza`]
-//! builds and parses the stanzas, one XEP family per module.
+//! builds and parses the stanzas, one XEP family per module. For plugin
+//! authors, [`plugin::check`] tells whether a file is a plugin this host
+//! runs, and [`scaffold`] writes a new plugin's skeleton.
 
 #![warn(missing_docs)]
 
@@ -32,6 +34,7 @@ pub mod link;
 pub mod plugin;
 pub mod roster;
 pub mod router;
+pub mod scaffold;
 pub mod session;
 pub mod stanza;
 pub mod store;

@@ -11,6 +11,7 @@ mod registration;
 mod reload;
 mod roster;
 mod sandbox;
+mod tasks;
 
 /// The namespace of component stanzas.
 pub const NS: &str = gatehouse_tests::fake_server::NS;

@@ -360,7 +360,7 @@ async fn pooled_instances_serve_and_recover_like_on_demand_ones() {
 }
 
 /// A gateway running the probe plugin with `extra` config, romeo registered.
-async fn probe_session(extra: &str) -> Wire {
+pub(crate) async fn probe_session(extra: &str) -> Wire {
     let mut w = Wire::start_with(true, "probe", extra).await;
     w.link
         .send(&format!(
@@ -377,7 +377,7 @@ async fn probe_session(extra: &str) -> Wire {
 }
 
 /// Sends a command to the probe's contact `a` and returns its answer.
-async fn ask_probe(w: &mut Wire, body: &str) -> String {
+pub(crate) async fn ask_probe(w: &mut Wire, body: &str) -> String {
     w.link
         .send(&format!(
             "<message type='chat' id='q' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{body}</body></message>"

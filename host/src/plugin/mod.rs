@@ -22,6 +22,7 @@ use crate::roster::{ContactId, Roster};
 use crate::stanza::register::{FieldKind, FormField, RegistrationForm};
 
 mod cache;
+pub mod check;
 mod host;
 mod http;
 pub mod reload;

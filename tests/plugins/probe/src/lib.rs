@@ -3,9 +3,10 @@
 //! that a test sees when (and how often) the host calls it. Messages to a
 //! contact are commands that try what a sandboxed plugin may or may not
 //! do (files, environment, network), and the contact answers what
-//! happened.
+//! happened. `get`, `sleep` and `talk` run as tasks of the SDK's async
+//! layer, answering when what they wait for arrives.
 
-use gatehouse_guest::{Contact, NetworkInfo, Plugin, Roster, TextMessage, session};
+use gatehouse_guest::{Contact, NetworkInfo, Plugin, Roster, TextMessage, http, session, task};
 
 struct Probe;
 
@@ -65,10 +66,48 @@ impl Plugin for Probe {
                 Ok(Err(e)) => format!("open refused: {}", e.reason()),
                 Err(_) => "bad port".to_owned(),
             },
-            ["get", authority, path] => match http_get(authority, path) {
-                Ok(body) => format!("got: {body}"),
-                Err(e) => format!("http refused: {e}"),
-            },
+            ["get", authority, path] => {
+                let url = format!("http://{authority}{path}");
+                answer_later(contact, async move {
+                    match http::get(&url).await {
+                        Ok(response) => format!("got: {}", String::from_utf8_lossy(&response.body)),
+                        Err(e) => format!("http refused: {e}"),
+                    }
+                });
+                return Ok(None);
+            }
+            ["sleep", ms, text] => {
+                let ms: u32 = ms.parse().map_err(|_| "bad delay".to_owned())?;
+                let text = text.to_string();
+                answer_later(contact, async move {
+                    task::sleep(ms).await;
+                    format!("slept: {text}")
+                });
+                return Ok(None);
+            }
+            ["talk", authority, text] => {
+                let (host, port) = authority.rsplit_once(':').ok_or("bad address")?;
+                let port: u16 = port.parse().map_err(|_| "bad port".to_owned())?;
+                let stream = task::Stream::connect(host, port).map_err(|e| e.to_string())?;
+                stream
+                    .write(format!("{text}\n").as_bytes())
+                    .map_err(|e| e.to_string())?;
+                answer_later(contact, async move {
+                    let mut heard = Vec::new();
+                    loop {
+                        match stream.read().await {
+                            Ok(data) => heard.extend(data),
+                            Err(closed) => {
+                                return format!(
+                                    "heard: {} ({closed:?})",
+                                    String::from_utf8_lossy(&heard)
+                                );
+                            }
+                        }
+                    }
+                });
+                return Ok(None);
+            }
             ["send", id, text] => match id
                 .parse()
                 .map(|id| session::stream_write(id, text.as_bytes()))
@@ -99,36 +138,15 @@ impl Plugin for Probe {
 }
 
 /// An HTTP GET through wasi:http; the body as text.
-fn http_get(authority: &str, path: &str) -> Result<String, String> {
-    use wasi::http::{outgoing_handler, types};
-    let request = types::OutgoingRequest::new(types::Fields::new());
-    request
-        .set_scheme(Some(&types::Scheme::Http))
-        .map_err(|()| "bad scheme")?;
-    request
-        .set_authority(Some(authority))
-        .map_err(|()| "bad authority")?;
-    request
-        .set_path_with_query(Some(path))
-        .map_err(|()| "bad path")?;
-    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
-    pending.subscribe().block();
-    let response = pending
-        .get()
-        .ok_or("no response")?
-        .map_err(|()| "response taken")?
-        .map_err(|e| format!("{e:?}"))?;
-    let body = response.consume().map_err(|()| "no body")?;
-    let stream = body.stream().map_err(|()| "no body stream")?;
-    let mut bytes = Vec::new();
-    loop {
-        match stream.blocking_read(4096) {
-            Ok(chunk) => bytes.extend(chunk),
-            Err(wasi::io::streams::StreamError::Closed) => break,
-            Err(e) => return Err(format!("{e:?}")),
+/// Runs `work` as a task; the contact says what it returns.
+fn answer_later(contact: &Contact, work: impl Future<Output = String> + 'static) {
+    let legacy_id = contact.legacy_id();
+    task::spawn(async move {
+        let answer = work.await;
+        if let Ok(contact) = Roster::by_legacy_id(&legacy_id) {
+            let _ = contact.send_text(&answer);
         }
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    });
 }
 
 /// Says something from contact `a`.

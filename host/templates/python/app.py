@@ -1,0 +1,91 @@
+"""{{name}}: a Gatehouse gateway plugin.
+
+The host calls the methods of `Plugin` on behalf of one user. A method whose
+WIT result has an error raises `Err(text)` for it; any other exception traps
+the instance, which the host restarts. See the plugin guide
+(docs/plugin-guide.md in Gatehouse) for each call.
+"""
+
+from typing import List, Optional, Tuple
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import roster, session
+from wit_world.imports.types import FieldKind, FormField, NetworkInfo, SendOptions, Show
+
+
+def registration_value(name: str) -> Optional[str]:
+    return dict(session.registration()).get(name)
+
+
+class Plugin(exports.Plugin):
+    def gateway_info(self) -> NetworkInfo:
+        """The network's name and the registration form users fill."""
+        return NetworkInfo(
+            name="{{name}}",
+            network_type="{{name}}",
+            instructions="Enter your {{name}} user name.",
+            registration_fields=[FormField("username", "User name", FieldKind.TEXT_SINGLE, True, None)],
+        )
+
+    def validate_registration(self, form: List[Tuple[str, str]]) -> None:
+        pass
+
+    def login(self) -> str:
+        """Connect to the network here; the text is the gateway's status."""
+        return f"logged in as {registration_value('username')}"
+
+    def logout(self) -> None:
+        pass
+
+    def fill_roster(self) -> None:
+        """Put the user's contacts in their XMPP roster."""
+        try:
+            with roster.by_legacy_id("example", None) as contact:
+                contact.set_name("Example contact")
+                contact.set_presence(Show.ONLINE, None, None)
+                contact.add_to_roster()
+        except Err as e:
+            raise Err(f"cannot fill the roster: {e.value.value}") from None
+
+    def jid_username_to_legacy_id(self, username: str, unescaped: str) -> str:
+        return unescaped
+
+    def on_text(self, contact, message) -> Optional[str]:
+        """The user wrote to a contact: send it to the network here. This
+        skeleton answers with the same text."""
+        try:
+            contact.send_text(f"you said: {message.body}", SendOptions(None, None, None, False))
+        except Err as e:
+            raise Err(f"cannot answer: {e.value.value}") from None
+        return None
+
+    def update_contact_info(self, contact) -> None:
+        pass
+
+    def fetch_vcard(self, contact) -> None:
+        pass
+
+    def on_timer(self, token: str) -> None:
+        pass
+
+    def on_stream_data(self, id: int, data: bytes) -> None:
+        pass
+
+    def on_stream_closed(self, id: int, reason: Optional[str]) -> None:
+        pass
+
+    def on_chat_state(self, contact, state) -> None:
+        pass
+
+    def on_displayed(self, contact, legacy_msg_ids: List[str]) -> None:
+        pass
+
+    def on_correct(self, contact, legacy_msg_id: str, body: str) -> None:
+        pass
+
+    def on_retract(self, contact, legacy_msg_id: str) -> None:
+        pass
+
+    def on_react(self, contact, legacy_msg_id: str, emojis: List[str]) -> None:
+        pass
