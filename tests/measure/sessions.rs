@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gatehouse_tests::fake_server::NS;
-use gatehouse_tests::{FakeServer, GATEWAY, TestGateway, Wire, child_text, plugin, register_iq};
+use gatehouse_tests::measure::{drain, register_users, rss_kib};
+use gatehouse_tests::{FakeServer, TestGateway, Wire, plugin};
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Counts the sessions that reached the reloaded plugin.
@@ -38,15 +38,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SwapCounter {
     }
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() {
     let users: usize = std::env::args()
@@ -66,37 +57,10 @@ async fn main() {
     let mut link = Wire::connect(&server, true).await;
     let before = rss_kib();
     let started = Instant::now();
-    for n in 0..users {
-        link.send(&register_iq(
-            &format!("user{n}@localhost"),
-            &format!("r{n}"),
-            &format!("user{n}"),
-            "10",
-        ))
-        .await;
-    }
-    let mut logged_in = 0;
-    while logged_in < users {
-        let el = link.recv().await;
-        if el.is("presence", NS)
-            && el.attr("from") == Some(GATEWAY)
-            && child_text(&el, "status", NS)
-                .is_some_and(|s| s.starts_with("Echo network: logged in"))
-        {
-            logged_in += 1;
-        } else if el.is("iq", NS) && el.attr("type") == Some("set") {
-            // Acknowledge roster pushes, as a server does.
-            let id = el.attr("id").unwrap_or_default();
-            let to = el.attr("to").unwrap_or_default();
-            link.send(&format!(
-                "<iq type='result' id='{id}' from='{to}' to='{GATEWAY}'/>"
-            ))
-            .await;
-        }
-    }
+    register_users(&mut link, users, "10").await;
     let registered = started.elapsed();
     // Let the last pushes drain before reading the memory.
-    while link.recv_within(Duration::from_millis(500)).await.is_some() {}
+    drain(&mut link).await;
     let after = rss_kib();
     println!(
         "{users} users with 10 contacts each registered and logged in in {:.2} s",
