@@ -1,6 +1,6 @@
 //! `export_plugin!`: the glue from the WIT exports to a [`crate::Plugin`].
 
-/// Exports a [`Plugin`] implementation as the component's `plugin`
+/// Exports a [`Plugin`](crate::Plugin) implementation as the component's `plugin`
 /// interface.
 #[macro_export]
 #[rustfmt::skip]

@@ -39,7 +39,15 @@
 //! ```
 //!
 //! Build with `cargo build --target wasm32-wasip2 --release`: the `.wasm`
-//! it makes is a component the host loads as it is.
+//! it makes is a component the host loads as it is; `gatehouse plugin
+//! check` says whether it would, and `gatehouse plugin new NAME` writes a
+//! project like the one above.
+//!
+//! A call must return promptly, yet a network answers when it answers: the
+//! [`task`] module runs futures between calls, so a plugin can
+//! `task::sleep(ms).await`, read a [`task::Stream`] or await an HTTP
+//! response ([`http::get`]) instead of splitting its logic over
+//! `on_timer` and `on_stream_data` callbacks.
 
 use std::cell::Cell;
 

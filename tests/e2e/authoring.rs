@@ -111,6 +111,88 @@ fn check_refuses_what_the_host_cannot_run_and_says_why() {
     }
 }
 
+/// `bytes` with every occurrence of `from` replaced by `to`, of the same
+/// length (so no size field of the binary changes).
+fn rewrite(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let (from, to) = (from.as_bytes(), to.as_bytes());
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let mut found = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+            found += 1;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    assert!(found > 0, "{} not found", String::from_utf8_lossy(from));
+    out
+}
+
+/// The version policy, on the Rust echo build renamed as if it had been
+/// built against other versions of the contract: a later 0.1.x loads and
+/// runs (wasmtime links semver-compatible names), 0.2.0 is refused, and a
+/// 0.1.x plugin that uses an import this host lacks is refused naming it.
+#[test]
+fn check_follows_the_version_policy() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let echo = std::fs::read(plugin("echo")).expect("echo.wasm");
+    let next_patch = rewrite(
+        &echo,
+        "gatehouse:gateway/types@0.1.0",
+        "gatehouse:gateway/types@0.1.7",
+    );
+    let next_patch = rewrite(
+        &next_patch,
+        "gatehouse:gateway/roster@0.1.0",
+        "gatehouse:gateway/roster@0.1.7",
+    );
+    let next_patch = rewrite(
+        &next_patch,
+        "gatehouse:gateway/session@0.1.0",
+        "gatehouse:gateway/session@0.1.7",
+    );
+    let next_patch = rewrite(
+        &next_patch,
+        "gatehouse:gateway/plugin@0.1.0",
+        "gatehouse:gateway/plugin@0.1.7",
+    );
+    let path = dir.path().join("next-patch.wasm");
+    std::fs::write(&path, &next_patch).expect("write");
+    let (ok, report) = check(&path);
+    assert!(ok, "{report}");
+    assert!(
+        report.contains("contract: gatehouse:gateway@0.1.7 (this host: 0.1.0)"),
+        "{report}"
+    );
+    assert!(report.contains("network: Echo network"), "{report}");
+
+    let next_minor = rewrite(&echo, "@0.1.0", "@0.2.0");
+    let path = dir.path().join("next-minor.wasm");
+    std::fs::write(&path, &next_minor).expect("write");
+    let (ok, report) = check(&path);
+    assert!(!ok, "{report}");
+    assert!(
+        report.contains("is contract version 0.2.0, which this host (0.1.0) does not speak"),
+        "{report}"
+    );
+
+    // `set-timer` renamed `set-timex`: an import of a later 0.1.x that this
+    // host does not have.
+    let newer_import = rewrite(&next_patch, "set-timer", "set-timex");
+    let path = dir.path().join("newer-import.wasm");
+    std::fs::write(&path, &newer_import).expect("write");
+    let (ok, report) = check(&path);
+    assert!(!ok, "{report}");
+    assert!(report.contains("the host cannot load it"), "{report}");
+    assert!(report.contains("set-timex"), "{report}");
+    assert!(report.contains("upgrade the host"), "{report}");
+}
+
 /// Runs a build command in `dir`, panicking with its output on failure.
 fn build(dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str], env: &[(&str, &Path)]) {
     let output = Command::new(program.as_ref())

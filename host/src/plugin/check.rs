@@ -43,6 +43,19 @@ pub fn compatible(a: &str, b: &str) -> bool {
     matches!((key(a), key(b)), (Some(x), Some(y)) if x == y)
 }
 
+/// True when version `a` is later than `b` (numerically, major.minor.patch).
+fn newer_than(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> {
+        v.split(['-', '+'])
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
+    parts(a) > parts(b)
+}
+
 /// What a plugin file holds, and what is wrong with it.
 #[derive(Debug, Default)]
 pub struct CheckReport {
@@ -157,9 +170,21 @@ pub async fn check(engine: &Engine, path: &Path) -> CheckReport {
     };
     match PluginRuntime::load(engine, path, limits, None).await {
         Ok(runtime) => report.info = Some(runtime.info),
-        Err(e) => report
-            .problems
-            .push(format!("the host cannot load it: {e}")),
+        Err(e) => {
+            let newer = report
+                .contract_version
+                .as_deref()
+                .is_some_and(|v| newer_than(v, contract_version()));
+            let hint = if newer {
+                " (the plugin was built against a later contract than this host's: it may use \
+                 a function added since; upgrade the host)"
+            } else {
+                ""
+            };
+            report
+                .problems
+                .push(format!("the host cannot load it: {e}{hint}"));
+        }
     }
     report
 }
@@ -316,6 +341,9 @@ mod tests {
         assert!(compatible("0.2.0-rc-2023-10-25", "0.2.6"));
         assert!(!compatible("", "0.1.0"));
         assert!(!compatible("x.y", "0.1.0"));
+        assert!(newer_than("0.1.7", "0.1.0"));
+        assert!(!newer_than("0.1.0", "0.1.0"));
+        assert!(newer_than("0.10.0", "0.9.1"));
     }
 
     #[test]
