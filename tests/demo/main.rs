@@ -1,5 +1,7 @@
 //! The demo: a private Prosody on loopback, the gateway with the echo
-//! plugin, and a user to log in with. Run by `scripts/demo`.
+//! plugin, and a user to log in with. Run by `scripts/demo [PLUGIN]`, where
+//! PLUGIN is a build of `target/plugins/`: `echo` (Rust, the default),
+//! `echo-js` or `echo-py`.
 
 use gatehouse_tests::process::GatewayProcess;
 use gatehouse_tests::prosody::Prosody;
@@ -14,13 +16,14 @@ fn port_or_free(wanted: u16) -> u16 {
 }
 
 fn main() {
+    let plugin = std::env::args().nth(1).unwrap_or_else(|| "echo".to_owned());
     let c2s = port_or_free(5222);
     let component = port_or_free(5347);
     let prosody = Prosody::start_on(c2s, component, &[(GATEWAY, SECRET)]);
     prosody.register_user("demo", "demo");
-    let gateway = GatewayProcess::start(&prosody.component_address());
+    let gateway = GatewayProcess::start_plugin(&prosody.component_address(), &plugin);
     println!(
-        "\nGatehouse is running.\n\n\
+        "\nGatehouse is running, with the {plugin} plugin.\n\n\
          Log in with any XMPP client:\n  \
            JID:      demo@localhost\n  \
            password: demo\n  \
