@@ -181,6 +181,27 @@ fn valid_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The vendored SDK's manifest names the same dependencies as the real
+    /// one (which inherits them from the workspace).
+    #[test]
+    fn the_vendored_sdk_has_the_real_sdks_dependencies() {
+        let dependencies = |text: &str| -> Vec<String> {
+            let manifest: toml::Table = toml::from_str(text).unwrap();
+            let mut names: Vec<String> = manifest["dependencies"]
+                .as_table()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            dependencies(include_str!("../templates/rust/sdk-Cargo.toml")),
+            dependencies(include_str!("../../guest-sdk/Cargo.toml"))
+        );
+    }
+
     #[test]
     fn names_are_checked() {
         assert!(valid_name("irc"));
