@@ -1,8 +1,10 @@
 //! The demo: a private Prosody on loopback, the gateway with the echo
 //! plugin, and a user to log in with. Run by `scripts/demo [PLUGIN]`, where
 //! PLUGIN is a build of `target/plugins/`: `echo` (Rust, the default),
-//! `echo-js` or `echo-py`.
+//! `echo-js` or `echo-py`; or `irc`, which also starts a local IRC server
+//! (ngircd) and runs the IRC gateway against it.
 
+use gatehouse_tests::irc::IrcServer;
 use gatehouse_tests::process::GatewayProcess;
 use gatehouse_tests::prosody::Prosody;
 use gatehouse_tests::{GATEWAY, SECRET, free_port};
@@ -15,26 +17,54 @@ fn port_or_free(wanted: u16) -> u16 {
     }
 }
 
+const IRC_GATEWAY: &str = "irc.localhost";
+
 fn main() {
     let plugin = std::env::args().nth(1).unwrap_or_else(|| "echo".to_owned());
     let c2s = port_or_free(5222);
     let component = port_or_free(5347);
-    let prosody = Prosody::start_on(c2s, component, &[(GATEWAY, SECRET)]);
+    let (jid, irc) = if plugin == "irc" {
+        (IRC_GATEWAY, Some(IrcServer::start()))
+    } else {
+        (GATEWAY, None)
+    };
+    let prosody = Prosody::start_on(c2s, component, &[(jid, SECRET)]);
     prosody.register_user("demo", "demo");
-    let gateway = GatewayProcess::start_plugin(&prosody.component_address(), &plugin);
-    println!(
+    let gateway = match &irc {
+        Some(irc) => GatewayProcess::start_gateway(
+            &prosody.component_address(),
+            jid,
+            "irc",
+            &format!("allow = [\"127.0.0.1:{}\"]", irc.port),
+        ),
+        None => GatewayProcess::start_plugin(&prosody.component_address(), &plugin),
+    };
+    let login = format!(
         "\nGatehouse is running, with the {plugin} plugin.\n\n\
          Log in with any XMPP client:\n  \
            JID:      demo@localhost\n  \
            password: demo\n  \
-           server:   127.0.0.1, port {c2s} (plain text, no TLS: allow an unencrypted connection)\n\n\
-         Then register with the gateway {GATEWAY} (service discovery, or \"add a transport\"):\n  \
-           any user name; \"contacts\" is how many echo contacts you get (default 3).\n\
-         Your roster fills with Contact 0, Contact 1…; message one and it answers with your text.\n\
-         Commands to a contact: /nick NAME, /presence away [STATUS], /contact ID, /unfriend, /burst N.\n\n\
-         Or let the scripted client do it:\n  \
-           target/venv/bin/python3 tests/e2e/client.py --server 127.0.0.1:{c2s} --gateway {GATEWAY} --user demo:demo:demo:3\n\n\
-         Rebuild the plugin (scripts/build-plugins) and the running gateway reloads it.\n\
+           server:   127.0.0.1, port {c2s} (plain text, no TLS: allow an unencrypted connection)\n\n"
+    );
+    let usage = match &irc {
+        Some(irc) => format!(
+            "Then register with the gateway {jid} (service discovery, or \"add a transport\"):\n  \
+               server: 127.0.0.1:{port}   nickname: any, e.g. demo   contacts: e.g. alice\n\
+             Connect an IRC client to 127.0.0.1 port {port} (e.g. `irssi -c 127.0.0.1 -p {port} -n alice`),\n\
+             and write to demo; on XMPP, write to alice@{jid}.\n\n",
+            port = irc.port
+        ),
+        None => format!(
+            "Then register with the gateway {jid} (service discovery, or \"add a transport\"):\n  \
+               any user name; \"contacts\" is how many echo contacts you get (default 3).\n\
+             Your roster fills with Contact 0, Contact 1…; message one and it answers with your text.\n\
+             Commands to a contact: /nick NAME, /presence away [STATUS], /contact ID, /unfriend, /burst N.\n\n\
+             Or let the scripted client do it:\n  \
+               target/venv/bin/python3 tests/e2e/client.py --server 127.0.0.1:{c2s} --gateway {jid} --user demo:demo:demo:3\n\n"
+        ),
+    };
+    println!(
+        "{login}{usage}Rebuild the plugin (scripts/build-plugins) and the running gateway reloads it.\n\
          Gateway log: {}\n\
          Press Ctrl-C to stop.",
         gateway.dir.path().join("gatehouse.log").display()
@@ -49,4 +79,5 @@ fn main() {
     println!("stopping");
     drop(gateway);
     drop(prosody);
+    drop(irc);
 }

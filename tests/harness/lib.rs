@@ -8,6 +8,7 @@ use std::time::Duration;
 use minidom::Element;
 
 pub mod fake_server;
+pub mod irc;
 pub mod measure;
 pub mod process;
 pub mod prosody;

@@ -44,6 +44,13 @@ impl GatewayProcess {
     /// (`target/plugin-cache`): Python and JavaScript take seconds to
     /// compile.
     pub fn start_plugin(server: &str, plugin_name: &str) -> Self {
+        Self::start_gateway(server, GATEWAY, plugin_name, "")
+    }
+
+    /// Starts the binary with one gateway of JID `jid` (whose secret is
+    /// [`SECRET`]) running a built plugin; `extra` is added to the gateway's
+    /// section (`allow = […]`…).
+    pub fn start_gateway(server: &str, jid: &str, plugin_name: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let config = dir.path().join("gatehouse.toml");
         std::fs::write(
@@ -51,7 +58,7 @@ impl GatewayProcess {
             format!(
                 "[xmpp]\nserver = \"{server}\"\n\n[store]\npath = \"gatehouse.db\"\n\n\
                  [engine]\ncache_dir = \"{}\"\n\n\
-                 [[gateway]]\njid = \"{GATEWAY}\"\nsecret = \"{SECRET}\"\nplugin = \"{}\"\n",
+                 [[gateway]]\njid = \"{jid}\"\nsecret = \"{SECRET}\"\nplugin = \"{}\"\n{extra}\n",
                 compiled_cache().display(),
                 plugin(plugin_name).display()
             ),
@@ -120,6 +127,21 @@ impl GatewayProcess {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gatehouse.log")).unwrap_or_default()
     }
+}
+
+/// Stops a server: SIGTERM first, so that it can close its connections,
+/// then SIGKILL if it is still there after 10 s.
+pub fn terminate(child: &mut Child) {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The compiled-plugin cache the tests share.

@@ -148,17 +148,7 @@ VirtualHost "localhost"
     /// Stops Prosody.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SIGTERM first, so that it can close its streams.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::process::terminate(&mut child);
         }
     }
 

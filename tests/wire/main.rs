@@ -4,6 +4,7 @@
 mod edits;
 mod errors;
 mod gateway_jid;
+mod irc;
 mod link;
 mod messages;
 mod profile;

@@ -1,0 +1,172 @@
+//! The IRC plugin against a scripted IRC server on a loopback socket: the
+//! protocol details a real server rarely shows on cue (PING, a nick in use)
+//! and hostile input (garbage, an endless line, invalid UTF-8, stray CTCP),
+//! none of which may trap the plugin. The real-server test is in
+//! `tests/e2e/irc.rs`.
+
+use std::time::Duration;
+
+use gatehouse_tests::{GATEWAY, Wire, child_text};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::{NS, ROMEO};
+
+/// The server's side of the gateway's connection.
+struct Peer {
+    lines: tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    out: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Peer {
+    /// The next line the plugin sent, within 10 s.
+    async fn line(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+            .await
+            .expect("a line from the plugin within 10 s")
+            .expect("read")
+            .expect("the connection is open")
+    }
+
+    /// Reads lines until one starts with `prefix` (USERHOST polls and the
+    /// like may come in between).
+    async fn line_starting(&mut self, prefix: &str) -> String {
+        loop {
+            let line = self.line().await;
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.out.write_all(bytes).await.expect("write");
+    }
+}
+
+/// A gateway with the IRC plugin, a registered user, and the connection
+/// the plugin opened to the scripted server, past NICK and USER.
+async fn irc_session() -> (Wire, Peer) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut w = Wire::start_with(true, "irc", &format!("allow = [\"127.0.0.1:{port}\"]")).await;
+    w.link
+        .send(&format!(
+            "<iq type='set' id='reg' from='{ROMEO}/pc' to='{GATEWAY}'>\
+             <query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>\
+             <field var='server'><value>127.0.0.1:{port}</value></field>\
+             <field var='nickname'><value>romeo</value></field>\
+             <field var='contacts'><value>Bob</value></field></x></query></iq>"
+        ))
+        .await;
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .expect("the plugin connects")
+        .unwrap();
+    let (read, out) = TcpStream::into_split(socket);
+    let mut peer = Peer {
+        lines: BufReader::new(read).lines(),
+        out,
+    };
+    assert_eq!(peer.line().await, "NICK romeo");
+    assert_eq!(peer.line().await, "USER romeo 0 * :romeo via Gatehouse");
+    (w, peer)
+}
+
+/// Waits for a chat message to the user with this body; returns its sender.
+async fn message_to_user(w: &mut Wire, body: &str) -> String {
+    let el = w
+        .link
+        .recv_until(body, |e| {
+            e.is("message", NS) && child_text(e, "body", NS).as_deref() == Some(body)
+        })
+        .await;
+    el.attr("from").unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn ping_and_a_nick_in_use_are_answered() {
+    let (mut w, mut peer) = irc_session().await;
+    peer.send(b":irc.test 433 * romeo :Nickname already in use\r\n")
+        .await;
+    assert_eq!(peer.line().await, "NICK romeo_");
+    message_to_user(
+        &mut w,
+        "The nick romeo is taken on the IRC server; trying romeo_.",
+    )
+    .await;
+    peer.send(b"PING :token-1\r\n").await;
+    assert_eq!(peer.line_starting("PONG").await, "PONG :token-1");
+    peer.send(b":irc.test 001 romeo_ :Welcome\r\n").await;
+    // The presence poll starts with the welcome, for the contact of the form.
+    assert_eq!(peer.line_starting("USERHOST").await, "USERHOST Bob");
+    peer.send(b":irc.test 302 romeo_ :Bob=+bob@host\r\n").await;
+    let presence = w
+        .link
+        .recv_until("Bob's presence", |e| {
+            e.is("presence", NS)
+                && e.attr("from")
+                    .is_some_and(|f| f.starts_with(&format!("bob@{GATEWAY}/")))
+        })
+        .await;
+    assert_eq!(presence.attr("type"), None, "available");
+    // A message to Bob goes to the nick as the user wrote it, from romeo_.
+    w.link
+        .send(&format!(
+            "<message type='chat' id='m1' from='{ROMEO}/pc' to='bob@{GATEWAY}'><body>hi</body></message>"
+        ))
+        .await;
+    assert_eq!(peer.line_starting("PRIVMSG").await, "PRIVMSG Bob :hi");
+}
+
+#[tokio::test]
+async fn hostile_server_input_never_traps_the_plugin() {
+    let (mut w, mut peer) = irc_session().await;
+    peer.send(b":irc.test 001 romeo :Welcome\r\n").await;
+    let mut hostile: Vec<u8> = Vec::new();
+    hostile.extend_from_slice(b"\r\n\n:\r\n@\r\n: PRIVMSG\r\n:x!y@z PRIVMSG\r\n");
+    hostile
+        .extend_from_slice(b"\x00\x01\x02garbage\r\n:bob!b@h PRIVMSG romeo :\x01VERSION\x01\r\n");
+    hostile.extend_from_slice(
+        b":bob!b@h PRIVMSG romeo :\x01\r\n:bob!b@h PRIVMSG romeo :\x03\x02\x0f\r\n",
+    );
+    hostile.extend_from_slice(
+        b":bad nick!b@h PRIVMSG romeo :spoof\r\n:irc.test 302 romeo :=== * =\r\n",
+    );
+    hostile.extend_from_slice(b":irc.test 301\r\n:irc.test 401\r\nNICK\r\n:bob!b@h NICK\r\n");
+    // An endless line (a megabyte without a newline), then its end.
+    hostile.extend(std::iter::repeat_n(b'x', 1 << 20));
+    hostile.extend_from_slice(b"\r\n");
+    // Latin-1, which is not UTF-8, and then a proper message.
+    hostile.extend_from_slice(b":bob!b@h PRIVMSG romeo :caf\xe9 cr\xe8me\r\n");
+    hostile.extend_from_slice(b":Bob!b@h PRIVMSG ROMEO :still \x02here\x02\r\n");
+    peer.send(&hostile).await;
+    // Everything the user gets up to the last message: the two messages,
+    // and no crash notice (the host tells the user of every crash) nor the
+    // spoofed nick's text.
+    let mut bodies = Vec::new();
+    let mut senders = Vec::new();
+    while bodies.last().map(String::as_str) != Some("still here") {
+        let el = w.link.recv().await;
+        if let Some(body) = child_text(&el, "body", NS) {
+            senders.push(el.attr("from").unwrap_or_default().to_owned());
+            bodies.push(body);
+        }
+    }
+    assert_eq!(bodies, ["café crème", "still here"]);
+    // `Bob` and `bob` are one contact; the formatting is gone.
+    assert_eq!(
+        senders,
+        [
+            format!("bob@{GATEWAY}/gatehouse"),
+            format!("bob@{GATEWAY}/gatehouse")
+        ]
+    );
+    while let Some(el) = w.link.recv_within(Duration::from_millis(300)).await {
+        assert!(
+            child_text(&el, "body", NS).is_none(),
+            "{}",
+            String::from(&el)
+        );
+    }
+}
