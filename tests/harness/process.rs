@@ -100,6 +100,11 @@ impl GatewayProcess {
         panic!("gatehouse did not connect within 120 s:\n{}", self.log());
     }
 
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends a signal (`USR1`, `TERM`…) to the gateway, by its pid.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")

@@ -126,6 +126,26 @@ VirtualHost "localhost"
         }
     }
 
+    /// Creates many accounts at once by writing Prosody's account files
+    /// (what `prosodyctl register` would write, without a process per
+    /// user): `local` is each account's name and password.
+    pub fn add_accounts(&self, locals: impl IntoIterator<Item = String>) {
+        let dir = self.dir.path().join("data/localhost/accounts");
+        std::fs::create_dir_all(&dir).expect("accounts folder");
+        for local in locals {
+            std::fs::write(
+                dir.join(format!("{local}.dat")),
+                format!("return {{\n\t[\"password\"] = \"{local}\";\n}};\n"),
+            )
+            .expect("write an account");
+        }
+    }
+
+    /// Prosody's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Creates a user account on `localhost`.
     pub fn register_user(&self, user: &str, password: &str) {
         let status = Command::new("prosodyctl")
