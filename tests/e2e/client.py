@@ -53,17 +53,16 @@ class Client(slixmpp.ClientXMPP):
         self.message_arrived.set()
 
     async def wait_message(self, sender_bare, body):
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            for m in self.messages:
-                if m["from"].split("/")[0] == sender_bare and m["body"] == body:
-                    return m
-            self.message_arrived.clear()
-            try:
-                await asyncio.wait_for(self.message_arrived.wait(), deadline - time.monotonic())
-            except asyncio.TimeoutError:
-                break
-        raise TimeoutError(f"no message {body!r} from {sender_bare}")
+        return await self.wait_body(sender_bare, lambda b: b == body, repr(body))
+
+    async def wait_body(self, sender_bare, check, what):
+        """The first chat message from `sender_bare` whose body passes `check`."""
+        return await wait_until(
+            self.messages,
+            self.message_arrived,
+            lambda m: m["from"].split("/")[0] == sender_bare and check(m["body"]),
+            f"message {what} from {sender_bare}",
+        )
 
     def gateway_roster(self, gateway):
         items = {}
@@ -72,6 +71,22 @@ class Client(slixmpp.ClientXMPP):
                 item = self.client_roster[jid]
                 items[jid] = {"name": item["name"], "subscription": item["subscription"]}
         return items
+
+
+async def wait_until(items, arrived, check, what, since=0):
+    """The first of `items` (a list that grows, `arrived` set on each append)
+    from index `since` on that passes `check`, waiting up to TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        for item in items[since:]:
+            if check(item):
+                return item
+        arrived.clear()
+        try:
+            await asyncio.wait_for(arrived.wait(), deadline - time.monotonic())
+        except asyncio.TimeoutError:
+            break
+    raise TimeoutError(f"no {what}; got {items}")
 
 
 def register_form(username, contacts):

@@ -22,7 +22,7 @@ import time
 from irc.client_aio import AioReactor
 from slixmpp.xmlstream import ET
 
-from client import TIMEOUT, Client
+from client import TIMEOUT, Client, wait_until
 
 LONG = ("Ünïcödé " * 40 + "🎉" * 60 + " end").strip()
 
@@ -50,30 +50,13 @@ class XmppUser(Client):
     async def wait_presence(self, sender, check, what, since=0):
         """The first presence from `sender` that passes `check`, among those
         that arrived after the first `since`."""
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            for p in self.presences[since:]:
-                if p["from"] == sender and check(p):
-                    return p
-            self.presence_arrived.clear()
-            try:
-                await asyncio.wait_for(self.presence_arrived.wait(), deadline - time.monotonic())
-            except asyncio.TimeoutError:
-                break
-        raise TimeoutError(f"no presence from {sender}: {what}; got {self.presences}")
-
-    async def wait_body(self, sender, check, what):
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            for m in self.messages:
-                if m["from"].split("/")[0] == sender and check(m["body"]):
-                    return m
-            self.message_arrived.clear()
-            try:
-                await asyncio.wait_for(self.message_arrived.wait(), deadline - time.monotonic())
-            except asyncio.TimeoutError:
-                break
-        raise TimeoutError(f"no message from {sender}: {what}; got {self.messages}")
+        return await wait_until(
+            self.presences,
+            self.presence_arrived,
+            lambda p: p["from"] == sender and check(p),
+            f"presence from {sender}: {what}",
+            since,
+        )
 
 
 class IrcUser:
@@ -99,17 +82,7 @@ class IrcUser:
         await asyncio.wait_for(self.welcomed.wait(), TIMEOUT)
 
     async def wait(self, check, what):
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            for m in self.received:
-                if check(m):
-                    return m
-            self.arrived.clear()
-            try:
-                await asyncio.wait_for(self.arrived.wait(), deadline - time.monotonic())
-            except asyncio.TimeoutError:
-                break
-        raise TimeoutError(f"IRC: no {what}; got {self.received}")
+        return await wait_until(self.received, self.arrived, check, f"IRC {what}")
 
 
 def register_form(port):
