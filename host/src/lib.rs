@@ -64,6 +64,7 @@ pub enum StartError {
 /// (in practice, until the process is stopped).
 pub async fn run(config: Config) -> Result<(), StartError> {
     let store = store::Store::open(&config.store.path)?;
+    store.spawn_committer();
     let max_memory_mb = config
         .gateways
         .iter()
@@ -91,11 +92,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         );
         tracing::info!(gateway = %jid, plugin = %gateway_config.plugin.display(), network = runtime.info.name, "plugin loaded");
         let plugin_path = gateway_config.plugin.clone();
+        warn_if_beside_the_database(&plugin_path, &config.store.path);
         let (outbox, outbox_rx) = link::outbox();
         let link_config = link::LinkConfig {
             server: config.xmpp.server.clone(),
             jid: jid.clone(),
             secret: gateway_config.secret.clone(),
+            store: store.clone(),
         };
         let tls = plugin::streams::tls_config(&gateway_config.tls_ca).map_err(StartError::Tls)?;
         let ctx = Arc::new(gateway::GatewayContext::new(
@@ -134,6 +137,29 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// The plugin watcher watches the plugin's folder: if the database lives
+/// there too, every commit wakes it (and costs the gateway CPU).
+fn warn_if_beside_the_database(plugin: &std::path::Path, database: &std::path::Path) {
+    let folder = |p: &std::path::Path| {
+        p.parent()
+            .map(|f| {
+                if f.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    f
+                }
+            })
+            .and_then(|f| f.canonicalize().ok())
+    };
+    if folder(plugin).is_some() && folder(plugin) == folder(database) {
+        tracing::warn!(
+            plugin = %plugin.display(),
+            database = %database.display(),
+            "the plugin shares its folder with the database: every database write wakes the plugin watcher; keep plugins in a folder of their own"
+        );
+    }
 }
 
 /// SIGUSR1 reloads every plugin file, changed or not.

@@ -11,7 +11,8 @@
 //! What the gateway sends goes through an [`Outbox`]: a queue that outlives
 //! connections. Stanzas written while the server is away wait there and go
 //! out, in order, after the next handshake; a batch whose write failed is
-//! put back at the front.
+//! put back at the front. Before a batch is written the store commits, so a
+//! stanza never acknowledges a write that a kill could still undo.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -29,6 +30,7 @@ use tokio_xmpp::xmlstream::{
 use xmpp_parsers::{component::Handshake, iq::Iq, ping::Ping, stanza::Stanza};
 
 use crate::stanza::ns;
+use crate::store::Store;
 
 /// Why one connection attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,9 @@ pub struct LinkConfig {
     pub jid: BareJid,
     /// The handshake secret.
     pub secret: String,
+    /// The database whose writes are committed before each batch of
+    /// stanzas leaves.
+    pub store: Store,
 }
 
 /// A stanza the server sent that could not be parsed, with enough of its
@@ -240,6 +245,13 @@ async fn serve(
     let mut pings = 0u64;
     loop {
         if !queue.is_empty() {
+            if let Err(e) = config.store.commit() {
+                // Nothing goes out that could acknowledge a lost write; the
+                // stanzas wait for the database to come back.
+                tracing::error!(gateway = %config.jid, error = %e, queued = queue.len(), "cannot commit: holding the outgoing stanzas");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
             if let Err(e) = write_batch(stream, queue).await {
                 return ServeEnd::Lost(format!("write: {e}"));
             }
@@ -289,15 +301,27 @@ async fn serve(
             stanza = outbox.rx.recv() => match stanza {
                 Some(stanza) => {
                     queue.push_back(stanza);
-                    while queue.len() < BATCH {
-                        match outbox.rx.try_recv() {
-                            Ok(stanza) => queue.push_back(stanza),
-                            Err(_) => break,
-                        }
+                    take_queued(outbox, queue);
+                    if queue.len() < BATCH {
+                        // Let the sessions that are running finish their
+                        // stanzas first: one commit and one write then
+                        // serve them all.
+                        tokio::task::yield_now().await;
+                        take_queued(outbox, queue);
                     }
                 }
                 None => return ServeEnd::RouterGone,
             },
+        }
+    }
+}
+
+/// Moves what the outbox holds into the queue, up to a batch.
+fn take_queued(outbox: &mut OutboxReceiver, queue: &mut VecDeque<Stanza>) {
+    while queue.len() < BATCH {
+        match outbox.rx.try_recv() {
+            Ok(stanza) => queue.push_back(stanza),
+            Err(_) => break,
         }
     }
 }

@@ -82,16 +82,19 @@ impl TestGateway {
         self.dir.path().join("gatehouse.toml")
     }
 
-    /// The gateway's own copy of its plugin (tests may replace it).
+    /// The gateway's own copy of its plugin (tests may replace it), in a
+    /// folder of its own as operators should keep it: the watcher wakes at
+    /// every change in the plugin's folder.
     pub fn plugin_path(&self) -> PathBuf {
-        self.dir.path().join("plugin.wasm")
+        self.dir.path().join("plugins").join("plugin.wasm")
     }
 
     fn write_config(&self, server: &str, plugin_name: &str, extra: &str) {
+        std::fs::create_dir_all(self.dir.path().join("plugins")).expect("plugins folder");
         std::fs::copy(plugin(plugin_name), self.plugin_path()).expect("copy the plugin");
         let config = format!(
             "[xmpp]\nserver = \"{server}\"\n\n[store]\npath = \"gatehouse.db\"\n\n\
-             [[gateway]]\njid = \"{GATEWAY}\"\nsecret = \"{SECRET}\"\nplugin = \"plugin.wasm\"\n{extra}\n"
+             [[gateway]]\njid = \"{GATEWAY}\"\nsecret = \"{SECRET}\"\nplugin = \"plugins/plugin.wasm\"\n{extra}\n"
         );
         std::fs::write(self.config_path(), config).expect("write the configuration");
     }

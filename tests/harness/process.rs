@@ -27,6 +27,7 @@ pub fn gatehouse_binary() -> PathBuf {
 pub struct GatewayProcess {
     /// Holds the configuration, the database and the log.
     pub dir: tempfile::TempDir,
+    plugin_file: PathBuf,
     child: Child,
     /// How many handshakes to wait for before the gateway counts as up.
     connections: usize,
@@ -53,6 +54,15 @@ impl GatewayProcess {
     pub fn start_gateway(server: &str, jid: &str, plugin_name: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let config = dir.path().join("gatehouse.toml");
+        // A private copy, so that a test may replace it (hot reload)
+        // without touching the built one; in a folder of its own, away from
+        // the database, whose writes would wake the plugin watcher.
+        std::fs::create_dir_all(dir.path().join("plugins")).expect("plugins folder");
+        let plugin_file = dir
+            .path()
+            .join("plugins")
+            .join(format!("{plugin_name}.wasm"));
+        std::fs::copy(plugin(plugin_name), &plugin_file).expect("copy the plugin");
         std::fs::write(
             &config,
             format!(
@@ -60,13 +70,14 @@ impl GatewayProcess {
                  [engine]\ncache_dir = \"{}\"\n\n\
                  [[gateway]]\njid = \"{jid}\"\nsecret = \"{SECRET}\"\nplugin = \"{}\"\n{extra}\n",
                 compiled_cache().display(),
-                plugin(plugin_name).display()
+                plugin_file.display()
             ),
         )
         .expect("write the configuration");
         let child = spawn(&dir);
         let mut gateway = GatewayProcess {
             dir,
+            plugin_file,
             child,
             connections: 1,
         };
@@ -77,8 +88,19 @@ impl GatewayProcess {
     /// Kills the gateway (SIGKILL: nothing is flushed or said goodbye) and
     /// starts it again on the same configuration and database.
     pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.start_again();
+    }
+
+    /// Kills the gateway (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts the killed gateway again on the same configuration and
+    /// database; returns once its link is up.
+    pub fn start_again(&mut self) {
         self.child = spawn(&self.dir);
         self.connections += 1;
         self.wait_connected();
@@ -98,6 +120,12 @@ impl GatewayProcess {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("gatehouse did not connect within 120 s:\n{}", self.log());
+    }
+
+    /// The plugin file the gateway runs (its own copy): replace it to
+    /// reload.
+    pub fn plugin_path(&self) -> PathBuf {
+        self.plugin_file.clone()
     }
 
     /// The gateway's process id.

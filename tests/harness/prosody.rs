@@ -92,6 +92,10 @@ allow_unencrypted_plain_auth = true
 allow_registration = false
 authentication = "internal_plain"
 storage = "internal"
+-- Nagle's algorithm on Prosody's side holds a small write until the peer
+-- acknowledges the previous one: a client that sends every 10 ms would see
+-- every answer 10 ms late. Gateways deployments want it off too.
+network_settings = {{ nagle = false }}
 
 VirtualHost "localhost"
     modules_enabled = {{ "privilege" }}

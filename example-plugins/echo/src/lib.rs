@@ -36,7 +36,9 @@ impl Plugin for Echo {
         if username == "crashlogin" {
             panic!("the echo network crashes on purpose for user crashlogin");
         }
-        Ok(format!("Echo network: logged in as {username}"))
+        // A v2 build says so in its status too: the load bench sees a
+        // session move to the new code by its new status presence.
+        Ok(format!("{PREFIX}Echo network: logged in as {username}"))
     }
 
     fn fill_roster() -> Result<(), String> {

@@ -408,9 +408,15 @@ impl session::Host for HostState {
     }
 
     async fn stream_write(&mut self, stream: u32, data: Vec<u8>) -> WitResult<()> {
-        Ok(self
-            .data()
-            .and_then(|d| d.streams.write(stream, data).map_err(stream_error)))
+        Ok(self.data().and_then(|d| {
+            // What the plugin stored before telling the legacy network is
+            // kept, whatever happens next.
+            d.roster.gateway().store.commit().map_err(|e| {
+                tracing::error!(error = %e, "cannot commit before a stream write");
+                types::Error::Other("the gateway's database is failing".into())
+            })?;
+            d.streams.write(stream, data).map_err(stream_error)
+        }))
     }
 
     async fn close_stream(&mut self, stream: u32) -> wasmtime::Result<()> {

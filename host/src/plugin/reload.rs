@@ -7,28 +7,63 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use wasmtime::Engine;
 
 use super::{Limits, PluginRuntime};
 
-/// How long a file must stay quiet before it is read: writers (cp, cargo)
-/// touch it several times.
+/// How long a file must stay quiet before it is read when the watcher did
+/// not see its writer finish (a close after writing, or a rename into
+/// place): writers (cp, cargo) touch it several times.
 const SETTLE: Duration = Duration::from_millis(300);
 
 /// Where a reloaded plugin goes.
 pub type ReloadSender = mpsc::UnboundedSender<Arc<PluginRuntime>>;
 
+/// What the watcher saw happen to the plugin file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// A writer finished (closed the file after writing it, or renamed a
+    /// finished file into place): read it now.
+    Complete,
+    /// A write is under way: read it once it is over (or quiet).
+    Partial,
+    /// A reload was asked for, changed or not.
+    Forced,
+}
+
+impl Change {
+    fn of(kind: &EventKind) -> Option<Change> {
+        match kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => {
+                Some(Change::Complete)
+            }
+            EventKind::Create(_) | EventKind::Modify(_) => Some(Change::Partial),
+            _ => None,
+        }
+    }
+}
+
+/// The SHA-256 of the plugin file, to tell a change from a touch (`None`
+/// if it cannot be read now).
+fn digest(path: &Path) -> Option<[u8; 32]> {
+    use xmpp_parsers::sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).ok()?;
+    Some(Sha256::digest(&bytes).into())
+}
+
 /// Asks for a reload now, whether or not the file changed (a signal, a
 /// command).
 #[derive(Debug, Clone)]
-pub struct ReloadTrigger(mpsc::UnboundedSender<()>);
+pub struct ReloadTrigger(mpsc::UnboundedSender<Change>);
 
 impl ReloadTrigger {
     /// Reloads the plugin file.
     pub fn reload(&self) {
-        let _ = self.0.send(());
+        let _ = self.0.send(Change::Forced);
     }
 }
 
@@ -48,8 +83,9 @@ pub fn watch(
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
             && event.paths.iter().any(|p| p.file_name() == name.as_deref())
+            && let Some(change) = Change::of(&event.kind)
         {
-            let _ = changed_tx.send(());
+            let _ = changed_tx.send(change);
         }
     })?;
     let folder = path
@@ -57,17 +93,38 @@ pub fn watch(
         .map(Path::to_owned)
         .unwrap_or_else(|| PathBuf::from("."));
     watcher.watch(&folder, RecursiveMode::NonRecursive)?;
+    let mut loaded = digest(&path);
     tokio::spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
-        while changed.recv().await.is_some() {
-            // Let the writer finish, then take every event it caused.
-            tokio::time::sleep(SETTLE).await;
-            while changed.try_recv().is_ok() {}
+        while let Some(mut change) = changed.recv().await {
+            if change == Change::Partial {
+                // Wait for the writer to finish, or for the file to go quiet.
+                let deadline = tokio::time::Instant::now() + SETTLE;
+                while change == Change::Partial {
+                    match tokio::time::timeout_at(deadline, changed.recv()).await {
+                        Ok(Some(next)) => change = next,
+                        Ok(None) => return,
+                        Err(_) => break,
+                    }
+                }
+            }
+            // One read serves every event the writer caused so far.
+            while let Ok(next) = changed.try_recv() {
+                if next == Change::Forced {
+                    change = next;
+                }
+            }
+            let now = digest(&path);
+            if change != Change::Forced && now == loaded {
+                tracing::debug!(plugin = %path.display(), "plugin file touched but unchanged");
+                continue;
+            }
             let started = std::time::Instant::now();
             match PluginRuntime::load(&engine, &path, limits, cache.as_deref()).await {
                 Ok(runtime) => {
                     tracing::info!(plugin = %path.display(), took = ?started.elapsed(), "plugin reloaded");
+                    loaded = now;
                     if reloads.send(Arc::new(runtime)).is_err() {
                         return;
                     }

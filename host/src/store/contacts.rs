@@ -7,7 +7,8 @@ use super::{AvatarRow, ContactRow, Result, Store};
 impl Store {
     /// Every contact of a user.
     pub fn contacts(&self, user_id: i64) -> Result<Vec<ContactRow>> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = &db.conn;
         let mut stmt = conn.prepare_cached(
             "SELECT id, legacy_id, jid_username, name, in_roster, avatar_hash, avatar_unique_id,
                     vcard, vcard_fetched
@@ -21,7 +22,8 @@ impl Store {
 
     /// Stores a new contact and returns its row id.
     pub fn insert_contact(&self, user_id: i64, legacy_id: &str, jid_username: &str) -> Result<i64> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO contacts (user_id, legacy_id, jid_username) VALUES (?1, ?2, ?3)",
         )?;
@@ -31,7 +33,8 @@ impl Store {
 
     /// Records a contact's name.
     pub fn set_contact_name(&self, contact_id: i64, name: Option<&str>) -> Result<()> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let mut stmt = conn.prepare_cached("UPDATE contacts SET name = ?2 WHERE id = ?1")?;
         stmt.execute(params![contact_id, name])?;
         Ok(())
@@ -39,7 +42,8 @@ impl Store {
 
     /// Records whether a contact is in the user's roster.
     pub fn set_contact_in_roster(&self, contact_id: i64, in_roster: bool) -> Result<()> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let mut stmt = conn.prepare_cached("UPDATE contacts SET in_roster = ?2 WHERE id = ?1")?;
         stmt.execute(params![contact_id, in_roster])?;
         Ok(())
@@ -47,7 +51,8 @@ impl Store {
 
     /// Stores an avatar image, unless one with the same hash is stored.
     pub fn put_avatar(&self, avatar: &AvatarRow) -> Result<()> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO avatars (hash, mime, width, height, data) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (hash) DO NOTHING",
@@ -64,7 +69,8 @@ impl Store {
 
     /// An avatar image by hash.
     pub fn avatar(&self, hash: &str) -> Result<Option<AvatarRow>> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = &db.conn;
         let mut stmt = conn.prepare_cached(
             "SELECT hash, mime, width, height, data FROM avatars WHERE hash = ?1",
         )?;
@@ -88,7 +94,8 @@ impl Store {
         hash: Option<&str>,
         unique_id: Option<&str>,
     ) -> Result<()> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let mut stmt = conn.prepare_cached(
             "UPDATE contacts SET avatar_hash = ?2, avatar_unique_id = ?3 WHERE id = ?1",
         )?;
@@ -98,7 +105,8 @@ impl Store {
 
     /// Records a contact's profile (JSON), and that it needs no fetching.
     pub fn set_contact_vcard(&self, contact_id: i64, vcard: &str) -> Result<()> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let mut stmt =
             conn.prepare_cached("UPDATE contacts SET vcard = ?2, vcard_fetched = 1 WHERE id = ?1")?;
         stmt.execute(params![contact_id, vcard])?;
@@ -107,7 +115,8 @@ impl Store {
 
     /// Records that the plugin was asked for a contact's profile.
     pub fn set_vcard_fetched(&self, contact_id: i64) -> Result<()> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let mut stmt =
             conn.prepare_cached("UPDATE contacts SET vcard_fetched = 1 WHERE id = ?1")?;
         stmt.execute(params![contact_id])?;

@@ -1,8 +1,24 @@
 //! The message id map legacy ⇄ XMPP, and slidge's read horizon.
+//!
+//! No query here has an `ORDER BY` or a `MAX`: with either, SQLite
+//! re-prepares the statement at every run (the value bound to `contact_id`
+//! may change its plan), which cost a tenth of the gateway's CPU in the echo
+//! bench. A contact's rows for one id are few, so they are ordered here.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Result, Store};
+
+const MAP: &str = "INSERT INTO messages (contact_id, legacy_id, xmpp_id, from_user, unread)
+                   VALUES (?1, ?2, ?3, ?4, ?5)";
+const BY_LEGACY_ID: &str =
+    "SELECT id, xmpp_id, from_user FROM messages WHERE contact_id = ?1 AND legacy_id = ?2";
+const BY_XMPP_ID: &str =
+    "SELECT id, legacy_id, from_user FROM messages WHERE contact_id = ?1 AND xmpp_id = ?2";
+const UNREAD: &str = "SELECT id, legacy_id FROM messages
+                      WHERE contact_id = ?1 AND from_user = 0 AND unread = 1 AND id <= ?2";
+const MARK_READ: &str = "UPDATE messages SET unread = 0
+                         WHERE contact_id = ?1 AND from_user = 0 AND unread = 1 AND id <= ?2";
 
 impl Store {
     /// Maps a message's legacy id to one of its XMPP ids. A contact's
@@ -14,12 +30,9 @@ impl Store {
         xmpp_id: &str,
         from_user: bool,
     ) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO messages (contact_id, legacy_id, xmpp_id, from_user, unread)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        stmt.execute(params![
+        let db = self.db();
+        let conn = db.writer()?;
+        conn.prepare_cached(MAP)?.execute(params![
             contact_id, legacy_id, xmpp_id, from_user, !from_user
         ])?;
         Ok(())
@@ -29,27 +42,41 @@ impl Store {
     /// may have been sent as several XMPP messages), each with whether the
     /// user wrote it.
     pub fn xmpp_ids(&self, contact_id: i64, legacy_id: &str) -> Result<Vec<(String, bool)>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT xmpp_id, from_user FROM messages WHERE contact_id = ?1 AND legacy_id = ?2 ORDER BY id",
-        )?;
-        let ids = stmt
+        let db = self.db();
+        let conn = &db.conn;
+        let mut rows = conn
+            .prepare_cached(BY_LEGACY_ID)?
             .query_map(params![contact_id, legacy_id], |row| {
-                Ok((row.get(0)?, row.get(1)?))
+                Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?))
             })?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(ids)
+            .collect::<std::result::Result<Vec<(i64, String, bool)>, _>>()?;
+        rows.sort_unstable_by_key(|row| row.0);
+        Ok(rows
+            .into_iter()
+            .map(|(_, xmpp_id, from_user)| (xmpp_id, from_user))
+            .collect())
     }
 
     /// The legacy id behind an XMPP message id, if known.
     pub fn legacy_id(&self, contact_id: i64, xmpp_id: &str) -> Result<Option<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT legacy_id FROM messages WHERE contact_id = ?1 AND xmpp_id = ?2 ORDER BY id DESC LIMIT 1",
-        )?;
-        Ok(stmt
-            .query_row(params![contact_id, xmpp_id], |row| row.get(0))
-            .optional()?)
+        Ok(self
+            .by_xmpp_id(contact_id, xmpp_id)?
+            .into_iter()
+            .max_by_key(|row| row.0)
+            .map(|(_, legacy_id, _)| legacy_id))
+    }
+
+    /// The `(id, legacy id, from user)` rows of a contact's XMPP message id.
+    fn by_xmpp_id(&self, contact_id: i64, xmpp_id: &str) -> Result<Vec<(i64, String, bool)>> {
+        let db = self.db();
+        let rows = db
+            .conn
+            .prepare_cached(BY_XMPP_ID)?
+            .query_map(params![contact_id, xmpp_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(rows)
     }
 
     /// slidge's read horizon: the legacy ids of the contact's unread
@@ -57,41 +84,94 @@ impl Store {
     /// first, each once; they are marked read, so that no id is given twice.
     /// Empty if `xmpp_id` is not a known message of the contact.
     pub fn pop_unread_up_to(&self, contact_id: i64, xmpp_id: &str) -> Result<Vec<String>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let horizon: Option<i64> = tx
-            .query_row(
-                "SELECT MAX(id) FROM messages WHERE contact_id = ?1 AND xmpp_id = ?2 AND from_user = 0",
-                params![contact_id, xmpp_id],
-                |row| row.get(0),
-            )
-            .optional()?
-            .flatten();
-        let Some(horizon) = horizon else {
+        let Some(horizon) = self
+            .by_xmpp_id(contact_id, xmpp_id)?
+            .into_iter()
+            .filter(|(_, _, from_user)| !from_user)
+            .map(|row| row.0)
+            .max()
+        else {
             return Ok(Vec::new());
         };
-        let mut ids: Vec<String> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT legacy_id FROM messages
-                 WHERE contact_id = ?1 AND from_user = 0 AND unread = 1 AND id <= ?2 ORDER BY id",
-            )?;
-            stmt.query_map(params![contact_id, horizon], |row| row.get(0))?
-                .collect::<std::result::Result<_, _>>()?
-        };
-        tx.execute(
-            "UPDATE messages SET unread = 0 WHERE contact_id = ?1 AND from_user = 0 AND unread = 1 AND id <= ?2",
-            params![contact_id, horizon],
-        )?;
-        tx.commit()?;
+        // Under the store's lock and inside its group transaction, so no
+        // other write comes between the read and the update.
+        let db = self.db();
+        let conn = db.writer()?;
+        let mut unread: Vec<(i64, String)> = conn
+            .prepare_cached(UNREAD)?
+            .query_map(params![contact_id, horizon], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        conn.prepare_cached(MARK_READ)?
+            .execute(params![contact_id, horizon])?;
+        unread.sort_unstable_by_key(|row| row.0);
         let mut seen = std::collections::HashSet::new();
-        ids.retain(|id| seen.insert(id.clone()));
-        Ok(ids)
+        Ok(unread
+            .into_iter()
+            .map(|(_, legacy_id)| legacy_id)
+            .filter(|id| seen.insert(id.clone()))
+            .collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::StatementStatus;
+
+    /// A store with one user and one contact; returns the user's and the
+    /// contact's row ids.
+    fn one_contact() -> (Store, i64, i64) {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        let c = store.insert_contact(user.id, "c0", "c0").unwrap();
+        (store, user.id, c)
+    }
+
+    /// Maps the contact's message `e{n}` (XMPP id `e{n}`) and the user's
+    /// `u{n}` (XMPP id `x{n}`).
+    fn exchange(store: &Store, c: i64, n: u32) {
+        store
+            .map_message(c, &format!("e{n}"), &format!("e{n}"), false)
+            .unwrap();
+        store
+            .map_message(c, &format!("u{n}"), &format!("x{n}"), true)
+            .unwrap();
+    }
+
+    #[test]
+    fn the_hot_statements_are_prepared_once() {
+        let (store, user, c) = one_contact();
+        for n in 0..4 {
+            exchange(&store, c, n);
+            store.xmpp_ids(c, &format!("u{n}")).unwrap();
+            store.legacy_id(c, &format!("x{n}")).unwrap();
+            store.pop_unread_up_to(c, &format!("e{n}")).unwrap();
+            store.kv_set(user, &format!("k{n}"), b"v", 1000).unwrap();
+            store.kv_get(user, &format!("k{n}")).unwrap();
+            store.commit().unwrap();
+        }
+        let db = store.db();
+        for sql in [
+            MAP,
+            BY_LEGACY_ID,
+            BY_XMPP_ID,
+            UNREAD,
+            MARK_READ,
+            super::super::KV_GET,
+            super::super::KV_SET,
+        ] {
+            // The cache hands back the statement the store ran.
+            let stmt = db.conn.prepare_cached(sql).unwrap();
+            assert!(stmt.get_status(StatementStatus::Run) >= 4, "{sql} ran");
+            assert_eq!(
+                stmt.get_status(StatementStatus::RePrepare),
+                0,
+                "{sql} was prepared again at a run"
+            );
+        }
+    }
 
     #[test]
     fn message_ids_map_both_ways() {
@@ -119,16 +199,9 @@ mod tests {
 
     #[test]
     fn the_read_horizon_gives_each_unread_id_once() {
-        let store = Store::open_in_memory().unwrap();
-        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
-        let c = store.insert_contact(user.id, "c0", "c0").unwrap();
+        let (store, _, c) = one_contact();
         for n in 1..=5 {
-            store
-                .map_message(c, &format!("e{n}"), &format!("e{n}"), false)
-                .unwrap();
-            store
-                .map_message(c, &format!("u{n}"), &format!("x{n}"), true)
-                .unwrap();
+            exchange(&store, c, n);
         }
         assert_eq!(store.pop_unread_up_to(c, "e3").unwrap(), ["e1", "e2", "e3"]);
         assert_eq!(

@@ -3,11 +3,21 @@
 //! Nothing else in the host touches SQL. One file holds every gateway's data;
 //! each row is keyed by the gateway's JID and the user, so several gateways
 //! share it without seeing each other's rows. WAL mode lets readers go on
-//! while a writer commits, and every write is committed before the call
-//! returns, so what the host acknowledged survives a kill.
+//! while a writer commits.
+//!
+//! Writes are grouped: the first write opens a transaction on the shared
+//! connection, and later writes join it until [`Store::commit`]. The host
+//! commits before anything leaves the process that could acknowledge a
+//! write — the link commits before it writes a batch of stanzas to the XMPP
+//! server, a legacy stream before it writes bytes — and a background thread
+//! commits whatever is left every [`COMMIT_INTERVAL`]. So what the host
+//! acknowledged survives a kill, and a busy gateway pays for one commit per
+//! batch of stanzas instead of one per row (a commit is most of a write's
+//! cost: the WAL frames, the locks).
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -89,6 +99,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE contacts ADD COLUMN vcard_fetched INTEGER NOT NULL DEFAULT 0;",
 ];
 
+const KV_GET: &str = "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2";
+const KV_SET: &str = "INSERT INTO kv (user_id, key, value)
+                      SELECT ?1, ?2, ?3
+                      WHERE (SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0)
+                             FROM kv WHERE user_id = ?1 AND key != ?2) + ?4 <= ?5
+                      ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value";
+
 /// A registered user of one gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -138,6 +155,10 @@ pub struct AvatarRow {
     pub data: Vec<u8>,
 }
 
+/// The longest a write waits for its commit when nothing leaves the
+/// process to force it.
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
 /// A handle on the database, cheap to clone and shared by every session.
 ///
 /// Queries are short (an indexed row or two), so they run on the calling
@@ -145,7 +166,46 @@ pub struct AvatarRow {
 /// thread would cost more than the query.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    db: Arc<Mutex<Db>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+/// The connection, with the group transaction that writes join.
+struct Db {
+    conn: Connection,
+}
+
+impl Db {
+    /// The connection, inside the group transaction (opened if none is).
+    /// SQLite itself says whether one is open, so a transaction it rolled
+    /// back on its own (a full disk) is noticed and a new one begun.
+    fn writer(&self) -> Result<&Connection> {
+        if self.conn.is_autocommit() {
+            self.conn.prepare_cached("BEGIN")?.execute([])?;
+        }
+        Ok(&self.conn)
+    }
+
+    fn commit(&self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.prepare_cached("COMMIT")?.execute([])?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // The last handle is gone: what was written is kept.
+        if let Err(e) = self.commit() {
+            tracing::error!(error = %e, "the last writes could not be committed");
+        }
+    }
 }
 
 impl Store {
@@ -165,18 +225,46 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for every statement the store runs (rusqlite keeps 16 by
+        // default: fewer than the store has, so the hot ones were evicted
+        // and prepared again).
+        conn.set_prepared_statement_cache_capacity(64);
+        // Checkpoint every 4000 pages (16 MiB of WAL) rather than 1000: a
+        // checkpoint copies each changed page once however often it
+        // changed, and the hot pages (the key-value rows, the newest id-map
+        // rows) change at every message.
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
         migrate(&conn)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            db: Arc::new(Mutex::new(Db { conn })),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    fn db(&self) -> MutexGuard<'_, Db> {
         // A panic while holding the lock leaves SQLite consistent (it rolls
         // back the open statement), so a poisoned lock is still usable.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        self.db.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Makes every write so far durable. Called before the host lets out
+    /// anything that could acknowledge one.
+    pub fn commit(&self) -> Result<()> {
+        self.db().commit()
+    }
+
+    /// Starts a thread that commits every [`COMMIT_INTERVAL`], for writes
+    /// that nothing leaving the process forces out; it ends with the last
+    /// handle on the store. (The host starts it; a store without it commits
+    /// on [`Store::commit`] and when its last handle is dropped.)
+    pub fn spawn_committer(&self) {
+        let db = Arc::downgrade(&self.db);
+        let spawned = std::thread::Builder::new()
+            .name("store-commit".into())
+            .spawn(move || commit_until_gone(db));
+        if let Err(e) = spawned {
+            // Writes are still committed by the link and the streams.
+            tracing::warn!(error = %e, "no periodic commits: cannot start a thread");
+        }
     }
 
     /// Stores a new user, or replaces the registration of an existing one.
@@ -189,7 +277,8 @@ impl Store {
         let form =
             serde_json::to_string(registration).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let now = unix_now();
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let id: i64 = conn.query_row(
             "INSERT INTO users (gateway, jid, registration, registered_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (gateway, jid) DO UPDATE SET registration = excluded.registration
@@ -206,7 +295,8 @@ impl Store {
 
     /// The user with this bare JID, if registered with this gateway.
     pub fn user(&self, gateway: &str, jid: &str) -> Result<Option<UserRow>> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = &db.conn;
         let row = conn
             .query_row(
                 "SELECT id, jid, registration FROM users WHERE gateway = ?1 AND jid = ?2",
@@ -219,7 +309,8 @@ impl Store {
 
     /// Every user registered with this gateway.
     pub fn users(&self, gateway: &str) -> Result<Vec<UserRow>> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = &db.conn;
         let mut stmt =
             conn.prepare("SELECT id, jid, registration FROM users WHERE gateway = ?1 ORDER BY id")?;
         let rows = stmt
@@ -232,16 +323,17 @@ impl Store {
 
     /// Deletes a user and everything they own (contacts, key-value store).
     pub fn delete_user(&self, user_id: i64) -> Result<()> {
-        self.conn()
+        self.db()
+            .writer()?
             .execute("DELETE FROM users WHERE id = ?1", params![user_id])?;
         Ok(())
     }
 
     /// Reads a value of a user's plugin key-value store.
     pub fn kv_get(&self, user_id: i64, key: &str) -> Result<Option<Vec<u8>>> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT value FROM kv WHERE user_id = ?1 AND key = ?2")?;
+        let db = self.db();
+        let conn = &db.conn;
+        let mut stmt = conn.prepare_cached(KV_GET)?;
         Ok(stmt
             .query_row(params![user_id, key], |row| row.get(0))
             .optional()?)
@@ -254,27 +346,35 @@ impl Store {
         // One statement, so one implicit transaction: the cap check and the
         // write cannot be split by another writer, and a plugin's hottest
         // host call costs one cached statement and one commit.
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
         let cap = i64::try_from(cap).unwrap_or(i64::MAX);
         let changed = conn
-            .prepare_cached(
-                "INSERT INTO kv (user_id, key, value)
-                 SELECT ?1, ?2, ?3
-                 WHERE (SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0)
-                        FROM kv WHERE user_id = ?1 AND key != ?2) + ?4 <= ?5
-                 ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value",
-            )?
+            .prepare_cached(KV_SET)?
             .execute(params![user_id, key, value, size, cap])?;
         Ok(changed == 1)
     }
 
     /// Deletes a key of a user's plugin key-value store.
     pub fn kv_delete(&self, user_id: i64, key: &str) -> Result<()> {
-        let conn = self.conn();
+        let db = self.db();
+        let conn = db.writer()?;
         let mut stmt = conn.prepare_cached("DELETE FROM kv WHERE user_id = ?1 AND key = ?2")?;
         stmt.execute(params![user_id, key])?;
         Ok(())
+    }
+}
+
+/// The committer thread's loop.
+fn commit_until_gone(db: Weak<Mutex<Db>>) {
+    loop {
+        std::thread::sleep(COMMIT_INTERVAL);
+        let Some(db) = db.upgrade() else { return };
+        let guard = db.lock().unwrap_or_else(|poison| poison.into_inner());
+        if let Err(e) = guard.commit() {
+            tracing::error!(error = %e, "cannot commit to the database");
+        }
     }
 }
 
@@ -391,6 +491,62 @@ mod tests {
             store.kv_set(other.id, "c", &[0; 19], 20).unwrap(),
             "each user has their own"
         );
+    }
+
+    /// What another connection (another process) reads of a user's kv key.
+    fn read_from_outside(path: &Path, user_id: i64, key: &str) -> Option<Vec<u8>> {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row(
+            "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2",
+            params![user_id, key],
+            |row| row.get(0),
+        )
+        .optional()
+        .unwrap()
+    }
+
+    #[test]
+    fn grouped_writes_are_committed_by_commit_and_by_the_committer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let store = Store::open(&path).unwrap();
+        store.spawn_committer();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        store.kv_set(user.id, "a", b"1", 100).unwrap();
+        store.commit().unwrap();
+        assert_eq!(read_from_outside(&path, user.id, "a"), Some(b"1".to_vec()));
+        // With no explicit commit, the committer thread makes it durable.
+        store.kv_set(user.id, "b", b"2", 100).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while read_from_outside(&path, user.id, "b").is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the committer never committed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_failed_write_does_not_undo_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let store = Store::open(&path).unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        store.insert_contact(user.id, "Bob", "bob").unwrap();
+        store.kv_set(user.id, "k", b"v", 100).unwrap();
+        assert!(
+            store.insert_contact(user.id, "Bob", "bob").is_err(),
+            "a duplicate contact is refused"
+        );
+        store.kv_set(user.id, "k2", b"v2", 100).unwrap();
+        store.commit().unwrap();
+        assert_eq!(read_from_outside(&path, user.id, "k"), Some(b"v".to_vec()));
+        assert_eq!(
+            read_from_outside(&path, user.id, "k2"),
+            Some(b"v2".to_vec())
+        );
+        assert_eq!(store.contacts(user.id).unwrap().len(), 1);
     }
 
     #[test]
