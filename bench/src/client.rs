@@ -23,7 +23,8 @@ const TIMEOUTS: Timeouts = Timeouts {
     response_timeout: Duration::from_secs(60),
 };
 
-const CLIENT: &str = "jabber:client";
+/// The client namespace.
+pub const CLIENT: &str = "jabber:client";
 const ROSTER: &str = "jabber:iq:roster";
 
 type Stream = XmlStream<BufStream<TcpStream>, Element>;

@@ -21,6 +21,11 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmHWM:")
 }
 
+/// Resident memory of a process now (`VmRSS`), in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
 fn status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -48,7 +53,7 @@ mod tests {
         }
         assert!(cpu_seconds(pid) > 0.0);
         // The peak, read after the current figure, is at least that.
-        let now = status_kib(pid, "VmRSS:");
+        let now = rss_kib(pid);
         assert!(now > 0);
         assert!(peak_rss_kib(pid) >= now);
     }

@@ -6,7 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn run(args: &[&str]) -> Value {
+/// Runs a scenario; its JSON lines.
+fn run_lines(args: &[&str]) -> Vec<Value> {
     let output = Command::new(env!("CARGO_BIN_EXE_gatehouse-load"))
         .args(args)
         .output()
@@ -17,7 +18,19 @@ fn run(args: &[&str]) -> Value {
         "gatehouse-load {args:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+    stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+        })
+        .collect()
+}
+
+/// Runs a scenario of one JSON line.
+fn run(args: &[&str]) -> Value {
+    let mut lines = run_lines(args);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    lines.remove(0)
 }
 
 fn assert_costs(report: &Value) {
@@ -60,4 +73,53 @@ fn echo_counts_every_answer() {
             .is_some_and(|r| r > 0.0)
     );
     assert_costs(&report);
+}
+
+#[test]
+fn latency_times_every_message() {
+    let report = run(&[
+        "latency",
+        "--users",
+        "2",
+        "--rate",
+        "100",
+        "--messages",
+        "40",
+    ]);
+    assert_eq!(report["scenario"], "latency");
+    assert_eq!(report["messages"], 40);
+    let p50 = report["p50_ms"].as_f64().unwrap_or(-1.0);
+    let p99 = report["p99_ms"].as_f64().unwrap_or(-1.0);
+    let max = report["max_ms"].as_f64().unwrap_or(-1.0);
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{report}");
+    // 40 messages at 100/s take at least the 0.39 s of their ticks.
+    assert!(
+        report["seconds"].as_f64().is_some_and(|s| s >= 0.39),
+        "{report}"
+    );
+    assert_costs(&report);
+}
+
+#[test]
+fn sessions_restart_idle_and_reload() {
+    let lines = run_lines(&["sessions", "--users", "3"]);
+    let scenarios: Vec<&str> = lines
+        .iter()
+        .map(|l| l["scenario"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(scenarios, ["start-up", "idle-memory", "reload"]);
+    for timed in [&lines[0], &lines[2]] {
+        assert_eq!(timed["users"], 3);
+        assert!(
+            timed["seconds"].as_f64().is_some_and(|s| s > 0.0),
+            "{timed}"
+        );
+        assert_costs(timed);
+    }
+    let idle = &lines[1];
+    assert!(
+        idle["gateway_rss_kib"].as_u64().is_some_and(|k| k > 1000),
+        "{idle}"
+    );
+    assert!(idle["per_user_kib"].as_f64().is_some(), "{idle}");
 }
