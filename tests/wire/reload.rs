@@ -81,3 +81,23 @@ async fn a_reload_under_load_answers_every_message_once_in_order() {
     w.link.send(&chat("after", "after the broken file")).await;
     assert_eq!(next_echo(&mut w).await, "v2: after the broken file");
 }
+
+/// A file copied over in place (`cp`: no rename, the file truncated and
+/// written) is read once the copy is closed: the new code answers.
+#[tokio::test]
+async fn a_plugin_copied_over_in_place_is_reloaded() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    std::fs::copy(plugin("echo-v2"), w.gateway.plugin_path()).expect("copy over the plugin");
+    let mut n = 0;
+    loop {
+        n += 1;
+        assert!(n < 100, "the copied plugin was never loaded");
+        w.link.send(&chat(&format!("c{n}"), "after the copy")).await;
+        match next_echo(&mut w).await.as_str() {
+            "v2: after the copy" => break,
+            "after the copy" => tokio::time::sleep(Duration::from_millis(100)).await,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+}
