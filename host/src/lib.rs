@@ -112,6 +112,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         let (reloads, reloads_rx) = tokio::sync::mpsc::unbounded_channel();
         match plugin::reload::watch(
             plugin_path,
+            runtime.digest,
             engine.clone(),
             limits,
             Some(cache.clone()),
@@ -142,18 +143,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 /// The plugin watcher watches the plugin's folder: if the database lives
 /// there too, every commit wakes it (and costs the gateway CPU).
 fn warn_if_beside_the_database(plugin: &std::path::Path, database: &std::path::Path) {
-    let folder = |p: &std::path::Path| {
-        p.parent()
-            .map(|f| {
-                if f.as_os_str().is_empty() {
-                    std::path::Path::new(".")
-                } else {
-                    f
-                }
-            })
-            .and_then(|f| f.canonicalize().ok())
-    };
-    if folder(plugin).is_some() && folder(plugin) == folder(database) {
+    // The configuration made both paths absolute.
+    let folder = |p: &std::path::Path| p.parent().and_then(|f| f.canonicalize().ok());
+    if let Some(shared) = folder(plugin)
+        && folder(database).as_ref() == Some(&shared)
+    {
         tracing::warn!(
             plugin = %plugin.display(),
             database = %database.display(),

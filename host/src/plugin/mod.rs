@@ -8,7 +8,7 @@
 //! taken back with [`Instance::into_state`] for the next instance.
 
 use std::path::{Path, PathBuf};
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
@@ -210,6 +210,23 @@ pub struct PluginRuntime {
     limits: Limits,
     /// What the plugin said about its network when it was loaded.
     pub info: GatewayInfo,
+    /// The SHA-256 of the file it was loaded from: a reload of the same
+    /// bytes is skipped.
+    pub digest: [u8; 32],
+}
+
+/// A plugin file's bytes with their SHA-256, hashed on a blocking thread
+/// (a Python plugin is 18 MB).
+pub async fn digested(bytes: Vec<u8>) -> (Vec<u8>, [u8; 32]) {
+    use xmpp_parsers::sha2::{Digest, Sha256};
+    let sha256 = |bytes: &[u8]| -> [u8; 32] { Sha256::digest(bytes).into() };
+    let bytes = Arc::new(bytes);
+    let shared = bytes.clone();
+    let digest = tokio::task::spawn_blocking(move || sha256(&shared))
+        .await
+        // No blocking thread to be had (the runtime is ending): hash here.
+        .unwrap_or_else(|_| sha256(&bytes));
+    (Arc::unwrap_or_clone(bytes), digest)
 }
 
 /// The engine every plugin shares, with its epoch ticking (for call
@@ -278,6 +295,20 @@ impl PluginRuntime {
                 path: path.to_owned(),
                 source,
             })?;
+        let (bytes, digest) = digested(bytes).await;
+        Self::from_bytes(engine, path, bytes, digest, limits, cache).await
+    }
+
+    /// [`PluginRuntime::load`] for a file already read and hashed (`path`
+    /// names it in errors).
+    pub async fn from_bytes(
+        engine: &Engine,
+        path: &Path,
+        bytes: Vec<u8>,
+        digest: [u8; 32],
+        limits: Limits,
+        cache: Option<&Path>,
+    ) -> Result<Self, PluginError> {
         let compile_engine = engine.clone();
         let cache = cache.map(Path::to_owned);
         let component = tokio::task::spawn_blocking(move || {
@@ -316,6 +347,7 @@ impl PluginRuntime {
                     fields: vec![],
                 },
             },
+            digest,
         };
         let mut service = runtime.instantiate(HostState::service()).await?;
         runtime.info = service.gateway_info().await?;

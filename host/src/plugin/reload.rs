@@ -12,7 +12,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use wasmtime::Engine;
 
-use super::{Limits, PluginRuntime};
+use super::{Limits, PluginRuntime, digested};
 
 /// How long a file must stay quiet before it is read when the watcher did
 /// not see its writer finish (a close after writing, or a rename into
@@ -47,14 +47,6 @@ impl Change {
     }
 }
 
-/// The SHA-256 of the plugin file, to tell a change from a touch (`None`
-/// if it cannot be read now).
-fn digest(path: &Path) -> Option<[u8; 32]> {
-    use xmpp_parsers::sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).ok()?;
-    Some(Sha256::digest(&bytes).into())
-}
-
 /// Asks for a reload now, whether or not the file changed (a signal, a
 /// command).
 #[derive(Debug, Clone)]
@@ -72,6 +64,7 @@ impl ReloadTrigger {
 /// Runs until `reloads` is closed. The trigger reloads on demand.
 pub fn watch(
     path: PathBuf,
+    loaded: [u8; 32],
     engine: Engine,
     limits: Limits,
     cache: Option<PathBuf>,
@@ -93,7 +86,7 @@ pub fn watch(
         .map(Path::to_owned)
         .unwrap_or_else(|| PathBuf::from("."));
     watcher.watch(&folder, RecursiveMode::NonRecursive)?;
-    let mut loaded = digest(&path);
+    let mut loaded = loaded;
     tokio::spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
@@ -115,16 +108,24 @@ pub fn watch(
                     change = next;
                 }
             }
-            let now = digest(&path);
-            if change != Change::Forced && now == loaded {
+            let bytes = match tokio::fs::read(&path).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::error!(plugin = %path.display(), error = %e, "reload failed: the old plugin keeps serving");
+                    continue;
+                }
+            };
+            let (bytes, digest) = digested(bytes).await;
+            if change != Change::Forced && digest == loaded {
                 tracing::debug!(plugin = %path.display(), "plugin file touched but unchanged");
                 continue;
             }
             let started = std::time::Instant::now();
-            match PluginRuntime::load(&engine, &path, limits, cache.as_deref()).await {
+            let cache = cache.as_deref();
+            match PluginRuntime::from_bytes(&engine, &path, bytes, digest, limits, cache).await {
                 Ok(runtime) => {
                     tracing::info!(plugin = %path.display(), took = ?started.elapsed(), "plugin reloaded");
-                    loaded = now;
+                    loaded = digest;
                     if reloads.send(Arc::new(runtime)).is_err() {
                         return;
                     }
