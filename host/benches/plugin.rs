@@ -99,6 +99,7 @@ fn on_text_send_text(c: &mut Criterion) {
             tls_ca: vec![],
             // No rate limit in the way of the measurement.
             messages_per_second: u32::MAX,
+            allow_users: vec![],
         },
         jid::BareJid::new("gw.x").unwrap(),
         sender,

@@ -87,6 +87,11 @@ impl GatewayContext {
         }
     }
 
+    /// Whether `user` may register and have a session (`allow_users`).
+    pub fn admits(&self, user: &BareJid) -> bool {
+        crate::config::admitted(&self.config.allow_users, user)
+    }
+
     /// A fresh stanza id, unique across restarts.
     pub fn new_id(&self) -> String {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -183,9 +188,14 @@ impl Gateway {
     /// Starts a session for every registered user.
     pub fn start_sessions(&mut self) -> Result<usize, crate::store::StoreError> {
         let users = self.ctx.store.users(&self.ctx.jid.to_string())?;
-        let count = users.len();
+        let mut count = 0;
         for user in users {
+            if !BareJid::new(&user.jid).is_ok_and(|jid| self.ctx.admits(&jid)) {
+                tracing::warn!(gateway = %self.ctx.jid, user = user.jid, "registered, but not admitted by allow_users: no session");
+                continue;
+            }
             self.spawn_session(user);
+            count += 1;
         }
         Ok(count)
     }
@@ -260,6 +270,20 @@ impl Gateway {
                 .into(),
             )),
             (false, "ping", ns::PING) => reply(None),
+            (_, "query", ns::REGISTER)
+                if !self.ctx.admits(&sender.to_bare())
+                    && !(is_set
+                        && matches!(
+                            register::parse_submission(&payload),
+                            Ok(Submission::Remove)
+                        )) =>
+            {
+                tracing::info!(gateway = %self.ctx.jid, user = %sender.to_bare(), "registration refused by allow_users");
+                error(
+                    DefinedCondition::NotAllowed,
+                    "this gateway does not take users of your server",
+                )
+            }
             (false, "query", ns::REGISTER) => {
                 let user = sender.to_bare();
                 match self

@@ -8,7 +8,7 @@ use crate::{NS, ROMEO};
 
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-fn assert_error(reply: &Element, kind: &str, type_: &str, condition: &str) {
+pub(crate) fn assert_error(reply: &Element, kind: &str, type_: &str, condition: &str) {
     assert!(reply.is(kind, NS), "{}", String::from(reply));
     assert_eq!(reply.attr("type"), Some("error"));
     let error = reply.get_child("error", NS).expect("an error child");

@@ -1,6 +1,7 @@
 //! Exact wire tests: the gateway against the in-process fake server, each
 //! behaviour of `shared/WIRE.md` asserted stanza by stanza.
 
+mod authorization;
 mod edits;
 mod errors;
 mod gateway_jid;

@@ -409,6 +409,7 @@ mod tests {
                 allow: vec![],
                 tls_ca: vec![],
                 messages_per_second: 100,
+                allow_users: vec![],
             },
             jid::BareJid::new("gw.x").unwrap(),
             sender,

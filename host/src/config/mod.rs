@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod users;
+
+pub use users::{UserPattern, admitted};
+
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -132,6 +136,12 @@ pub struct GatewayConfig {
     /// twice that pass. Past it, the plugin's calls are refused.
     #[serde(default = "default_messages_per_second")]
     pub messages_per_second: u32,
+    /// Who may register: `*`, `*@example.org`, `alice@example.org`.
+    /// Default: the users of the gateway's own server (`*@example.org` for
+    /// `echo.example.org`). Users registered before a pattern was removed
+    /// keep their registration but get no session until it is back.
+    #[serde(default)]
+    pub allow_users: Vec<UserPattern>,
 }
 
 fn default_messages_per_second() -> u32 {
@@ -184,7 +194,7 @@ impl Config {
             (key, e.into_inner().message().to_owned())
         })?;
         let store_path = base.join(raw.store.path);
-        let config = Config {
+        let mut config = Config {
             xmpp: raw.xmpp,
             engine: EngineConfig {
                 cache_dir: Some(
@@ -207,6 +217,16 @@ impl Config {
                 .collect(),
         };
         config.check()?;
+        for gateway in &mut config.gateways {
+            // check() has made sure the JID parses.
+            if let (true, Ok(jid)) = (
+                gateway.allow_users.is_empty(),
+                jid::BareJid::new(&gateway.jid),
+            ) {
+                let server = crate::link::server_domain(&jid);
+                gateway.allow_users = vec![UserPattern::domain_of(&server)];
+            }
+        }
         Ok(config)
     }
 
@@ -311,6 +331,11 @@ plugin = "plugins/echo.wasm"
         assert_eq!(config.gateways[0].call_timeout_ms, 5000);
         assert_eq!(config.gateways[0].storage_kb, 1024);
         assert_eq!(config.engine.pool_instances, 0, "on demand by default");
+        assert_eq!(
+            config.gateways[0].allow_users,
+            vec![UserPattern::Domain("localhost".into())],
+            "the server's own users by default"
+        );
         let pooled = Config::parse(
             &format!("{GOOD}\n[engine]\npool_instances = 2000\n"),
             Path::new("/"),
@@ -361,6 +386,10 @@ plugin = "plugins/echo.wasm"
             "{GOOD}\n[[gateway]]\njid = \"echo.localhost\"\nsecret = \"x\"\nplugin = \"p\"\n"
         );
         assert_eq!(error_of(&twice).0, "gateway[1].jid");
+        let (key, message) =
+            error_of(&GOOD.replace("plugin =", "allow_users = [\"*\", \"@x\"]\nplugin ="));
+        assert_eq!(key, "gateway[0].allow_users[1]");
+        assert!(message.contains("*@domain"), "{message}");
     }
 
     #[test]
