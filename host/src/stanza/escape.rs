@@ -233,3 +233,53 @@ mod tests {
         assert_eq!(jid_username("bob").unwrap(), "bob");
     }
 }
+
+/// Properties over arbitrary ids, beyond the hand-picked hostile ones.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// XEP-0106 escaping is reversible for every id it accepts, and
+        /// leaves none of the ten characters bare.
+        #[test]
+        fn escape_then_unescape_is_the_identity(id in "\\PC{1,40}") {
+            match escape(&id) {
+                Ok(local) => {
+                    prop_assert_eq!(unescape(&local), id);
+                    prop_assert!(!local.contains(['@', '/', ' ', '"', '&', '\'', ':', '<', '>']));
+                }
+                Err(EscapeError::EdgeSpace) => prop_assert!(id.starts_with(' ') || id.ends_with(' ')),
+                Err(e) => prop_assert!(false, "{id:?}: {e}"),
+            }
+        }
+
+        /// Unescaping any local part (outside input) never panics, and a
+        /// part without a backslash is left as it is.
+        #[test]
+        fn unescape_takes_anything(local in "(\\PC|\\\\[0-9a-fA-Fu;]{0,3}){0,30}") {
+            let out = unescape(&local);
+            if !local.contains('\\') {
+                prop_assert_eq!(out, local);
+            }
+        }
+
+        /// A default local part is a valid, already-prepared node, so the
+        /// XMPP server sees exactly the JID the gateway stored; lowercase
+        /// ids come back unchanged.
+        #[test]
+        fn jid_usernames_are_prepared_nodes(id in "[a-z0-9 @/:&'<>\\\\.\\-_é日🦀]{1,30}") {
+            if let Ok(local) = jid_username(&id) {
+                prop_assert_eq!(prepare_username(&local), Some(local.clone()));
+                let jid = format!("{local}@gw.example");
+                prop_assert!(jid::BareJid::new(&jid).is_ok(), "{}", jid);
+                prop_assert_eq!(unescape(&local), id);
+            } else {
+                prop_assert!(id.starts_with(' ') || id.ends_with(' '), "{id:?} refused");
+            }
+        }
+    }
+}

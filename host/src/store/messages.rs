@@ -220,3 +220,108 @@ mod tests {
         );
     }
 }
+
+/// The id map checked against a model (a plain list of rows) over random
+/// sequences of writes and reads on two users' contacts.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Map { contact: usize, legacy: u8, xmpp: u8, from_user: bool },
+        XmppIds { contact: usize, legacy: u8 },
+        LegacyId { contact: usize, xmpp: u8 },
+        PopUnread { contact: usize, xmpp: u8 },
+        Commit,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // Few distinct ids, so that they collide within and across contacts.
+        let contact = 0..3usize;
+        prop_oneof![
+            4 => (contact.clone(), 0..6u8, 0..6u8, any::<bool>()).prop_map(
+                |(contact, legacy, xmpp, from_user)| Op::Map { contact, legacy, xmpp, from_user }
+            ),
+            1 => (contact.clone(), 0..6u8).prop_map(|(contact, legacy)| Op::XmppIds { contact, legacy }),
+            1 => (contact.clone(), 0..6u8).prop_map(|(contact, xmpp)| Op::LegacyId { contact, xmpp }),
+            2 => (contact, 0..6u8).prop_map(|(contact, xmpp)| Op::PopUnread { contact, xmpp }),
+            1 => Just(Op::Commit),
+        ]
+    }
+
+    /// One row of the model, in insertion order.
+    struct Row {
+        contact: usize,
+        legacy: String,
+        xmpp: String,
+        from_user: bool,
+        unread: bool,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn the_id_map_behaves_like_its_model(ops in proptest::collection::vec(op(), 1..80)) {
+            let store = Store::open_in_memory().unwrap();
+            // Contacts 0 and 1 belong to one user, contact 2 to another
+            // user with a contact of the same legacy id.
+            let alice = store.upsert_user("gw", "alice@x", &[]).unwrap();
+            let bob = store.upsert_user("gw", "bob@x", &[]).unwrap();
+            let contacts = [
+                store.insert_contact(alice.id, "c0", "c0").unwrap(),
+                store.insert_contact(alice.id, "c1", "c1").unwrap(),
+                store.insert_contact(bob.id, "c0", "c0").unwrap(),
+            ];
+            let mut model: Vec<Row> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Map { contact, legacy, xmpp, from_user } => {
+                        let (legacy, xmpp) = (format!("l{legacy}"), format!("x{xmpp}"));
+                        store.map_message(contacts[contact], &legacy, &xmpp, from_user).unwrap();
+                        model.push(Row { contact, legacy, xmpp, from_user, unread: !from_user });
+                    }
+                    Op::XmppIds { contact, legacy } => {
+                        let legacy = format!("l{legacy}");
+                        let expected: Vec<(String, bool)> = model
+                            .iter()
+                            .filter(|r| r.contact == contact && r.legacy == legacy)
+                            .map(|r| (r.xmpp.clone(), r.from_user))
+                            .collect();
+                        prop_assert_eq!(store.xmpp_ids(contacts[contact], &legacy).unwrap(), expected);
+                    }
+                    Op::LegacyId { contact, xmpp } => {
+                        let xmpp = format!("x{xmpp}");
+                        let expected = model
+                            .iter()
+                            .rev()
+                            .find(|r| r.contact == contact && r.xmpp == xmpp)
+                            .map(|r| r.legacy.clone());
+                        prop_assert_eq!(store.legacy_id(contacts[contact], &xmpp).unwrap(), expected);
+                    }
+                    Op::PopUnread { contact, xmpp } => {
+                        let xmpp = format!("x{xmpp}");
+                        let horizon = model
+                            .iter()
+                            .rposition(|r| r.contact == contact && r.xmpp == xmpp && !r.from_user);
+                        let mut expected: Vec<String> = Vec::new();
+                        if let Some(horizon) = horizon {
+                            for row in &mut model[..=horizon] {
+                                if row.contact == contact && !row.from_user && row.unread {
+                                    row.unread = false;
+                                    if !expected.contains(&row.legacy) {
+                                        expected.push(row.legacy.clone());
+                                    }
+                                }
+                            }
+                        }
+                        prop_assert_eq!(store.pop_unread_up_to(contacts[contact], &xmpp).unwrap(), expected);
+                    }
+                    Op::Commit => store.commit().unwrap(),
+                }
+            }
+        }
+    }
+}
