@@ -14,7 +14,6 @@
 //! target/release/gatehouse-load sessions --users 1000
 //! ```
 
-mod client;
 mod proc;
 mod sessions;
 mod throughput;

@@ -14,7 +14,7 @@ use gatehouse_tests::{GATEWAY, plugin};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::client::{CLIENT, Stanza, User};
+use gatehouse_tests::c2s::{CLIENT, Stanza, User};
 use crate::{Meter, proc};
 
 /// A gateway status presence a user's client received.

@@ -9,7 +9,7 @@ use gatehouse_tests::GATEWAY;
 use serde_json::{Value, json};
 
 use crate::Meter;
-use crate::client::{self, User, chat_body};
+use gatehouse_tests::c2s::{self as client, User, chat_body};
 
 /// Register → the client holds all `contacts` roster items.
 pub async fn roster_fill(

@@ -8,6 +8,7 @@
 mod authoring;
 mod cli;
 mod commands;
+mod durability;
 mod irc;
 
 use gatehouse_tests::process::{GatewayProcess, run_client};

@@ -1,12 +1,14 @@
 //! The harness shared by Gatehouse's integration tests: an in-process fake
 //! XMPP server for wire tests, a real Prosody for end-to-end tests, the
-//! gateway under test, and the paths of the built plugins.
+//! gateway under test, a Rust c2s client for load, and the paths of the
+//! built plugins.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use minidom::Element;
 
+pub mod c2s;
 pub mod fake_server;
 pub mod irc;
 pub mod measure;

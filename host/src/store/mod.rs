@@ -343,9 +343,9 @@ impl Store {
     /// would then hold more than `cap` bytes (keys and values); Ok(false)
     /// when refused.
     pub fn kv_set(&self, user_id: i64, key: &str, value: &[u8], cap: u64) -> Result<bool> {
-        // One statement, so one implicit transaction: the cap check and the
-        // write cannot be split by another writer, and a plugin's hottest
-        // host call costs one cached statement and one commit.
+        // One statement: the cap check and the write cannot be split by
+        // another writer. It joins the group transaction, committed before
+        // anything that could acknowledge it leaves the process.
         let db = self.db();
         let conn = db.writer()?;
         let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);

@@ -1,6 +1,6 @@
-//! One XMPP user of the load client: a c2s stream over plain TCP (loopback
-//! only) built from tokio-xmpp's XML stream, speaking in `minidom`
-//! elements. (tokio-xmpp's `Client` cannot serve here: this workspace builds
+//! A Rust XMPP client for the load bench and the durability tests: one
+//! user on a c2s stream over plain TCP (loopback only) built from
+//! tokio-xmpp's XML stream, speaking in `minidom` elements. (tokio-xmpp's `Client` cannot serve here: this workspace builds
 //! xmpp-parsers with its `component` feature, which makes every stanza it
 //! serialises `jabber:component:accept`.)
 
@@ -15,7 +15,7 @@ use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio_xmpp::xmlstream::{ReadError, StreamHeader, Timeouts, XmlStream, initiate_stream};
 
-/// The stanza type the load client reads and writes.
+/// The stanza type the client reads and writes.
 pub type Stanza = Element;
 
 const TIMEOUTS: Timeouts = Timeouts {
@@ -79,7 +79,8 @@ impl User {
         Ok(user)
     }
 
-    async fn send_xml(&mut self, xml: &str) -> anyhow::Result<()> {
+    /// Sends a stanza written as XML (the caller's own, escaped text).
+    pub async fn send_xml(&mut self, xml: &str) -> anyhow::Result<()> {
         let element: Element = xml.parse()?;
         self.stream.send(&element).await?;
         Ok(())
