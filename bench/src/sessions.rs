@@ -14,8 +14,8 @@ use gatehouse_tests::{GATEWAY, plugin};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use gatehouse_tests::c2s::{CLIENT, Stanza, User};
 use crate::{Meter, proc};
+use gatehouse_tests::c2s::{CLIENT, Stanza, User};
 
 /// A gateway status presence a user's client received.
 struct Status {

@@ -95,7 +95,8 @@ impl Tester {
                 Some(stanza) => self.observe(&stanza).await,
                 None => {
                     let quiet = Duration::from_millis(500);
-                    while let Ok(Some(stanza)) = tokio::time::timeout(quiet, self.user.next()).await {
+                    while let Ok(Some(stanza)) = tokio::time::timeout(quiet, self.user.next()).await
+                    {
                         self.observe(&stanza).await;
                     }
                     return done(&self.log);
@@ -148,7 +149,10 @@ async fn before_kill(
         .send_registration(GATEWAY, &t.local.clone(), CONTACTS)
         .await
         .expect("send the registration");
-    if !t.until_killed(&mut killed, |l| l.registered.is_some()).await {
+    if !t
+        .until_killed(&mut killed, |l| l.registered.is_some())
+        .await
+    {
         return (None, stored);
     }
     if t.log.registered != Some(true) {
@@ -234,7 +238,10 @@ async fn after_restart(t: &mut Tester, legacy_id: Option<String>, stored: Vec<(S
     }
     let mut ids = HashSet::new();
     for (id, body) in &t.log.messages {
-        assert!(ids.insert(id), "{who}: legacy id {id} named two messages ({body})");
+        assert!(
+            ids.insert(id),
+            "{who}: legacy id {id} named two messages ({body})"
+        );
     }
 }
 
@@ -308,4 +315,134 @@ async fn a_kill_under_load_loses_nothing_acknowledged() {
             panic!("{e}\n{}", gateway.log());
         }
     }
+}
+
+/// One user chatting through a Prosody restart: reconnects when the stream
+/// ends, and records the echo ids in the order they arrive and the
+/// gateway's "Logging in…" statuses.
+async fn chat_through_restarts(
+    server: String,
+    local: String,
+    restarted: watch::Receiver<bool>,
+    echoes_after: usize,
+) -> (Vec<u64>, usize, usize) {
+    let mut user = User::connect(&server, &local).await.expect("log in");
+    let (mut ids, mut logging_in, mut after) = (Vec::new(), 0, 0);
+    for n in 0u64.. {
+        if *restarted.borrow() && after >= echoes_after {
+            break;
+        }
+        let body = format!("n{n}");
+        let sent = user
+            .send_chat(&format!("c0@{GATEWAY}"), format!("k{n}"), &body)
+            .await;
+        let mut answered = sent.is_ok();
+        while answered {
+            let next = tokio::time::timeout(Duration::from_secs(5), user.next()).await;
+            let Ok(Some(stanza)) = next else {
+                answered = false; // Prosody went away, or the echo bounced.
+                break;
+            };
+            if stanza.is("presence", CLIENT)
+                && stanza.attr("from") == Some(GATEWAY)
+                && stanza
+                    .get_child("status", CLIENT)
+                    .is_some_and(|s| s.text() == "Logging in…")
+            {
+                logging_in += 1;
+            }
+            if chat_body(&stanza, GATEWAY).is_some_and(|b| b.starts_with('n'))
+                && let Some(id) = stanza.attr("id").and_then(|i| i.strip_prefix('e'))
+            {
+                ids.push(id.parse().expect("echo ids are e<k>"));
+                if *restarted.borrow() {
+                    after += 1;
+                }
+            }
+            if chat_body(&stanza, GATEWAY).as_deref() == Some(body.as_str()) {
+                break;
+            }
+        }
+        if !answered {
+            // Log in again once Prosody is back.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            user = loop {
+                match User::connect(&server, &local).await {
+                    Ok(user) => break user,
+                    Err(_) if tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("{local}: cannot log in again: {e}"),
+                }
+            };
+        }
+    }
+    (ids, logging_in, after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prosody_restarting_under_load_loses_no_session() {
+    const CHATTERS: usize = 4;
+    let mut prosody = Prosody::start(&[(GATEWAY, SECRET)]);
+    let locals: Vec<String> = (0..CHATTERS).map(|n| format!("p{n}")).collect();
+    prosody.add_accounts(locals.clone());
+    let server = format!("127.0.0.1:{}", prosody.c2s_port);
+    let gateway = tokio::task::block_in_place(|| {
+        GatewayProcess::start_plugin(&prosody.component_address(), "echo")
+    });
+    for local in &locals {
+        let mut user = User::connect(&server, local).await.expect("log in");
+        user.send_registration(GATEWAY, local, 1)
+            .await
+            .expect("register");
+        user.wait_for(|s| logged_in(s, GATEWAY))
+            .await
+            .expect("logged in");
+    }
+
+    let (restart, restarted) = watch::channel(false);
+    let tasks: Vec<_> = locals
+        .iter()
+        .map(|local| {
+            tokio::spawn(chat_through_restarts(
+                server.clone(),
+                local.clone(),
+                restarted.clone(),
+                20,
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::task::block_in_place(|| {
+        prosody.restart();
+        gateway.wait_log("component link up", 2);
+    });
+    restart.send_replace(true);
+
+    for (local, task) in locals.iter().zip(tasks) {
+        let (ids, logging_in, after) = task.await.expect("chatter");
+        assert!(after >= 20, "{local}: {after} echoes after the restart");
+        // In order and once: the plugin numbers its messages, so the ids a
+        // user receives only grow.
+        for pair in ids.windows(2) {
+            assert!(
+                pair[0] < pair[1],
+                "{local}: echo e{} came after e{}",
+                pair[1],
+                pair[0]
+            );
+        }
+        assert_eq!(
+            logging_in,
+            0,
+            "{local}: the session logged in again:\n{}",
+            gateway.log()
+        );
+    }
+    let log = gateway.log();
+    assert!(
+        !log.contains("ERROR"),
+        "errors in the gateway's log:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
 }

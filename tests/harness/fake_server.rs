@@ -96,6 +96,14 @@ impl FakeLink {
             .expect("send to the gateway");
     }
 
+    /// Sends an element as it is.
+    pub async fn send_element(&mut self, element: &Element) {
+        self.stream
+            .send(element)
+            .await
+            .expect("send to the gateway");
+    }
+
     /// The next stanza from the gateway; fails the test after [`WAIT`].
     pub async fn recv(&mut self) -> Element {
         match self.recv_within(WAIT).await {

@@ -10,6 +10,7 @@ use minidom::Element;
 
 pub mod c2s;
 pub mod fake_server;
+pub mod fuzz;
 pub mod irc;
 pub mod measure;
 pub mod process;

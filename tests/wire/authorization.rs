@@ -59,7 +59,9 @@ async fn by_default_only_the_servers_own_users_may_register() {
         .await;
     let reply = w
         .link
-        .recv_until("the answer", |e| e.is("iq", NS) && e.attr("id") == Some("u1"))
+        .recv_until("the answer", |e| {
+            e.is("iq", NS) && e.attr("id") == Some("u1")
+        })
         .await;
     assert_error(&reply, "iq", "auth", "registration-required");
     // The server's own users are served.

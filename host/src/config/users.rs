@@ -100,14 +100,25 @@ mod tests {
         assert!(domain.admits(&jid("bob@example.org")));
         assert!(!domain.admits(&jid("bob@sub.example.org")));
         assert!(!domain.admits(&jid("bob@example.org.evil.net")));
-        assert!(alice.admits(&jid("alice@example.org")), "nodeprep folds case");
+        assert!(
+            alice.admits(&jid("alice@example.org")),
+            "nodeprep folds case"
+        );
         assert!(!alice.admits(&jid("bob@example.org")));
         assert_eq!(domain.to_string(), "*@example.org");
     }
 
     #[test]
     fn malformed_patterns_are_refused() {
-        for bad in ["", "*@", "**", "*@a@b", "@example.org", "a@b/c", "*.example.org"] {
+        for bad in [
+            "",
+            "*@",
+            "**",
+            "*@a@b",
+            "@example.org",
+            "a@b/c",
+            "*.example.org",
+        ] {
             assert!(pattern(bad).is_err(), "{bad:?} was accepted");
         }
         // A bare domain is not a user: it must be written *@domain.

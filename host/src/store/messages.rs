@@ -230,10 +230,24 @@ mod properties {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Map { contact: usize, legacy: u8, xmpp: u8, from_user: bool },
-        XmppIds { contact: usize, legacy: u8 },
-        LegacyId { contact: usize, xmpp: u8 },
-        PopUnread { contact: usize, xmpp: u8 },
+        Map {
+            contact: usize,
+            legacy: u8,
+            xmpp: u8,
+            from_user: bool,
+        },
+        XmppIds {
+            contact: usize,
+            legacy: u8,
+        },
+        LegacyId {
+            contact: usize,
+            xmpp: u8,
+        },
+        PopUnread {
+            contact: usize,
+            xmpp: u8,
+        },
         Commit,
     }
 

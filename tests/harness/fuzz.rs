@@ -1,0 +1,201 @@
+//! The fuzz targets' bodies: everything that parses outside input, each
+//! checked for panics and for the invariants it promises.
+//!
+//! `fuzz/` (cargo-fuzz, nightly, run by hand) calls these on generated
+//! inputs; `tests/fuzz/main.rs` replays the kept corpus and every crash
+//! found through the same functions on stable, in CI.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
+
+use gatehouse::config::Config;
+use gatehouse::stanza::escape::{EscapeError, escape, jid_username, prepare_username, unescape};
+use gatehouse::stanza::register::{
+    FieldKind, FormField, RegistrationForm, Submission, parse_submission,
+};
+use minidom::Element;
+
+use crate::{GATEWAY, Wire};
+
+/// XEP-0106: any legacy id escapes to a valid local part that unescapes
+/// back; any local part unescapes without panicking.
+pub fn escaping(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = unescape(text);
+    match escape(text) {
+        Ok(local) => assert_eq!(unescape(&local), text, "escape round trip"),
+        Err(EscapeError::Empty | EscapeError::EdgeSpace) => {}
+        Err(e) => panic!("escape refused {text:?}: {e}"),
+    }
+    if let Ok(local) = jid_username(text) {
+        assert_eq!(prepare_username(&local).as_deref(), Some(local.as_str()));
+    }
+}
+
+/// The operator's file: any text is either a configuration or one line
+/// naming the key at fault.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Config::parse(text, Path::new("/fuzz")) {
+        Ok(config) => {
+            assert!(!config.gateways.is_empty());
+            for gateway in &config.gateways {
+                assert!(!gateway.allow_users.is_empty(), "a default applies");
+                assert!(gateway.plugin.is_absolute());
+            }
+        }
+        Err((key, message)) => {
+            assert!(
+                !key.is_empty() && !message.is_empty(),
+                "{key:?}: {message:?}"
+            );
+        }
+    }
+}
+
+/// XEP-0077: a submitted `<query/>` is a removal, values the form takes,
+/// or an error text; the form shown back with those values serialises.
+pub fn registration(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(query) = text.parse::<Element>() else {
+        return;
+    };
+    let form = RegistrationForm {
+        title: "t".into(),
+        instructions: "i".into(),
+        fields: vec![
+            FormField {
+                var: "username".into(),
+                label: "User".into(),
+                kind: FieldKind::TextSingle,
+                required: true,
+                default_value: None,
+            },
+            FormField {
+                var: "password".into(),
+                label: "Password".into(),
+                kind: FieldKind::TextPrivate,
+                required: false,
+                default_value: Some("x".into()),
+            },
+        ],
+    };
+    match parse_submission(&query) {
+        Ok(Submission::Values(values)) => {
+            if let Ok(complete) = form.complete(&values) {
+                assert!(complete.iter().any(|(var, _)| var == "username"));
+                let _ = String::from(&form.to_query(Some(&complete)));
+            }
+        }
+        Ok(Submission::Remove) => {}
+        Err(text) => assert!(!text.is_empty()),
+    }
+}
+
+/// One gateway (echo plugin, short call deadline) against the fake server,
+/// with a registered user, shared by every input of a run.
+struct World {
+    runtime: tokio::runtime::Runtime,
+    wire: Mutex<Wire>,
+}
+
+static PANICKED: AtomicBool = AtomicBool::new(false);
+static PINGS: AtomicU64 = AtomicU64::new(0);
+
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        // A panic in a gateway task only ends that task: note it, so the
+        // input that caused it fails.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICKED.store(true, Ordering::SeqCst);
+            previous(info);
+        }));
+    });
+    WORLD.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let wire = runtime.block_on(async {
+            let mut wire =
+                Wire::start_with(true, "echo", "call_timeout_ms = 200\nmemory_mb = 16").await;
+            wire.register("romeo@localhost", "romeo", 3).await;
+            wire
+        });
+        World {
+            runtime,
+            wire: Mutex::new(wire),
+        }
+    })
+}
+
+/// An inbound stanza through the whole gateway: the link's parser, the
+/// router, the gateway or the user's session, the plugin. Any well-formed
+/// `<message>`, `<presence>` or `<iq>` is sent as it is; the gateway must
+/// neither panic nor stop answering (a ping after each input).
+pub fn stanza(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // Malformed XML is a stream error, not a stanza: out of scope here.
+    let Some(element) = parse_element(text) else {
+        return;
+    };
+    // Any other first-level element is a stream error (RFC 6120
+    // `unsupported-stanza-type`): the gateway drops the link, rightly.
+    if !["message", "presence", "iq"].contains(&element.name())
+        || element.ns() != crate::fake_server::NS
+    {
+        return;
+    }
+    let world = world();
+    let mut wire = world.wire.lock().unwrap_or_else(|p| p.into_inner());
+    let n = PINGS.fetch_add(1, Ordering::SeqCst);
+    world.runtime.block_on(async {
+        wire.link.send_element(&element).await;
+        let id = format!("fuzz-ping-{n}");
+        wire.link
+            .send(&format!(
+                "<iq type='get' id='{id}' from='romeo@localhost/fuzz' to='{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
+            ))
+            .await;
+        wire.link
+            .recv_until("the gateway's answer to a ping", |e| {
+                e.attr("id") == Some(id.as_str())
+            })
+            .await;
+        if text.contains("remove") {
+            // The input may have unregistered the user: register again,
+            // so that later inputs still reach a session.
+            wire.register("romeo@localhost", "romeo", 3).await;
+        }
+    });
+    assert!(
+        !PANICKED.load(Ordering::SeqCst),
+        "the gateway panicked on {text:?}"
+    );
+}
+
+/// Parses an input as one element; a root without a namespace (a bare
+/// `<message>`) is taken in the component namespace, as the fake server's
+/// stanzas are.
+fn parse_element(text: &str) -> Option<Element> {
+    if let Ok(element) = text.parse::<Element>() {
+        return Some(element);
+    }
+    let wrapped: Element = format!("<wrapper xmlns='jabber:component:accept'>{text}</wrapper>")
+        .parse()
+        .ok()?;
+    wrapped.children().next().cloned()
+}
