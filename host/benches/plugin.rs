@@ -88,18 +88,9 @@ fn on_text_send_text(c: &mut Criterion) {
     let (sender, mut receiver) = outbox();
     let ctx = Arc::new(GatewayContext::new(
         GatewayConfig {
-            jid: "gw.x".into(),
-            secret: "s".into(),
-            plugin: "pong.wasm".into(),
-            logout_on_unavailable: false,
-            memory_mb: 64,
-            call_timeout_ms: 5000,
-            storage_kb: 1024,
-            allow: vec![],
-            tls_ca: vec![],
             // No rate limit in the way of the measurement.
             messages_per_second: u32::MAX,
-            allow_users: vec![],
+            ..GatewayConfig::new("gw.x", "s", "pong.wasm")
         },
         jid::BareJid::new("gw.x").unwrap(),
         sender,

@@ -6,6 +6,7 @@ mod edits;
 mod errors;
 mod gateway_jid;
 mod irc;
+mod limits;
 mod link;
 mod messages;
 mod profile;

@@ -142,6 +142,63 @@ pub struct GatewayConfig {
     /// keep their registration but get no session until it is back.
     #[serde(default)]
     pub allow_users: Vec<UserPattern>,
+    /// The most contacts one user may have; `by-legacy-id` refuses new
+    /// ones past it.
+    #[serde(default = "default_max_contacts")]
+    pub max_contacts: u32,
+    /// The longest text (message body, correction, contact name, status)
+    /// the plugin may send, in KiB. One stanza past the XMPP server's size
+    /// limit (Prosody: 512 KiB for components) would make it close the
+    /// component link, for every user.
+    #[serde(default = "default_max_text_kb")]
+    pub max_text_kb: u32,
+    /// The largest avatar image the plugin may set, in KiB (sent base64,
+    /// a third larger).
+    #[serde(default = "default_max_avatar_kb")]
+    pub max_avatar_kb: u32,
+    /// The largest profile (vCard) the plugin may set, in KiB.
+    #[serde(default = "default_max_vcard_kb")]
+    pub max_vcard_kb: u32,
+}
+
+impl GatewayConfig {
+    /// A gateway with every optional key at its default, as a file with
+    /// only `jid`, `secret` and `plugin` would give (paths as they are).
+    pub fn new(jid: &str, secret: &str, plugin: impl Into<PathBuf>) -> Self {
+        GatewayConfig {
+            jid: jid.to_owned(),
+            secret: secret.to_owned(),
+            plugin: plugin.into(),
+            logout_on_unavailable: false,
+            memory_mb: default_memory_mb(),
+            call_timeout_ms: default_call_timeout_ms(),
+            storage_kb: default_storage_kb(),
+            allow: Vec::new(),
+            tls_ca: Vec::new(),
+            messages_per_second: default_messages_per_second(),
+            allow_users: Vec::new(),
+            max_contacts: default_max_contacts(),
+            max_text_kb: default_max_text_kb(),
+            max_avatar_kb: default_max_avatar_kb(),
+            max_vcard_kb: default_max_vcard_kb(),
+        }
+    }
+}
+
+fn default_max_contacts() -> u32 {
+    50_000
+}
+
+fn default_max_text_kb() -> u32 {
+    64
+}
+
+fn default_max_avatar_kb() -> u32 {
+    128
+}
+
+fn default_max_vcard_kb() -> u32 {
+    32
 }
 
 fn default_messages_per_second() -> u32 {
@@ -258,6 +315,16 @@ impl Config {
                     "must be at least 1",
                 );
             }
+            for (key, value) in [
+                ("max_contacts", gateway.max_contacts),
+                ("max_text_kb", gateway.max_text_kb),
+                ("max_avatar_kb", gateway.max_avatar_kb),
+                ("max_vcard_kb", gateway.max_vcard_kb),
+            ] {
+                if value == 0 {
+                    return bad(format!("gateway[{i}].{key}"), "must be at least 1");
+                }
+            }
             if !(1..=4096).contains(&gateway.memory_mb) {
                 return bad(format!("gateway[{i}].memory_mb"), "must be from 1 to 4096");
             }
@@ -331,6 +398,21 @@ plugin = "plugins/echo.wasm"
         assert_eq!(config.gateways[0].call_timeout_ms, 5000);
         assert_eq!(config.gateways[0].storage_kb, 1024);
         assert_eq!(config.engine.pool_instances, 0, "on demand by default");
+        let defaults = GatewayConfig::new("echo.localhost", "s3cret", "/etc/gh/plugins/echo.wasm");
+        assert_eq!(
+            (
+                config.gateways[0].max_contacts,
+                config.gateways[0].max_text_kb
+            ),
+            (defaults.max_contacts, defaults.max_text_kb)
+        );
+        assert_eq!(
+            (
+                config.gateways[0].max_avatar_kb,
+                config.gateways[0].max_vcard_kb
+            ),
+            (defaults.max_avatar_kb, defaults.max_vcard_kb)
+        );
         assert_eq!(
             config.gateways[0].allow_users,
             vec![UserPattern::Domain("localhost".into())],
@@ -386,6 +468,10 @@ plugin = "plugins/echo.wasm"
             "{GOOD}\n[[gateway]]\njid = \"echo.localhost\"\nsecret = \"x\"\nplugin = \"p\"\n"
         );
         assert_eq!(error_of(&twice).0, "gateway[1].jid");
+        assert_eq!(
+            error_of(&GOOD.replace("plugin =", "max_text_kb = 0\nplugin =")).0,
+            "gateway[0].max_text_kb"
+        );
         let (key, message) =
             error_of(&GOOD.replace("plugin =", "allow_users = [\"*\", \"@x\"]\nplugin ="));
         assert_eq!(key, "gateway[0].allow_users[1]");

@@ -100,6 +100,7 @@ impl Roster {
         body: &str,
         options: SendText,
     ) -> Result<String, RosterError> {
+        self.within_limit("a message", body.len(), self.gateway.config.max_text_kb)?;
         self.take_token()?;
         let contact = self.contact(id)?;
         let row_id = contact.row_id;
@@ -179,6 +180,7 @@ impl Roster {
         body: &str,
         options: SendText,
     ) -> Result<String, RosterError> {
+        self.within_limit("a correction", body.len(), self.gateway.config.max_text_kb)?;
         self.take_token()?;
         let original = self.resolve(id, legacy_msg_id)?;
         let xmpp_id = self.gateway.new_id();
@@ -398,19 +400,7 @@ mod tests {
         let user = store.upsert_user("gw.x", "u@x", &[]).unwrap();
         let (sender, receiver) = outbox();
         let ctx = GatewayContext::new(
-            GatewayConfig {
-                jid: "gw.x".into(),
-                secret: "s".into(),
-                plugin: "p.wasm".into(),
-                logout_on_unavailable: false,
-                memory_mb: 64,
-                call_timeout_ms: 5000,
-                storage_kb: 1024,
-                allow: vec![],
-                tls_ca: vec![],
-                messages_per_second: 100,
-                allow_users: vec![],
-            },
+            GatewayConfig::new("gw.x", "s", "p.wasm"),
             jid::BareJid::new("gw.x").unwrap(),
             sender,
             store,

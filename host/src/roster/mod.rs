@@ -193,6 +193,13 @@ impl Roster {
                 escape::jid_username(legacy_id).map_err(|e| RosterError::Invalid(e.to_string()))?
             }
         };
+        let cap = self.gateway.config.max_contacts;
+        if self.contacts.len() >= cap as usize {
+            tracing::warn!(gateway = %self.gateway.jid, user = %self.user, legacy_id, "contact refused: max_contacts reached");
+            return Err(RosterError::LimitExceeded(format!(
+                "this user has the most contacts the gateway allows ({cap})"
+            )));
+        }
         if let Some(&other) = self.by_username.get(&username) {
             let other = &self.contacts[other].legacy_id;
             return Err(RosterError::Invalid(format!(
@@ -255,6 +262,13 @@ impl Roster {
     /// Sets a contact's name; re-pushes the roster item if it changed and
     /// the contact is in the roster.
     pub fn set_name(&mut self, id: ContactId, name: Option<String>) -> Result<(), RosterError> {
+        if let Some(name) = &name {
+            self.within_limit(
+                "a contact name",
+                name.len(),
+                self.gateway.config.max_text_kb,
+            )?;
+        }
         let contact = self.contact_mut(id)?;
         if contact.name == name {
             return Ok(());
@@ -323,6 +337,9 @@ impl Roster {
         id: ContactId,
         presence: ContactPresence,
     ) -> Result<(), RosterError> {
+        if let Some(status) = &presence.status {
+            self.within_limit("a status", status.len(), self.gateway.config.max_text_kb)?;
+        }
         let contact = self.contact_mut(id)?;
         if contact.presence.as_ref() == Some(&presence) {
             return Ok(());
@@ -401,6 +418,23 @@ impl Roster {
             contact.name.as_deref(),
             &self.gateway.info.name,
         ));
+    }
+
+    /// Refuses (and logs) `what` of `bytes` past a `*_kb` cap of the
+    /// operator's.
+    pub(crate) fn within_limit(
+        &self,
+        what: &str,
+        bytes: usize,
+        cap_kb: u32,
+    ) -> Result<(), RosterError> {
+        if bytes <= cap_kb as usize * 1024 {
+            return Ok(());
+        }
+        tracing::warn!(gateway = %self.gateway.jid, user = %self.user, what, bytes, cap_kb, "refused: over the size limit");
+        Err(RosterError::LimitExceeded(format!(
+            "{what} of {bytes} bytes is over the gateway's {cap_kb} KiB limit"
+        )))
     }
 
     /// The contacts created since the last call, for `update-contact-info`.

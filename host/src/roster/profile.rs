@@ -16,6 +16,9 @@ impl Roster {
         data: Option<Vec<u8>>,
         unique_id: Option<String>,
     ) -> Result<(), RosterError> {
+        if let Some(bytes) = &data {
+            self.within_limit("an avatar", bytes.len(), self.gateway.config.max_avatar_kb)?;
+        }
         let contact = self.contact(id)?;
         if unique_id.is_some()
             && contact.avatar_unique_id == unique_id
@@ -66,6 +69,7 @@ impl Roster {
         let row_id = self.contact(id)?.row_id;
         let json =
             serde_json::to_string(&vcard).map_err(|e| RosterError::Invalid(e.to_string()))?;
+        self.within_limit("a profile", json.len(), self.gateway.config.max_vcard_kb)?;
         self.gateway.store.set_contact_vcard(row_id, &json)?;
         let contact = self.contact_mut(id)?;
         contact.vcard = Some(vcard);

@@ -4,9 +4,12 @@
 //! contact are commands that try what a sandboxed plugin may or may not
 //! do (files, environment, network), and the contact answers what
 //! happened. `get`, `sleep` and `talk` run as tasks of the SDK's async
-//! layer, answering when what they wait for arrives.
+//! layer, answering when what they wait for arrives. `contacts`, `text`,
+//! `avatar` and `vcard` try the operator's caps.
 
-use gatehouse_guest::{Contact, NetworkInfo, Plugin, Roster, TextMessage, http, session, task};
+use gatehouse_guest::{
+    Contact, NetworkInfo, Plugin, Roster, TextMessage, Vcard, http, session, task,
+};
 
 struct Probe;
 
@@ -115,6 +118,40 @@ impl Plugin for Probe {
                 Ok(Ok(())) => return Ok(None),
                 Ok(Err(e)) => format!("send refused: {}", e.reason()),
                 Err(_) => "bad id".to_owned(),
+            },
+            ["contacts", n] => match n.parse::<u32>() {
+                Ok(n) => (0..n)
+                    .find_map(|i| Roster::by_legacy_id(&format!("x{i}")).err())
+                    .map_or_else(
+                        || format!("made {n} contacts"),
+                        |e| format!("contacts refused: {}", e.reason()),
+                    ),
+                Err(_) => "bad count".to_owned(),
+            },
+            // Sizes in bytes, to try the operator's caps.
+            ["text", n] => match n.parse() {
+                Ok(n) => match contact.send_text(&"t".repeat(n)) {
+                    Ok(_) => "text sent".to_owned(),
+                    Err(e) => format!("text refused: {}", e.reason()),
+                },
+                Err(_) => "bad size".to_owned(),
+            },
+            ["avatar", n] => match n.parse() {
+                Ok(n) => match contact.set_avatar(Some(&vec![0u8; n]), None) {
+                    Ok(()) => "avatar set".to_owned(),
+                    Err(e) => format!("avatar refused: {}", e.reason()),
+                },
+                Err(_) => "bad size".to_owned(),
+            },
+            ["vcard", n] => match n.parse() {
+                Ok(n) => {
+                    contact.set_vcard(&Vcard {
+                        note: Some("v".repeat(n)),
+                        ..Vcard::default()
+                    });
+                    "vcard given".to_owned()
+                }
+                Err(_) => "bad size".to_owned(),
             },
             _ => format!("unknown: {}", message.body),
         };

@@ -1,0 +1,85 @@
+//! The operator's caps on what one user's plugin may make the gateway send
+//! or keep: contacts, text, avatars, profiles. Each refusal is an error the
+//! plugin sees (`limit-exceeded`, with the cap in its text), and a warning
+//! in the gateway's log.
+
+use gatehouse_tests::{GATEWAY, child_text};
+
+use crate::sandbox::{ask_probe, probe_session};
+use crate::{NS, ROMEO};
+
+const CAPS: &str = "max_contacts = 5\nmax_text_kb = 1\nmax_avatar_kb = 1\nmax_vcard_kb = 1";
+
+#[tokio::test]
+async fn contacts_past_the_cap_are_refused() {
+    let mut w = probe_session(CAPS).await;
+    // The probe's roster holds a and b: three more fit.
+    assert_eq!(ask_probe(&mut w, "contacts 3").await, "made 3 contacts");
+    assert_eq!(
+        ask_probe(&mut w, "contacts 4").await,
+        "contacts refused: this user has the most contacts the gateway allows (5)"
+    );
+}
+
+#[tokio::test]
+async fn a_text_past_the_cap_is_refused() {
+    let mut w = probe_session(CAPS).await;
+    assert_eq!(ask_probe(&mut w, "text 1024").await, "t".repeat(1024));
+    let sent = w
+        .link
+        .recv_until("the probe's report", |e| {
+            child_text(e, "body", NS).is_some()
+        })
+        .await;
+    assert_eq!(child_text(&sent, "body", NS).as_deref(), Some("text sent"));
+    assert_eq!(
+        ask_probe(&mut w, "text 1025").await,
+        "text refused: a message of 1025 bytes is over the gateway's 1 KiB limit"
+    );
+}
+
+#[tokio::test]
+async fn an_avatar_past_the_cap_is_refused_before_it_is_read() {
+    let mut w = probe_session(CAPS).await;
+    assert_eq!(
+        ask_probe(&mut w, "avatar 1025").await,
+        "avatar refused: an avatar of 1025 bytes is over the gateway's 1 KiB limit"
+    );
+    // Under the cap, the bytes are looked at (and these are no image).
+    let small = ask_probe(&mut w, "avatar 1024").await;
+    assert!(small.starts_with("avatar refused: "), "{small}");
+    assert!(!small.contains("KiB limit"), "{small}");
+}
+
+async fn vcard_of_a(w: &mut gatehouse_tests::Wire, id: &str) -> String {
+    w.link
+        .send(&format!(
+            "<iq type='get' id='{id}' from='{ROMEO}/pc' to='a@{GATEWAY}'><vCard xmlns='vcard-temp'/></iq>"
+        ))
+        .await;
+    let reply = w
+        .link
+        .recv_until("the vCard", |e| e.is("iq", NS) && e.attr("id") == Some(id))
+        .await;
+    assert_eq!(
+        reply.attr("type"),
+        Some("result"),
+        "{}",
+        String::from(&reply)
+    );
+    String::from(&reply)
+}
+
+#[tokio::test]
+async fn a_profile_past_the_cap_is_not_kept() {
+    let mut w = probe_session(CAPS).await;
+    // set-vcard returns nothing to the plugin: the refusal is logged and
+    // the contact keeps the profile it had.
+    assert_eq!(ask_probe(&mut w, "vcard 100").await, "vcard given");
+    let kept = vcard_of_a(&mut w, "v1").await;
+    assert!(kept.contains(&"v".repeat(100)), "{kept}");
+    assert_eq!(ask_probe(&mut w, "vcard 2000").await, "vcard given");
+    let after = vcard_of_a(&mut w, "v2").await;
+    assert!(!after.contains(&"v".repeat(101)), "{after}");
+    assert!(after.contains(&"v".repeat(100)), "{after}");
+}
