@@ -12,10 +12,12 @@
 //! target/release/gatehouse-load echo --users 100 --messages 20000
 //! target/release/gatehouse-load latency --users 10 --rate 1000 --messages 20000
 //! target/release/gatehouse-load sessions --users 1000
+//! target/release/gatehouse-load soak --users 100 --rate 1000 --seconds 1800
 //! ```
 
 mod proc;
 mod sessions;
+mod soak;
 mod throughput;
 
 use clap::{Parser, Subcommand};
@@ -68,6 +70,19 @@ enum Scenario {
     Sessions {
         #[arg(long, default_value_t = 1000)]
         users: u32,
+    },
+    /// A steady `rate` for `seconds` over `users` users, one of them
+    /// crashing its plugin instance every `crash_every` seconds: RSS
+    /// samples, answers and errors.
+    Soak {
+        #[arg(long, default_value_t = 100)]
+        users: u32,
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 1800)]
+        seconds: u64,
+        #[arg(long, default_value_t = 60)]
+        crash_every: u64,
     },
 }
 
@@ -125,7 +140,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::RosterFill { .. } => 1,
         Scenario::Echo { users, .. }
         | Scenario::Latency { users, .. }
-        | Scenario::Sessions { users } => users,
+        | Scenario::Sessions { users }
+        | Scenario::Soak { users, .. } => users,
     };
     let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
     prosody.add_accounts((0..users).map(|n| format!("load{n}")));
@@ -156,6 +172,12 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Sessions { users } => {
             sessions::run(&server, &mut gateway, prosody_pid, users).await?
         }
+        Scenario::Soak {
+            users,
+            rate,
+            seconds,
+            crash_every,
+        } => vec![soak::soak(&server, &gateway, users, rate, seconds, crash_every, meter).await?],
     };
     for line in lines {
         println!("{line}");

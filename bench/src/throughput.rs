@@ -36,7 +36,7 @@ pub async fn roster_fill(
 
 /// Connects `users` users, registers each with 10 contacts, and waits until
 /// all are logged in.
-async fn logged_in_users(server: &str, users: u32) -> anyhow::Result<Vec<User>> {
+pub(crate) async fn logged_in_users(server: &str, users: u32) -> anyhow::Result<Vec<User>> {
     let mut logged_in = Vec::new();
     for n in 0..users {
         let mut user = User::connect(server, &format!("load{n}")).await?;

@@ -123,3 +123,34 @@ fn sessions_restart_idle_and_reload() {
     );
     assert!(idle["per_user_kib"].as_f64().is_some(), "{idle}");
 }
+
+/// The CI's one-minute soak: 10 users at 100 messages/s in all, a plugin
+/// crash injected every 10 s (the 30-minute run is in BENCHMARKS.md).
+#[test]
+fn a_minute_of_soak_answers_everything_through_injected_crashes() {
+    let report = run(&[
+        "soak",
+        "--users",
+        "10",
+        "--rate",
+        "100",
+        "--seconds",
+        "60",
+        "--crash-every",
+        "10",
+    ]);
+    assert_eq!(report["scenario"], "soak");
+    assert_eq!(report["crashes_injected"], 5, "at 10, 20… 50 s");
+    let sent = report["sent"].as_u64().unwrap_or(0);
+    assert!(sent >= 5000, "{report}");
+    assert_eq!(report["answered"], sent, "{report}");
+    assert_eq!(report["unanswered"], 0, "{report}");
+    assert_eq!(report["injected_error_replies"], 5, "{report}");
+    assert_eq!(report["crash_notices"], 5, "{report}");
+    assert_eq!(report["other_error_replies"], 0, "{report}");
+    // Each crash logs the plugin's panic and the session's report of it.
+    assert_eq!(report["gateway_error_log_lines"], 10, "{report}");
+    assert_eq!(report["gateway_injected_error_log_lines"], 10, "{report}");
+    assert!(report["rss_max_kib"].as_u64().is_some_and(|k| k > 1000));
+    assert_costs(&report);
+}
