@@ -96,3 +96,159 @@ async fn a_user_taken_off_the_list_gets_no_session_after_a_restart() {
     let reply = message_to_puppet(&mut w, ROMEO, "m2").await;
     assert_error(&reply, "message", "auth", "registration-required");
 }
+
+const JULIET: &str = "juliet@localhost";
+
+/// The first element named `name` under `element`, at any depth.
+fn find<'a>(element: &'a minidom::Element, name: &str) -> Option<&'a minidom::Element> {
+    element.children().find_map(|child| {
+        (child.name() == name)
+            .then_some(child)
+            .or_else(|| find(child, name))
+    })
+}
+
+/// Sends `payload` as a chat message from `user` to their `c0`.
+async fn to_c0(w: &mut Wire, user: &str, id: &str, payload: &str) {
+    w.link
+        .send(&format!(
+            "<message type='chat' id='{id}' from='{user}/pc' to='c0@{GATEWAY}'>{payload}</message>"
+        ))
+        .await;
+}
+
+/// The next body `c0` says to `user`; every stanza before it must be for
+/// `user` too.
+async fn c0_says_to(w: &mut Wire, user: &str) -> String {
+    loop {
+        let stanza = w.link.recv().await;
+        let to = stanza.attr("to").unwrap_or_default();
+        assert!(
+            to == user || to.starts_with(&format!("{user}/")),
+            "a stanza of {user}'s session went to {to}: {}",
+            String::from(&stanza)
+        );
+        if stanza.attr("from").is_some_and(|f| f.starts_with("c0@"))
+            && let Some(body) = gatehouse_tests::child_text(&stanza, "body", NS)
+        {
+            return body;
+        }
+    }
+}
+
+async fn get_from_c0(w: &mut Wire, user: &str, id: &str, payload: &str) -> minidom::Element {
+    w.link
+        .send(&format!(
+            "<iq type='get' id='{id}' from='{user}/pc' to='c0@{GATEWAY}'>{payload}</iq>"
+        ))
+        .await;
+    w.link
+        .recv_until("the answer", |e| e.is("iq", NS) && e.attr("id") == Some(id))
+        .await
+}
+
+/// Two users with a contact of the same legacy id (`c0`, so the same puppet
+/// JID): nothing one of them does through it reaches or shows to the other.
+#[tokio::test]
+async fn users_with_the_same_puppet_see_nothing_of_each_other() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    w.register(JULIET, "juliet", 1).await;
+
+    // The plugin's key-value store is per user.
+    to_c0(&mut w, ROMEO, "s1", "<body>/store secret for-romeo</body>").await;
+    to_c0(&mut w, ROMEO, "s2", "<body>/load secret</body>").await;
+    assert_eq!(c0_says_to(&mut w, ROMEO).await, "for-romeo");
+    to_c0(&mut w, JULIET, "s3", "<body>/load secret</body>").await;
+    assert_eq!(c0_says_to(&mut w, JULIET).await, "(none)");
+
+    // Message ids map per user: Juliet correcting Romeo's message id finds
+    // nothing of his.
+    to_c0(&mut w, ROMEO, "romeo-1", "<body>hello</body>").await;
+    assert_eq!(c0_says_to(&mut w, ROMEO).await, "hello");
+    to_c0(
+        &mut w,
+        JULIET,
+        "j2",
+        "<body>hijack</body><replace xmlns='urn:xmpp:message-correct:0' id='romeo-1'/>",
+    )
+    .await;
+    // (An id the map does not know reaches the plugin as it is.)
+    assert_eq!(
+        c0_says_to(&mut w, JULIET).await,
+        "saw correction romeo-1: hijack"
+    );
+
+    // Avatars: Romeo's c0 gets one; Juliet's c0 has none, even asked by id.
+    to_c0(&mut w, ROMEO, "a1", "<body>/avatar</body>").await;
+    let event = w
+        .link
+        .recv_until("the avatar event", |e| e.attr("type") == Some("headline"))
+        .await;
+    assert_eq!(event.attr("to"), Some(ROMEO));
+    let hash = find(&event, "info")
+        .and_then(|info| info.attr("id"))
+        .expect("an avatar id")
+        .to_owned();
+    let data = get_from_c0(
+        &mut w,
+        JULIET,
+        "d1",
+        &format!(
+            "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:data'>\
+             <item id='{hash}'/></items></pubsub>"
+        ),
+    )
+    .await;
+    assert_eq!(data.attr("type"), Some("error"), "{}", String::from(&data));
+    assert_eq!(data.attr("to"), Some("juliet@localhost/pc"));
+    let vcard = get_from_c0(&mut w, JULIET, "v1", "<vCard xmlns='vcard-temp'/>").await;
+    assert!(find(&vcard, "PHOTO").is_none(), "{}", String::from(&vcard));
+}
+
+/// Nothing in the contract names a recipient: a plugin asked to make a
+/// contact whose legacy id is another user's JID makes a puppet of
+/// Romeo's, escaped, and everything it says goes to Romeo.
+#[tokio::test]
+async fn a_plugin_can_address_only_its_own_user() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    w.register(JULIET, "juliet", 1).await;
+    to_c0(
+        &mut w,
+        ROMEO,
+        "h1",
+        "<body>/contact juliet@localhost</body>",
+    )
+    .await;
+    let push = w
+        .link
+        .recv_until("the roster push", |e| {
+            e.is("iq", NS) && e.attr("type") == Some("set")
+        })
+        .await;
+    assert_eq!(push.attr("to"), Some(ROMEO));
+    let item = find(&push, "item").expect("an item");
+    assert_eq!(item.attr("jid"), Some("juliet\\40localhost@echo.localhost"));
+    // The new contact talks: to Romeo.
+    w.link
+        .send(&format!(
+            "<message type='chat' id='h2' from='{ROMEO}/pc' to='juliet\\40localhost@{GATEWAY}'><body>who are you</body></message>"
+        ))
+        .await;
+    let echo = w
+        .link
+        .recv_until("the echo", |e| {
+            gatehouse_tests::child_text(e, "body", NS).as_deref() == Some("who are you")
+        })
+        .await;
+    assert_eq!(echo.attr("to"), Some(ROMEO));
+    assert_eq!(
+        echo.attr("from"),
+        Some("juliet\\40localhost@echo.localhost/gatehouse")
+    );
+    // And nothing at all reached Juliet.
+    w.link
+        .expect_silence(std::time::Duration::from_millis(300))
+        .await;
+}
