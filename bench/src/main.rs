@@ -9,6 +9,7 @@
 //! scripts/build-plugins
 //! cargo build --release -p gatehouse -p gatehouse-bench
 //! target/release/gatehouse-load roster-fill --contacts 5000
+//! target/release/gatehouse-load roster-fill --contacts 5000 --fake-server
 //! target/release/gatehouse-load echo --users 100 --messages 20000
 //! target/release/gatehouse-load latency --users 10 --rate 1000 --messages 20000
 //! target/release/gatehouse-load sessions --users 1000
@@ -42,6 +43,10 @@ enum Scenario {
     RosterFill {
         #[arg(long, default_value_t = 1000)]
         contacts: u32,
+        /// Against the tests' fake XMPP server (in this process, answering
+        /// every push at once) instead of Prosody: the gateway's own cost.
+        #[arg(long)]
+        fake_server: bool,
     },
     /// Echo throughput: every user sends its share of the messages to its
     /// contacts, keeping `window` unanswered at most, as fast as they come
@@ -136,6 +141,17 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Scenario::RosterFill {
+        contacts,
+        fake_server: true,
+    } = cli.scenario
+    {
+        println!(
+            "{}",
+            throughput::roster_fill_fake(&cli.plugin, contacts).await?
+        );
+        return Ok(());
+    }
     let users = match cli.scenario {
         Scenario::RosterFill { .. } => 1,
         Scenario::Echo { users, .. }
@@ -156,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
     let gateway_pid = gateway.pid();
     let meter = || Meter::start(gateway_pid, prosody_pid);
     let lines = match cli.scenario {
-        Scenario::RosterFill { contacts } => {
+        Scenario::RosterFill { contacts, .. } => {
             vec![throughput::roster_fill(&server, contacts, meter).await?]
         }
         Scenario::Echo {

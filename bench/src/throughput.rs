@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use gatehouse_tests::GATEWAY;
+use gatehouse_tests::process::GatewayProcess;
+use gatehouse_tests::{FakeServer, GATEWAY, Wire, fake_server, register_iq};
 use serde_json::{Value, json};
 
 use crate::Meter;
@@ -32,6 +33,65 @@ pub async fn roster_fill(
         "contacts": contacts,
         "seconds": seconds,
     })))
+}
+
+/// The same fill against the tests' fake XMPP server in this process,
+/// which answers every roster push as it comes: what the gateway itself
+/// spends, with no Prosody to wait for. The client's CPU is the fake
+/// server's.
+pub async fn roster_fill_fake(plugin: &str, contacts: u32) -> anyhow::Result<Value> {
+    let server = FakeServer::bind().await;
+    let address = server.addr.to_string();
+    let settled = tokio::spawn(async move {
+        let link = Wire::connect(&server, true).await;
+        (server, link)
+    });
+    let gateway = tokio::task::block_in_place(|| {
+        GatewayProcess::start_gateway(
+            &address,
+            GATEWAY,
+            plugin,
+            "messages_per_second = 1000000000",
+        )
+    });
+    let (_server, mut link) = settled.await?;
+    let meter = Meter::start(gateway.pid(), 0);
+    let started = Instant::now();
+    link.send(&register_iq(
+        "load0@localhost",
+        "r0",
+        "load0",
+        &contacts.to_string(),
+    ))
+    .await;
+    let mut pushed = 0u32;
+    while pushed < contacts {
+        let stanza = link.recv().await;
+        if stanza.is("iq", fake_server::NS) && stanza.attr("type") == Some("set") {
+            let id = stanza
+                .attr("id")
+                .unwrap_or_default()
+                .replace('\'', "&apos;");
+            link.send(&format!(
+                "<iq type='result' id='{id}' from='load0@localhost' to='{GATEWAY}'/>"
+            ))
+            .await;
+            pushed += 1;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut report = meter.report(json!({
+        "scenario": "roster-fill",
+        "server": "fake",
+        "contacts": contacts,
+        "seconds": seconds,
+    }));
+    if let Some(fields) = report.as_object_mut() {
+        // No Prosody in this run.
+        fields.remove("prosody_cpu_s");
+        fields.remove("prosody_peak_rss_kib");
+    }
+    Ok(report)
 }
 
 /// Connects `users` users, registers each with 10 contacts, and waits until

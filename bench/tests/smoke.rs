@@ -62,6 +62,19 @@ fn roster_fill_reports_the_whole_roster() {
 }
 
 #[test]
+fn roster_fill_against_the_fake_server_costs_the_gateway_alone() {
+    let report = run(&["roster-fill", "--contacts", "50", "--fake-server"]);
+    assert_eq!(report["scenario"], "roster-fill");
+    assert_eq!(report["server"], "fake");
+    assert_eq!(report["contacts"], 50);
+    assert!(
+        report["gateway_cpu_s"].as_f64().is_some_and(|s| s > 0.0),
+        "{report}"
+    );
+    assert!(report.get("prosody_cpu_s").is_none(), "{report}");
+}
+
+#[test]
 fn echo_counts_every_answer() {
     let report = run(&["echo", "--users", "3", "--messages", "150", "--window", "8"]);
     assert_eq!(report["scenario"], "echo");
