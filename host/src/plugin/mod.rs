@@ -23,6 +23,7 @@ use crate::stanza::register::{FieldKind, FormField, RegistrationForm};
 
 mod cache;
 pub mod check;
+pub mod epoch;
 mod host;
 mod http;
 pub mod reload;
@@ -91,10 +92,6 @@ pub struct Limits {
     /// Wall-clock time per call.
     pub call_timeout: Duration,
 }
-
-/// How often the engine's epoch ticks: the granularity of call deadlines,
-/// and how often a busy plugin yields its thread to others.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// What a plugin said about its network.
 #[derive(Debug, Clone)]
@@ -259,13 +256,7 @@ pub fn engine(pool_instances: u32, max_memory_mb: u32) -> Result<Engine, PluginE
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("gatehouse-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
+        .spawn(move || epoch::TICKER.run(weak))
         .map_err(|e| PluginError::Instantiate(format!("epoch thread: {e}")))?;
     Ok(engine)
 }
@@ -378,6 +369,7 @@ impl PluginRuntime {
             limits: self.limits,
         };
         instance.arm();
+        let _ticking = epoch::TICKER.start();
         let plugin = self
             .pre
             .instantiate_async(&mut instance.store)
@@ -412,6 +404,7 @@ pub struct TextMessage {
 macro_rules! call {
     ($instance:ident . $method:ident ( $($arg:expr),* )) => {{
         $instance.arm();
+        let _ticking = epoch::TICKER.start();
         let plugin = $instance
             .plugin
             .as_ref()
@@ -427,7 +420,7 @@ macro_rules! call {
 impl Instance {
     /// Gives the next call its full time budget.
     fn arm(&mut self) {
-        let ticks = self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis();
+        let ticks = self.limits.call_timeout.as_millis() / epoch::EPOCH_TICK.as_millis();
         self.store.data_mut().ticks_left = u64::try_from(ticks).unwrap_or(u64::MAX);
         self.store.set_epoch_deadline(1);
     }
@@ -661,6 +654,7 @@ impl Instance {
             .map_err(|e| PluginError::Trap(e.to_string()))?;
         let borrowed = wasmtime::component::Resource::<ContactRef>::new_borrow(handle.rep());
         self.arm();
+        let _ticking = epoch::TICKER.start();
         let plugin = self
             .plugin
             .as_ref()
