@@ -247,7 +247,11 @@ impl Config {
     pub fn parse(text: &str, base: &Path) -> Result<Self, (String, String)> {
         let deserializer = toml::Deserializer::parse(text).map_err(|e| toml_error(text, &e))?;
         let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let key = e.path().to_string();
+            // An unknown top-level key has an empty path.
+            let key = match e.path().to_string() {
+                path if path.is_empty() || path == "." => "top level".to_owned(),
+                path => path,
+            };
             (key, e.into_inner().message().to_owned())
         })?;
         let store_path = base.join(raw.store.path);
@@ -437,6 +441,14 @@ plugin = "plugins/echo.wasm"
     fn an_unknown_key_is_named() {
         let (key, message) = error_of(&GOOD.replace("[store]", "[store]\npaht = 1"));
         assert_eq!(key, "store.paht");
+        assert!(message.contains("unknown field"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_top_level_key_says_so() {
+        // Found by fuzzing: the key was empty.
+        let (key, message) = error_of("''=''");
+        assert_eq!(key, "top level");
         assert!(message.contains("unknown field"), "{message}");
     }
 

@@ -129,10 +129,22 @@ pub fn jid_username(legacy_id: &str) -> Result<String, EscapeError> {
 }
 
 /// Nodeprep: the canonical form of a local part, if it is a valid one.
+///
+/// Prepared again until it no longer changes: nodeprep normalises after it
+/// case-folds, so a few characters come out of one pass as ones it would
+/// fold (U+03F9 `Ϲ` → `Σ`, which the next pass makes `σ`). The XMPP server
+/// prepares the JIDs it routes, so only a fixed point names the same puppet
+/// both ways (found by fuzzing).
 pub fn prepare_username(local: &str) -> Option<String> {
-    jid::NodePart::new(local)
-        .ok()
-        .map(|node| node.as_str().to_owned())
+    let mut prepared = jid::NodePart::new(local).ok()?.as_str().to_owned();
+    for _ in 0..4 {
+        let again = jid::NodePart::new(&prepared).ok()?.as_str().to_owned();
+        if again == prepared {
+            return Some(prepared);
+        }
+        prepared = again;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -209,6 +221,13 @@ mod tests {
             jid_username(&"x".repeat(2000)),
             Err(EscapeError::NotANode(_))
         ));
+    }
+
+    #[test]
+    fn a_prepared_local_part_is_a_fixed_point() {
+        // One nodeprep pass turns U+03F9 into a capital sigma.
+        assert_eq!(prepare_username("\u{3f9}").as_deref(), Some("σ"));
+        assert_eq!(jid_username("\u{3f9}").as_deref(), Ok("σ"));
     }
 
     #[test]
