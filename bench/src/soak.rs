@@ -20,6 +20,9 @@ struct Tally {
     sent: u64,
     answered: u64,
     unanswered: u64,
+    /// Answers to a message already answered (a message handed to the
+    /// plugin twice).
+    duplicates: u64,
     /// Error replies to `/crash`: the injected failures.
     injected_errors: u64,
     /// Any other error reply.
@@ -78,6 +81,7 @@ pub async fn soak(
         total.sent += tally.sent;
         total.answered += tally.answered;
         total.unanswered += tally.unanswered;
+        total.duplicates += tally.duplicates;
         total.injected_errors += tally.injected_errors;
         total.errors += tally.errors;
         total.crash_notices += tally.crash_notices;
@@ -101,6 +105,7 @@ pub async fn soak(
         "sent": total.sent,
         "answered": total.answered,
         "unanswered": total.unanswered,
+        "answered_twice": total.duplicates,
         "injected_error_replies": total.injected_errors,
         "other_error_replies": total.errors,
         "crash_notices": total.crash_notices,
@@ -166,10 +171,12 @@ async fn soak_user(
             _ = tokio::time::sleep_until(drain_until) => {}
             stanza = user.next() => {
                 let stanza = stanza.context("the stream ended")?;
-                if let Some(body) = chat_body(&stanza, GATEWAY)
-                    && outstanding.remove(&body)
-                {
-                    tally.answered += 1;
+                if let Some(body) = chat_body(&stanza, GATEWAY) {
+                    if outstanding.remove(&body) {
+                        tally.answered += 1;
+                    } else if body.starts_with("soak ") {
+                        tally.duplicates += 1;
+                    }
                 }
                 if stanza.is("message", CLIENT) && stanza.attr("type") == Some("error") {
                     if stanza.attr("id") == Some("crash") {

@@ -158,6 +158,7 @@ fn a_minute_of_soak_answers_everything_through_injected_crashes() {
     assert!(sent >= 5000, "{report}");
     assert_eq!(report["answered"], sent, "{report}");
     assert_eq!(report["unanswered"], 0, "{report}");
+    assert_eq!(report["answered_twice"], 0, "exactly once: {report}");
     assert_eq!(report["injected_error_replies"], 5, "{report}");
     assert_eq!(report["crash_notices"], 5, "{report}");
     assert_eq!(report["other_error_replies"], 0, "{report}");

@@ -257,6 +257,9 @@ impl Gateway {
         let error = |condition, text: &str| {
             iq_error(from.clone(), to.clone(), &id, stanza_error(condition, text))
         };
+        // Leaving is never refused, whatever `allow_users` says now.
+        let unregistering =
+            is_set && matches!(register::parse_submission(&payload), Ok(Submission::Remove));
         let response = match (is_set, payload.name(), payload.ns().as_str()) {
             (false, "query", ns::DISCO_INFO) => reply(Some(
                 disco::gateway_info(&self.ctx.info.name, &self.ctx.info.network_type).into(),
@@ -270,14 +273,7 @@ impl Gateway {
                 .into(),
             )),
             (false, "ping", ns::PING) => reply(None),
-            (_, "query", ns::REGISTER)
-                if !self.ctx.admits(&sender.to_bare())
-                    && !(is_set
-                        && matches!(
-                            register::parse_submission(&payload),
-                            Ok(Submission::Remove)
-                        )) =>
-            {
+            (_, "query", ns::REGISTER) if !self.ctx.admits(&sender.to_bare()) && !unregistering => {
                 tracing::info!(gateway = %self.ctx.jid, user = %sender.to_bare(), "registration refused by allow_users");
                 error(
                     DefinedCondition::NotAllowed,

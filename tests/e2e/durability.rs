@@ -7,8 +7,8 @@
 //! user whose registration was answered logs in again; every roster item
 //! was pushed exactly once; no echo id (a legacy id from the plugin's
 //! counters) names two messages; a message the user sent before the kill
-//! still maps to its legacy id (a correction finds it); and every `/store`
-//! the gateway acknowledged reads back.
+//! still maps to its legacy id (a correction finds it); an announced avatar
+//! is still served; and every `/store` the gateway acknowledged reads back.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
@@ -35,12 +35,25 @@ struct Log {
     /// `(id, body)` of every message from a contact.
     messages: Vec<(String, String)>,
     logins: usize,
+    /// The id (SHA-1) of the avatar `c2` announced.
+    avatar: Option<String>,
+    /// Whether the avatar's bytes were served when asked for.
+    avatar_served: Option<bool>,
 }
 
 impl Log {
     fn has_body(&self, body: &str) -> bool {
         self.messages.iter().any(|(_, b)| b == body)
     }
+}
+
+/// The first element named `name` under `element`, at any depth.
+fn find<'a>(element: &'a Stanza, name: &str) -> Option<&'a Stanza> {
+    element.children().find_map(|child| {
+        (child.name() == name)
+            .then_some(child)
+            .or_else(|| find(child, name))
+    })
 }
 
 /// One user of the test.
@@ -75,6 +88,16 @@ impl Tester {
         }
         if logged_in(stanza, GATEWAY) {
             self.log.logins += 1;
+        }
+        if stanza.attr("type") == Some("headline")
+            && stanza.attr("from") == Some(&format!("c2@{GATEWAY}"))
+            && let Some(info) = find(stanza, "info")
+        {
+            self.log.avatar = info.attr("id").map(str::to_owned);
+        }
+        if stanza.is("iq", CLIENT) && stanza.attr("id") == Some("avatar-data") {
+            self.log.avatar_served =
+                Some(stanza.attr("type") == Some("result") && find(stanza, "data").is_some());
         }
     }
 
@@ -179,6 +202,11 @@ async fn before_kill(
         return (None, stored);
     }
     let legacy_id = saw(&t.log);
+    // An avatar, acknowledged by its announcement.
+    t.chat(2, "av1", "/avatar").await;
+    if !t.until_killed(&mut killed, |l| l.avatar.is_some()).await {
+        return (legacy_id, stored);
+    }
     for n in 1.. {
         // Commands get no receipt; the echo of the next message, handled
         // after the command by the same session, acknowledges it.
@@ -224,6 +252,22 @@ async fn after_restart(t: &mut Tester, legacy_id: Option<String>, stored: Vec<(S
             t.within(10, |l| l.has_body(&expected)).await,
             "{who}: k1 no longer maps to {legacy_id}: {:?}",
             t.log.messages.last()
+        );
+    }
+    if let Some(hash) = t.log.avatar.clone() {
+        t.user
+            .send_xml(&format!(
+                "<iq xmlns='{CLIENT}' type='get' id='avatar-data' to='c2@{GATEWAY}'>\
+                 <pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:data'>\
+                 <item id='{hash}'/></items></pubsub></iq>"
+            ))
+            .await
+            .expect("send");
+        assert!(t.within(10, |l| l.avatar_served.is_some()).await);
+        assert_eq!(
+            t.log.avatar_served,
+            Some(true),
+            "{who}: the announced avatar {hash} was lost"
         );
     }
     for (n, (key, value)) in stored.iter().enumerate() {
