@@ -8,12 +8,18 @@ use crate::{NS, ROMEO};
 
 const STRANGER: &str = "eve@elsewhere.example";
 
-async fn ask_form(w: &mut Wire, user: &str, id: &str) -> minidom::Element {
+/// Sends an iq get from `user` to `to`; its answer.
+async fn iq_get(w: &mut Wire, user: &str, to: &str, id: &str, payload: &str) -> minidom::Element {
     w.link
         .send(&format!(
-            "<iq type='get' id='{id}' from='{user}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'/></iq>"
+            "<iq type='get' id='{id}' from='{user}/pc' to='{to}'>{payload}</iq>"
         ))
         .await;
+    answer(w, id).await
+}
+
+/// The gateway's answer to iq `id`.
+async fn answer(w: &mut Wire, id: &str) -> minidom::Element {
     w.link
         .recv_until("the answer", |e| e.is("iq", NS) && e.attr("id") == Some(id))
         .await
@@ -21,9 +27,7 @@ async fn ask_form(w: &mut Wire, user: &str, id: &str) -> minidom::Element {
 
 async fn submit(w: &mut Wire, user: &str, id: &str) -> minidom::Element {
     w.link.send(&register_iq(user, id, "eve", "1")).await;
-    w.link
-        .recv_until("the answer", |e| e.is("iq", NS) && e.attr("id") == Some(id))
-        .await
+    answer(w, id).await
 }
 
 async fn message_to_puppet(w: &mut Wire, user: &str, id: &str) -> minidom::Element {
@@ -42,7 +46,14 @@ async fn message_to_puppet(w: &mut Wire, user: &str, id: &str) -> minidom::Eleme
 #[tokio::test]
 async fn by_default_only_the_servers_own_users_may_register() {
     let mut w = Wire::start(true).await;
-    let reply = ask_form(&mut w, STRANGER, "f1").await;
+    let reply = iq_get(
+        &mut w,
+        STRANGER,
+        GATEWAY,
+        "f1",
+        "<query xmlns='jabber:iq:register'/>",
+    )
+    .await;
     assert_error(&reply, "iq", "cancel", "not-allowed");
     assert_eq!(reply.attr("to"), Some("eve@elsewhere.example/pc"));
     assert_eq!(reply.attr("from"), Some(GATEWAY));
@@ -57,12 +68,7 @@ async fn by_default_only_the_servers_own_users_may_register() {
             "<iq type='set' id='u1' from='{STRANGER}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'><remove/></query></iq>"
         ))
         .await;
-    let reply = w
-        .link
-        .recv_until("the answer", |e| {
-            e.is("iq", NS) && e.attr("id") == Some("u1")
-        })
-        .await;
+    let reply = answer(&mut w, "u1").await;
     assert_error(&reply, "iq", "auth", "registration-required");
     // The server's own users are served.
     w.register(ROMEO, "romeo", 1).await;
@@ -136,17 +142,6 @@ async fn c0_says_to(w: &mut Wire, user: &str) -> String {
     }
 }
 
-async fn get_from_c0(w: &mut Wire, user: &str, id: &str, payload: &str) -> minidom::Element {
-    w.link
-        .send(&format!(
-            "<iq type='get' id='{id}' from='{user}/pc' to='c0@{GATEWAY}'>{payload}</iq>"
-        ))
-        .await;
-    w.link
-        .recv_until("the answer", |e| e.is("iq", NS) && e.attr("id") == Some(id))
-        .await
-}
-
 /// Two users with a contact of the same legacy id (`c0`, so the same puppet
 /// JID): nothing one of them does through it reaches or shows to the other.
 #[tokio::test]
@@ -190,9 +185,10 @@ async fn users_with_the_same_puppet_see_nothing_of_each_other() {
         .and_then(|info| info.attr("id"))
         .expect("an avatar id")
         .to_owned();
-    let data = get_from_c0(
+    let data = iq_get(
         &mut w,
         JULIET,
+        &format!("c0@{GATEWAY}"),
         "d1",
         &format!(
             "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:data'>\
@@ -202,7 +198,14 @@ async fn users_with_the_same_puppet_see_nothing_of_each_other() {
     .await;
     assert_eq!(data.attr("type"), Some("error"), "{}", String::from(&data));
     assert_eq!(data.attr("to"), Some("juliet@localhost/pc"));
-    let vcard = get_from_c0(&mut w, JULIET, "v1", "<vCard xmlns='vcard-temp'/>").await;
+    let vcard = iq_get(
+        &mut w,
+        JULIET,
+        &format!("c0@{GATEWAY}"),
+        "v1",
+        "<vCard xmlns='vcard-temp'/>",
+    )
+    .await;
     assert!(find(&vcard, "PHOTO").is_none(), "{}", String::from(&vcard));
 }
 

@@ -11,6 +11,7 @@
 //! they never pay for waking it; the first call after a quiet second does,
 //! once.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -27,27 +28,26 @@ pub const IDLE_TICKS: u32 = 100;
 /// exists (a dropped engine ends its ticker within this).
 const RECHECK: Duration = Duration::from_secs(30);
 
-/// Calls running, and tickers waiting for one.
-#[derive(Default)]
-struct State {
-    running: usize,
-    waiting: usize,
-}
-
 /// What calls and tickers share: one per process ([`TICKER`]); tests make
-/// their own.
+/// their own. A call costs two atomic operations and a load; the lock is
+/// only taken to wake a waiting ticker, or by the ticker itself.
 #[derive(Default)]
 pub struct Ticker {
-    state: Mutex<State>,
+    /// Calls running.
+    running: AtomicUsize,
+    /// Tickers waiting for a call.
+    waiting: AtomicUsize,
+    /// Held by a ticker from its last look at `running` until it waits,
+    /// so that a call's wake-up cannot fall in between.
+    lock: Mutex<()>,
     wake: Condvar,
 }
 
 /// The process's ticker state, shared by every engine's ticker thread.
 pub static TICKER: Ticker = Ticker {
-    state: Mutex::new(State {
-        running: 0,
-        waiting: 0,
-    }),
+    running: AtomicUsize::new(0),
+    waiting: AtomicUsize::new(0),
+    lock: Mutex::new(()),
     wake: Condvar::new(),
 };
 
@@ -56,15 +56,17 @@ pub static TICKER: Ticker = Ticker {
 pub struct Ticking<'a>(&'a Ticker);
 
 impl Ticker {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A call starts: wakes a waiting ticker.
     pub fn start(&self) -> Ticking<'_> {
-        let mut state = self.lock();
-        state.running += 1;
-        if state.waiting > 0 {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        // A ticker that saw no call raised `waiting` before it looked, so
+        // one of the two sees the other.
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let _held = self.lock();
             self.wake.notify_all();
         }
         Ticking(self)
@@ -72,7 +74,7 @@ impl Ticker {
 
     /// Whether a ticker is waiting (for tests).
     pub fn is_waiting(&self) -> bool {
-        self.lock().waiting > 0
+        self.waiting.load(Ordering::SeqCst) > 0
     }
 
     /// The ticker thread's loop: ticks `engine`'s epoch until it is
@@ -86,24 +88,29 @@ impl Ticker {
             alive.increment_epoch();
             drop(alive);
             std::thread::sleep(EPOCH_TICK);
-            let mut state = self.lock();
-            idle = if state.running == 0 { idle + 1 } else { 0 };
+            idle = if self.running.load(Ordering::SeqCst) == 0 {
+                idle + 1
+            } else {
+                0
+            };
             if idle < IDLE_TICKS {
                 continue;
             }
-            state.waiting += 1;
-            while state.running == 0 {
+            let mut held = self.lock();
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            while self.running.load(Ordering::SeqCst) == 0 {
                 let (next, timeout) = self
                     .wake
-                    .wait_timeout(state, RECHECK)
+                    .wait_timeout(held, RECHECK)
                     .unwrap_or_else(|p| p.into_inner());
-                state = next;
+                held = next;
                 if timeout.timed_out() && engine.upgrade().is_none() {
-                    state.waiting -= 1;
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
                     return;
                 }
             }
-            state.waiting -= 1;
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            drop(held);
             idle = 0;
         }
     }
@@ -111,8 +118,7 @@ impl Ticker {
 
 impl Drop for Ticking<'_> {
     fn drop(&mut self) {
-        let mut state = self.0.lock();
-        state.running = state.running.saturating_sub(1);
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
