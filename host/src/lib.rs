@@ -17,11 +17,13 @@
 //! - [`roster`]: slidge's `LegacyRoster` and `LegacyContact`: contacts as
 //!   singletons per session, legacy id ⇄ JID local part, roster pushes,
 //!   presences and messages from puppets.
-//! - [`plugin`]: wasmtime: compiling and linking a plugin, instances, and the
-//!   host side of every WIT import.
+//! - [`plugin`]: wasmtime: compiling and linking a plugin, instances, the
+//!   host side of every WIT import, and the epoch ticker behind call
+//!   deadlines.
 //! - [`store`]: SQLite: schema, migrations and every query.
 //!
-//! Beside the way: [`config`] reads the operator's TOML file, and [`stanza`]
+//! Beside the way: [`config`] reads the operator's TOML file (with who may
+//! register and the size caps), and [`stanza`]
 //! builds and parses the stanzas, one XEP family per module. For plugin
 //! authors, [`plugin::check`] tells whether a file is a plugin this host
 //! runs, and [`scaffold`] writes a new plugin's skeleton.
