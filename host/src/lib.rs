@@ -112,6 +112,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             tls,
         ));
         let (reloads, reloads_rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut gateway = gateway::Gateway::new(ctx, runtime.clone());
         match plugin::reload::watch(
             plugin_path,
             runtime.digest,
@@ -120,12 +121,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             Some(cache.clone()),
             reloads,
         ) {
-            Ok(trigger) => triggers.push(trigger),
+            Ok(trigger) => {
+                gateway.set_reload_trigger(trigger.clone());
+                triggers.push(trigger);
+            }
             Err(e) => {
                 tracing::warn!(gateway = %jid, error = %e, "cannot watch the plugin file: no hot reload")
             }
         }
-        let mut gateway = gateway::Gateway::new(ctx, runtime);
         let users = gateway.start_sessions()?;
         tracing::info!(gateway = %jid, users, "sessions started");
         tasks.push(tokio::spawn(router::serve(

@@ -5,6 +5,7 @@
 //! JavaScript, Python): every test below is one function of the plugin's
 //! name, and `echo_suite!` makes one `#[test]` per build of it.
 
+mod adhoc;
 mod authoring;
 mod cli;
 mod commands;

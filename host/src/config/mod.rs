@@ -159,6 +159,10 @@ pub struct GatewayConfig {
     /// The largest profile (vCard) the plugin may set, in KiB.
     #[serde(default = "default_max_vcard_kb")]
     pub max_vcard_kb: u32,
+    /// The bare JIDs of the gateway's administrators: they see and run the
+    /// admin ad-hoc commands (list users, kick, reload…). Default: none.
+    #[serde(default)]
+    pub admins: Vec<String>,
 }
 
 impl GatewayConfig {
@@ -181,6 +185,7 @@ impl GatewayConfig {
             max_text_kb: default_max_text_kb(),
             max_avatar_kb: default_max_avatar_kb(),
             max_vcard_kb: default_max_vcard_kb(),
+            admins: Vec::new(),
         }
     }
 }
@@ -307,6 +312,14 @@ impl Config {
                     return bad(
                         format!("gateway[{i}].jid"),
                         "must be a bare domain such as echo.example.org",
+                    );
+                }
+            }
+            for (j, admin) in gateway.admins.iter().enumerate() {
+                if jid::BareJid::new(admin).is_err() {
+                    return bad(
+                        format!("gateway[{i}].admins[{j}]"),
+                        "must be a bare JID such as admin@example.org",
                     );
                 }
             }

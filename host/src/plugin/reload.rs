@@ -4,12 +4,12 @@
 //! reason is logged.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use wasmtime::Engine;
 
 use super::{Limits, PluginRuntime, digested};
@@ -47,15 +47,45 @@ impl Change {
     }
 }
 
+/// How a reload went: what was loaded, or why nothing was.
+pub type ReloadOutcome = Result<String, String>;
+
+/// Those waiting for the outcome of the next reload.
+type Waiters = Arc<Mutex<Vec<oneshot::Sender<ReloadOutcome>>>>;
+
 /// Asks for a reload now, whether or not the file changed (a signal, a
 /// command).
 #[derive(Debug, Clone)]
-pub struct ReloadTrigger(mpsc::UnboundedSender<Change>);
+pub struct ReloadTrigger {
+    changes: mpsc::UnboundedSender<Change>,
+    waiters: Waiters,
+}
 
 impl ReloadTrigger {
     /// Reloads the plugin file.
     pub fn reload(&self) {
-        let _ = self.0.send(Change::Forced);
+        let _ = self.changes.send(Change::Forced);
+    }
+
+    /// Reloads the plugin file and tells how it went (for an operator's
+    /// command); Err if the watcher is gone.
+    pub async fn reload_and_report(&self) -> ReloadOutcome {
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
+        self.reload();
+        rx.await
+            .unwrap_or_else(|_| Err("the plugin watcher has stopped".into()))
+    }
+}
+
+/// Tells every waiter how the reload went.
+fn report(waiters: &Waiters, outcome: &ReloadOutcome) {
+    let waiting = std::mem::take(&mut *waiters.lock().unwrap_or_else(|p| p.into_inner()));
+    for waiter in waiting {
+        let _ = waiter.send(outcome.clone());
     }
 }
 
@@ -71,7 +101,11 @@ pub fn watch(
     reloads: ReloadSender,
 ) -> notify::Result<ReloadTrigger> {
     let (changed_tx, mut changed) = mpsc::unbounded_channel();
-    let trigger = ReloadTrigger(changed_tx.clone());
+    let waiters = Waiters::default();
+    let trigger = ReloadTrigger {
+        changes: changed_tx.clone(),
+        waiters: waiters.clone(),
+    };
     let name = path.file_name().map(|n| n.to_owned());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
@@ -112,6 +146,10 @@ pub fn watch(
                 Ok(bytes) => bytes,
                 Err(e) => {
                     tracing::error!(plugin = %path.display(), error = %e, "reload failed: the old plugin keeps serving");
+                    report(
+                        &waiters,
+                        &Err(format!("cannot read {}: {e}", path.display())),
+                    );
                     continue;
                 }
             };
@@ -124,14 +162,26 @@ pub fn watch(
             let cache = cache.as_deref();
             match PluginRuntime::from_bytes(&engine, &path, bytes, digest, limits, cache).await {
                 Ok(runtime) => {
-                    tracing::info!(plugin = %path.display(), took = ?started.elapsed(), "plugin reloaded");
+                    let took = started.elapsed();
+                    tracing::info!(plugin = %path.display(), ?took, "plugin reloaded");
                     loaded = digest;
+                    let network = runtime.info.name.clone();
                     if reloads.send(Arc::new(runtime)).is_err() {
                         return;
                     }
+                    report(
+                        &waiters,
+                        &Ok(format!(
+                            "{} ({network}, sha-256 {}…) loaded in {} ms",
+                            path.display(),
+                            &hex::encode(digest)[..12],
+                            took.as_millis()
+                        )),
+                    );
                 }
                 Err(e) => {
                     tracing::error!(plugin = %path.display(), error = %e, "reload failed: the old plugin keeps serving");
+                    report(&waiters, &Err(format!("{e}; the old plugin keeps serving")));
                 }
             }
         }

@@ -318,6 +318,32 @@ impl Roster {
         Ok(())
     }
 
+    /// Sends every contact in the roster to the user again, as
+    /// `add_to_roster` first did (a push, or a subscription request), with
+    /// its presence: the user's server may have lost what was pushed, or
+    /// the user deleted a contact by mistake. Returns how many.
+    pub fn push_all_again(&mut self) -> usize {
+        let mut count = 0;
+        for id in self.ids() {
+            let contact = &self.contacts[id];
+            if !contact.in_roster {
+                continue;
+            }
+            count += 1;
+            if self.gateway.can_push_roster(&self.user) {
+                self.push_item(id);
+            } else {
+                self.gateway.outbox.send(presence::subscribe(
+                    contact.jid.clone().into(),
+                    self.user.clone().into(),
+                    contact.name.as_deref(),
+                ));
+            }
+            self.send_presence(id);
+        }
+        count
+    }
+
     /// Removes a contact from the user's XMPP roster.
     pub fn remove_from_roster(&mut self, id: ContactId) -> Result<(), RosterError> {
         let contact = self.contact_mut(id)?;

@@ -7,7 +7,7 @@ use xmpp_parsers::{
     stanza_error::DefinedCondition,
 };
 
-use super::{Login, Session};
+use super::{LoginState, Session};
 use crate::plugin::{PluginError, TextMessage};
 use crate::roster::ContactId;
 use crate::stanza::{
@@ -66,12 +66,14 @@ impl Session {
             )
         };
         let not_logged_in = match &self.login {
-            Login::LoggedIn { .. } => None,
-            Login::Failed { reason } => {
+            LoginState::LoggedIn { .. } => None,
+            LoginState::Failed { reason } => {
                 Some(format!("not logged in to the legacy network: {reason}"))
             }
-            Login::LoggedOut => Some("not logged in to the legacy network".to_owned()),
-            Login::Parked { .. } => {
+            LoginState::LoggedOut | LoginState::LoggingIn => {
+                Some("not logged in to the legacy network".to_owned())
+            }
+            LoginState::Parked { .. } => {
                 Some("the session is parked after repeated plugin crashes".to_owned())
             }
         };

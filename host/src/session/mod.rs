@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jid::{BareJid, Jid};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use xmpp_parsers::{
     iq::Iq,
@@ -37,8 +37,11 @@ async fn sleep_until_some(at: Option<Instant>) {
     }
 }
 
+mod commands;
 mod inbound;
 mod puppet;
+
+pub use commands::{CommandReply, ContactLine, SessionReport, UserCommand};
 
 /// What a session is asked to do.
 #[derive(Debug)]
@@ -61,18 +64,37 @@ pub enum SessionEvent {
     Stop(oneshot::Sender<()>),
     /// Move to a reloaded plugin.
     Reload(Arc<PluginRuntime>),
+    /// An ad-hoc command of the user's (or an administrator's about them).
+    Command(UserCommand, oneshot::Sender<CommandReply>),
 }
 
 /// The sending side of a session's mailbox.
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
     tx: mpsc::UnboundedSender<SessionEvent>,
+    state: watch::Receiver<LoginState>,
 }
 
 impl SessionHandle {
     /// Queues an event; false if the session has ended.
     pub fn send(&self, event: SessionEvent) -> bool {
         self.tx.send(event).is_ok()
+    }
+
+    /// Where the session stands with the legacy network, read without
+    /// waiting for the session (which may be busy in a plugin call).
+    pub fn state(&self) -> LoginState {
+        self.state.borrow().clone()
+    }
+
+    /// Asks the session to run a command and waits for its answer; None if
+    /// the session ended first.
+    pub async fn command(&self, command: UserCommand) -> Option<CommandReply> {
+        let (reply, answer) = oneshot::channel();
+        if !self.send(SessionEvent::Command(command, reply)) {
+            return None;
+        }
+        answer.await.ok()
     }
 }
 
@@ -101,6 +123,7 @@ pub fn spawn(
         .filter_map(|a| Grant::parse(a))
         .collect();
     let tls = ctx.tls.clone();
+    let (published, state) = watch::channel(LoginState::LoggedOut);
     let session = Session {
         ctx,
         runtime,
@@ -112,7 +135,8 @@ pub fn spawn(
             timers: Vec::new(),
             streams: Streams::new(grants, tls, stream_events_tx),
         })),
-        login: Login::LoggedOut,
+        login: LoginState::LoggedOut,
+        published,
         failures: 0,
         login_crashes: 0,
         retry_at: None,
@@ -121,24 +145,64 @@ pub fn spawn(
         resources: HashSet::new(),
     };
     tokio::spawn(session.run(rx));
-    Ok((jid, SessionHandle { tx }))
+    Ok((jid, SessionHandle { tx, state }))
 }
 
-/// Where the session stands with the legacy network.
+/// Where a session stands with the legacy network.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Login {
+pub enum LoginState {
+    /// Not logged in: before the first login, or after a log-out.
     LoggedOut,
+    /// The plugin's `login` is running.
+    LoggingIn,
+    /// Logged in; the status the plugin gave.
     LoggedIn {
+        /// The plugin's status text.
         status: String,
     },
+    /// The last login failed; a retry is scheduled.
     Failed {
+        /// The plugin's reason.
         reason: String,
     },
     /// The plugin crashed at every one of the last logins: no more
     /// automatic retries until the user asks (an available presence).
     Parked {
+        /// Crashes in a row.
         crashes: u32,
     },
+}
+
+impl LoginState {
+    /// The state's one-word name, as metrics and admin lists show it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LoginState::LoggedOut => "logged-out",
+            LoginState::LoggingIn => "logging-in",
+            LoginState::LoggedIn { .. } => "logged-in",
+            LoginState::Failed { .. } => "failed",
+            LoginState::Parked { .. } => "parked",
+        }
+    }
+
+    /// Every state's name, for metrics that count sessions by state.
+    pub const NAMES: [&'static str; 5] =
+        ["logged-out", "logging-in", "logged-in", "failed", "parked"];
+}
+
+impl std::fmt::Display for LoginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginState::LoggedOut => f.write_str("logged out"),
+            LoginState::LoggingIn => f.write_str("logging in"),
+            LoginState::LoggedIn { status } if status.is_empty() => f.write_str("logged in"),
+            LoginState::LoggedIn { status } => write!(f, "logged in: {status}"),
+            LoginState::Failed { reason } => write!(f, "login failed: {reason}"),
+            LoginState::Parked { crashes } => {
+                write!(f, "parked after {crashes} plugin crashes in a row")
+            }
+        }
+    }
 }
 
 struct Session {
@@ -148,7 +212,9 @@ struct Session {
     /// The live instance, if any; `state` holds the host state otherwise.
     instance: Option<Instance>,
     state: Option<HostState>,
-    login: Login,
+    login: LoginState,
+    /// `login`, for whoever holds the handle.
+    published: watch::Sender<LoginState>,
     failures: u32,
     /// Logins in a row that crashed the plugin.
     login_crashes: u32,
@@ -204,6 +270,10 @@ impl Session {
                     break;
                 }
                 SessionEvent::Reload(runtime) => self.on_reload(runtime).await,
+                SessionEvent::Command(command, reply) => {
+                    let answer = self.on_command(command).await;
+                    let _ = reply.send(answer);
+                }
                 SessionEvent::Stop(done) => {
                     self.log_out().await;
                     let _ = done.send(());
@@ -308,7 +378,7 @@ impl Session {
                 .map(HostState::for_session);
         }
         self.runtime = runtime;
-        if !matches!(self.login, Login::LoggedIn { .. }) {
+        if !matches!(self.login, LoginState::LoggedIn { .. }) {
             tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session on the reloaded plugin");
             return;
         }
@@ -319,11 +389,11 @@ impl Session {
         match result {
             Ok(Ok(status)) => {
                 if self.login
-                    != (Login::LoggedIn {
+                    != (LoginState::LoggedIn {
                         status: status.clone(),
                     })
                 {
-                    self.login = Login::LoggedIn { status };
+                    self.set_login(LoginState::LoggedIn { status });
                     self.send_status(self.user.clone().into());
                 }
             }
@@ -377,10 +447,16 @@ impl Session {
         }
     }
 
+    /// Changes the login state, and publishes it to the handle.
+    fn set_login(&mut self, login: LoginState) {
+        self.published.send_replace(login.clone());
+        self.login = login;
+    }
+
     async fn log_in(&mut self) {
         let to: Jid = self.user.clone().into();
-        self.ctx
-            .send_status(to.clone(), Some(Show::Dnd), "Logging in…");
+        self.set_login(LoginState::LoggingIn);
+        self.send_status(to.clone());
         let result = match self.instance().await {
             Ok(instance) => instance.login().await,
             Err(e) => Err(e),
@@ -390,7 +466,7 @@ impl Session {
                 tracing::info!(gateway = %self.ctx.jid, user = %self.user, %status, "logged in");
                 self.failures = 0;
                 self.login_crashes = 0;
-                self.login = Login::LoggedIn { status };
+                self.set_login(LoginState::LoggedIn { status });
                 self.fill_roster().await;
                 self.send_status(to);
             }
@@ -419,7 +495,7 @@ impl Session {
                  again) to retry."
             ),
         );
-        self.login = Login::Parked { crashes };
+        self.set_login(LoginState::Parked { crashes });
         self.retry_at = None;
         self.send_status(self.user.clone().into());
     }
@@ -437,7 +513,7 @@ impl Session {
                 delay.as_secs()
             ),
         );
-        self.login = Login::Failed { reason };
+        self.set_login(LoginState::Failed { reason });
         self.retry_at = Some(Instant::now() + delay);
         self.send_status(self.user.clone().into());
     }
@@ -458,7 +534,7 @@ impl Session {
     }
 
     async fn log_out(&mut self) {
-        if !matches!(self.login, Login::LoggedIn { .. }) {
+        if !matches!(self.login, LoginState::LoggedIn { .. }) {
             return;
         }
         if let Some(instance) = self.instance.as_mut()
@@ -466,7 +542,7 @@ impl Session {
         {
             self.on_crash(&e, "logout");
         }
-        self.login = Login::LoggedOut;
+        self.set_login(LoginState::LoggedOut);
         self.retry_at = None;
         self.send_status(self.user.clone().into());
     }
@@ -474,25 +550,29 @@ impl Session {
     /// The gateway's presence as the session stands.
     fn send_status(&self, to: Jid) {
         match &self.login {
-            Login::LoggedIn { status } => self.ctx.send_status(to, None, status),
-            Login::Failed { reason } => {
+            LoginState::LoggedIn { status } => self.ctx.send_status(to, None, status),
+            LoginState::Failed { reason } => {
                 self.ctx
                     .send_status(to, Some(Show::Dnd), &format!("Login failed: {reason}"))
             }
-            Login::Parked { crashes } => self.ctx.send_status(
+            LoginState::Parked { crashes } => self.ctx.send_status(
                 to,
                 Some(Show::Xa),
                 &format!("Parked: the plugin crashed at {crashes} logins in a row"),
             ),
-            Login::LoggedOut => self.ctx.send_presence_type(to, PresenceType::Unavailable),
+            LoginState::LoggingIn => self.ctx.send_status(to, Some(Show::Dnd), "Logging in…"),
+            LoginState::LoggedOut => self.ctx.send_presence_type(to, PresenceType::Unavailable),
         }
     }
 
     async fn on_available(&mut self, resource: Jid) {
         self.resources.insert(resource.clone());
         match self.login {
-            Login::LoggedIn { .. } => self.send_status(resource),
-            Login::Failed { .. } | Login::LoggedOut | Login::Parked { .. } => {
+            LoginState::LoggedIn { .. } => self.send_status(resource),
+            LoginState::Failed { .. }
+            | LoginState::LoggedOut
+            | LoginState::LoggingIn
+            | LoginState::Parked { .. } => {
                 self.retry_at = None;
                 self.log_in().await;
             }

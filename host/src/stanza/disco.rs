@@ -20,7 +20,13 @@ use super::ns;
 pub const CAPS_NODE: &str = "https://gatehouse.invalid/caps";
 
 /// What the gateway JID itself supports.
-const GATEWAY_FEATURES: &[&str] = &[ns::DISCO_INFO, ns::REGISTER, ns::PING];
+const GATEWAY_FEATURES: &[&str] = &[
+    ns::DISCO_INFO,
+    ns::DISCO_ITEMS,
+    ns::REGISTER,
+    ns::PING,
+    ns::COMMANDS,
+];
 
 /// What every puppet supports.
 const PUPPET_FEATURES: &[&str] = &[
@@ -101,6 +107,7 @@ mod tests {
         let vars: Vec<_> = el.children().filter_map(|c| c.attr("var")).collect();
         assert!(vars.contains(&ns::REGISTER));
         assert!(vars.contains(&ns::PING));
+        assert!(vars.contains(&ns::COMMANDS));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use minidom::Element;
 
 pub mod avatar;
+pub mod commands;
 pub mod correction;
 pub mod disco;
 pub mod error;
@@ -40,6 +41,8 @@ pub mod ns {
     pub const RETRACT: &str = "urn:xmpp:message-retract:1";
     /// XEP-0461: Message Replies.
     pub const REPLY: &str = "urn:xmpp:reply:0";
+    /// XEP-0050: Ad-Hoc Commands.
+    pub const COMMANDS: &str = super::commands::NS;
     /// The namespace of client stanzas, used inside XEP-0356 wrappers.
     pub const CLIENT: &str = "jabber:client";
     pub use xmpp_parsers::ns::*;

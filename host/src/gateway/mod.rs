@@ -20,8 +20,11 @@ use xmpp_parsers::{
     stanza_error::DefinedCondition,
 };
 
+mod commands;
+
 use crate::config::GatewayConfig;
 use crate::link::Outbox;
+use crate::plugin::reload::ReloadTrigger;
 use crate::plugin::{GatewayInfo, HostState, Instance, PluginRuntime};
 use crate::session::{self, SessionEvent, SessionHandle};
 use crate::stanza::{
@@ -167,6 +170,10 @@ pub struct Gateway {
     /// The instance that serves no user, for registration checks.
     service: Option<Instance>,
     sessions: HashMap<BareJid, SessionHandle>,
+    /// Reloads the plugin on an administrator's command.
+    reload: Option<ReloadTrigger>,
+    /// Ad-hoc commands waiting for their forms.
+    pending: commands::PendingCommands,
 }
 
 impl Gateway {
@@ -177,7 +184,14 @@ impl Gateway {
             runtime,
             service: None,
             sessions: HashMap::new(),
+            reload: None,
+            pending: HashMap::new(),
         }
+    }
+
+    /// Lets administrators reload the plugin with a command.
+    pub fn set_reload_trigger(&mut self, trigger: ReloadTrigger) {
+        self.reload = Some(trigger);
     }
 
     /// The shared context.
@@ -264,14 +278,23 @@ impl Gateway {
             (false, "query", ns::DISCO_INFO) => reply(Some(
                 disco::gateway_info(&self.ctx.info.name, &self.ctx.info.network_type).into(),
             )),
-            (false, "query", ns::DISCO_ITEMS) => reply(Some(
-                DiscoItemsResult {
-                    node: None,
-                    items: vec![],
-                    rsm: None,
-                }
-                .into(),
-            )),
+            (false, "query", ns::DISCO_ITEMS) => match payload.attr("node") {
+                Some(ns::COMMANDS) => reply(Some(self.command_list(&sender).into())),
+                Some(_) => error(DefinedCondition::ItemNotFound, "no such node"),
+                None => reply(Some(
+                    DiscoItemsResult {
+                        node: None,
+                        items: vec![],
+                        rsm: None,
+                    }
+                    .into(),
+                )),
+            },
+            (true, "command", ns::COMMANDS) => {
+                let Some(to) = to.clone() else { return };
+                self.on_command(sender, to, id, payload).await;
+                return;
+            }
             (false, "ping", ns::PING) => reply(None),
             (_, "query", ns::REGISTER) if !self.ctx.admits(&sender.to_bare()) && !unregistering => {
                 tracing::info!(gateway = %self.ctx.jid, user = %sender.to_bare(), "registration refused by allow_users");

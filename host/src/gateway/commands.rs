@@ -1,0 +1,674 @@
+//! The gateway's ad-hoc commands (XEP-0050): what users and the operator's
+//! administrators can do from their XMPP client.
+//!
+//! Users (with a session) can log in and out, re-sync and list their
+//! contacts, see their session's state and unregister; administrators (the
+//! `admins` of the gateway's config) can list the users, see and end any
+//! session, reload the plugin and see its version and limits. Each command
+//! answers with a data form: a form to fill for the ones that need input
+//! (one stage, then `complete`), a result form or table otherwise.
+//!
+//! Commands a session runs are answered from a task, so that a slow plugin
+//! call never holds up the gateway's other stanzas.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jid::{BareJid, Jid};
+use minidom::Element;
+use xmpp_parsers::{
+    data_forms::{Field, FieldType},
+    disco::DiscoItemsResult,
+    iq::Iq,
+    stanza_error::{DefinedCondition, StanzaError},
+};
+
+use super::Gateway;
+use crate::session::{CommandReply, SessionHandle, UserCommand};
+use crate::stanza::commands::{
+    self, Action, CommandError, CommandRequest, CommandResponse, NoteType, Status,
+};
+use crate::stanza::error::{iq_error, stanza_error};
+use crate::stanza::register::Submission;
+
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// A registered user with a session.
+    User,
+    /// One of the gateway's `admins`.
+    Admin,
+}
+
+/// One command of the catalogue.
+struct Spec {
+    node: &'static str,
+    name: &'static str,
+    access: Access,
+    /// The form asked for before running, if any.
+    form: Option<fn() -> Element>,
+}
+
+/// Every command, in the order clients list them.
+const CATALOGUE: &[Spec] = &[
+    Spec {
+        node: "login",
+        name: "Log in",
+        access: Access::User,
+        form: None,
+    },
+    Spec {
+        node: "logout",
+        name: "Log out",
+        access: Access::User,
+        form: None,
+    },
+    Spec {
+        node: "sync-contacts",
+        name: "Re-sync contacts",
+        access: Access::User,
+        form: None,
+    },
+    Spec {
+        node: "contacts",
+        name: "List contacts",
+        access: Access::User,
+        form: None,
+    },
+    Spec {
+        node: "status",
+        name: "Show status",
+        access: Access::User,
+        form: None,
+    },
+    Spec {
+        node: "unregister",
+        name: "Unregister",
+        access: Access::User,
+        form: Some(unregister_form),
+    },
+    Spec {
+        node: "admin/users",
+        name: "List users (admin)",
+        access: Access::Admin,
+        form: None,
+    },
+    Spec {
+        node: "admin/session",
+        name: "Show a user's session (admin)",
+        access: Access::Admin,
+        form: Some(|| user_form("Show a user's session", "Whose session?")),
+    },
+    Spec {
+        node: "admin/kick",
+        name: "Kick a session (admin)",
+        access: Access::Admin,
+        form: Some(|| user_form("Kick a session", "Whose session to log out?")),
+    },
+    Spec {
+        node: "admin/reload",
+        name: "Reload the plugin (admin)",
+        access: Access::Admin,
+        form: None,
+    },
+    Spec {
+        node: "admin/plugin",
+        name: "Plugin version and limits (admin)",
+        access: Access::Admin,
+        form: None,
+    },
+];
+
+/// A command waiting for its form.
+#[derive(Debug)]
+pub(super) struct Pending {
+    node: &'static str,
+    requester: Jid,
+    since: Instant,
+}
+
+/// A form not submitted within this is forgotten.
+const PENDING_FOR: Duration = Duration::from_secs(600);
+/// At most this many commands wait for their forms at once.
+const MAX_PENDING: usize = 1000;
+/// How long the reload command waits for the new plugin to compile.
+const RELOAD_WAIT: Duration = Duration::from_secs(300);
+
+fn unregister_form() -> Element {
+    let mut confirm = Field::new("confirm", FieldType::Boolean);
+    confirm.label = Some("Yes, unregister and remove my contacts".into());
+    confirm.required = true;
+    commands::form(
+        "Unregister",
+        "This logs you out of the legacy network, removes its contacts from your roster \
+         and forgets your registration.",
+        vec![confirm],
+    )
+}
+
+fn user_form(title: &str, instructions: &str) -> Element {
+    let mut user = Field::new("user", FieldType::JidSingle);
+    user.label = Some("User".into());
+    user.required = true;
+    commands::form(title, instructions, vec![user])
+}
+
+/// What a finished command tells its requester.
+struct Completed {
+    note: (NoteType, String),
+    form: Option<Element>,
+}
+
+impl Completed {
+    fn note(type_: NoteType, text: impl Into<String>) -> Self {
+        Completed {
+            note: (type_, text.into()),
+            form: None,
+        }
+    }
+}
+
+/// How a command ended: completed, or refused with a stanza error.
+type Answer = Result<Completed, Box<StanzaError>>;
+
+/// A refusal, as an iq error.
+fn refusal(condition: DefinedCondition, text: impl Into<String>) -> Box<StanzaError> {
+    Box::new(stanza_error(condition, text))
+}
+
+/// A refusal with XEP-0050's specific condition.
+fn command_refusal(
+    condition: DefinedCondition,
+    specific: CommandError,
+    text: &str,
+) -> Box<StanzaError> {
+    Box::new(commands::error(condition, specific, text))
+}
+
+/// The iq answering a command request.
+struct Reply {
+    from: Jid,
+    to: Jid,
+    id: String,
+    node: String,
+    session_id: String,
+}
+
+impl Reply {
+    fn iq(&self, status: Status, answer: Answer) -> Iq {
+        match answer {
+            Ok(Completed { note, form }) => Iq::Result {
+                from: Some(self.to.clone()),
+                to: Some(self.from.clone()),
+                id: self.id.clone(),
+                payload: Some(
+                    CommandResponse {
+                        node: self.node.clone(),
+                        session_id: self.session_id.clone(),
+                        status,
+                        note: Some(note),
+                        form,
+                    }
+                    .into(),
+                ),
+            },
+            Err(error) => iq_error(
+                Some(self.from.clone()),
+                Some(self.to.clone()),
+                &self.id,
+                *error,
+            ),
+        }
+    }
+}
+
+impl Gateway {
+    /// Whether `user` is one of the gateway's administrators.
+    fn is_admin(&self, user: &BareJid) -> bool {
+        self.ctx
+            .config
+            .admins
+            .iter()
+            .any(|admin| BareJid::new(admin).is_ok_and(|admin| &admin == user))
+    }
+
+    /// Whether `requester` may see and run a command.
+    fn may_run(&self, access: Access, requester: &BareJid) -> bool {
+        match access {
+            Access::User => self.sessions.contains_key(requester),
+            Access::Admin => self.is_admin(requester),
+        }
+    }
+
+    /// The commands `requester` may run, as a disco#items answer.
+    pub(super) fn command_list(&self, requester: &Jid) -> DiscoItemsResult {
+        let user = requester.to_bare();
+        let offered: Vec<(&str, &str)> = CATALOGUE
+            .iter()
+            .filter(|spec| self.may_run(spec.access, &user))
+            .map(|spec| (spec.node, spec.name))
+            .collect();
+        commands::list(&self.ctx.jid.clone().into(), &offered)
+    }
+
+    /// An iq set carrying a `<command/>`.
+    pub(super) async fn on_command(&mut self, from: Jid, to: Jid, id: String, payload: Element) {
+        let request = match CommandRequest::parse(&payload) {
+            Ok(request) => request,
+            Err(e) => {
+                let error = commands::error(
+                    DefinedCondition::BadRequest,
+                    CommandError::MalformedAction,
+                    &e.0,
+                );
+                self.ctx
+                    .outbox
+                    .send(iq_error(Some(from), Some(to), &id, error));
+                return;
+            }
+        };
+        let session_id = request
+            .session_id
+            .clone()
+            .unwrap_or_else(|| self.ctx.new_id());
+        let reply = Reply {
+            from,
+            to,
+            id,
+            node: request.node.clone(),
+            session_id,
+        };
+        // None: a task answers later.
+        if let Some((status, answer)) = self.start_command(&request, &reply).await {
+            self.ctx.outbox.send(reply.iq(status, answer));
+        }
+    }
+
+    /// Checks a request and runs it; None when a task will answer.
+    async fn start_command(
+        &mut self,
+        request: &CommandRequest,
+        reply: &Reply,
+    ) -> Option<(Status, Answer)> {
+        let refuse =
+            |condition, text: &str| Some((Status::Completed, Err(refusal(condition, text))));
+        let Some(spec) = CATALOGUE.iter().find(|spec| spec.node == request.node) else {
+            return refuse(DefinedCondition::ItemNotFound, "no such command");
+        };
+        let requester = reply.from.to_bare();
+        if !self.may_run(spec.access, &requester) {
+            tracing::info!(gateway = %self.ctx.jid, user = %requester, node = spec.node, "ad-hoc command refused");
+            return match spec.access {
+                Access::Admin => refuse(
+                    DefinedCondition::Forbidden,
+                    "only the gateway's administrators may run this command",
+                ),
+                Access::User => refuse(
+                    DefinedCondition::RegistrationRequired,
+                    "register with the gateway first",
+                ),
+            };
+        }
+        self.pending
+            .retain(|_, pending| pending.since.elapsed() < PENDING_FOR);
+        let bad_session = || {
+            Some((
+                Status::Completed,
+                Err(command_refusal(
+                    DefinedCondition::BadRequest,
+                    CommandError::BadSessionId,
+                    "no such command session: it ended, or expired",
+                )),
+            ))
+        };
+        match request.action {
+            Action::Cancel => {
+                self.pending.remove(&reply.session_id);
+                let canceled = Completed::note(NoteType::Info, "Canceled.");
+                return Some((Status::Canceled, Ok(canceled)));
+            }
+            Action::Prev | Action::Next => {
+                return Some((
+                    Status::Completed,
+                    Err(command_refusal(
+                        DefinedCondition::BadRequest,
+                        CommandError::BadAction,
+                        "this command has a single stage: complete it, or cancel",
+                    )),
+                ));
+            }
+            Action::Execute | Action::Complete => {}
+        }
+        if let Some(form) = spec.form {
+            if request.form.is_none() {
+                if request.session_id.is_some() {
+                    return bad_session();
+                }
+                if self.pending.len() >= MAX_PENDING {
+                    return refuse(
+                        DefinedCondition::ResourceConstraint,
+                        "too many commands waiting for their forms; try again later",
+                    );
+                }
+                self.pending.insert(
+                    reply.session_id.clone(),
+                    Pending {
+                        node: spec.node,
+                        requester: reply.from.clone(),
+                        since: Instant::now(),
+                    },
+                );
+                let ask = Completed {
+                    note: (NoteType::Info, "Fill in the form and complete.".into()),
+                    form: Some(form()),
+                };
+                return Some((Status::Executing, Ok(ask)));
+            }
+            match request
+                .session_id
+                .as_ref()
+                .and_then(|id| self.pending.remove(id))
+            {
+                Some(pending) if pending.node == spec.node && pending.requester == reply.from => {}
+                _ => return bad_session(),
+            }
+        }
+        tracing::info!(gateway = %self.ctx.jid, user = %requester, node = spec.node, "ad-hoc command");
+        self.run(spec.node, request, reply).await
+    }
+
+    /// Runs a command whose access and form are checked.
+    async fn run(
+        &mut self,
+        node: &str,
+        request: &CommandRequest,
+        reply: &Reply,
+    ) -> Option<(Status, Answer)> {
+        let done = |answer: Answer| Some((Status::Completed, answer));
+        let requester = reply.from.to_bare();
+        let user_command = match node {
+            "login" => Some(UserCommand::LogIn),
+            "logout" => Some(UserCommand::LogOut),
+            "sync-contacts" => Some(UserCommand::SyncContacts),
+            "contacts" => Some(UserCommand::Contacts),
+            "status" => Some(UserCommand::Report),
+            _ => None,
+        };
+        if let Some(command) = user_command {
+            let session = self.sessions.get(&requester)?.clone();
+            self.answer_later(reply, session, command, None);
+            return None;
+        }
+        match node {
+            "unregister" => {
+                if request
+                    .value("confirm")
+                    .is_none_or(|v| !matches!(v, "1" | "true"))
+                {
+                    return done(Ok(Completed::note(
+                        NoteType::Warn,
+                        "Not confirmed: you are still registered.",
+                    )));
+                }
+                let result = reply.iq(
+                    Status::Completed,
+                    Ok(Completed::note(
+                        NoteType::Info,
+                        "Unregistered: your contacts are removed and your registration forgotten.",
+                    )),
+                );
+                match self
+                    .on_registration(requester, Submission::Remove, result)
+                    .await
+                {
+                    Ok(()) => None, // the result went out
+                    Err((condition, text)) => done(Err(refusal(condition, &text))),
+                }
+            }
+            "admin/users" => done(self.list_users()),
+            "admin/session" | "admin/kick" => {
+                let user = match self.session_of(request) {
+                    Ok(user) => user,
+                    Err(error) => return done(Err(error)),
+                };
+                let session = self.sessions.get(&user)?.clone();
+                let command = if node == "admin/kick" {
+                    tracing::info!(gateway = %self.ctx.jid, admin = %requester, %user, "session kicked");
+                    UserCommand::Kick
+                } else {
+                    UserCommand::Report
+                };
+                self.answer_later(reply, session, command, Some(user));
+                None
+            }
+            "admin/reload" => {
+                let Some(trigger) = self.reload.clone() else {
+                    return done(Ok(Completed::note(
+                        NoteType::Error,
+                        "Hot reload is off: the plugin file could not be watched.",
+                    )));
+                };
+                let outbox = self.ctx.outbox.clone();
+                let reply = reply.clone_for_task();
+                tokio::spawn(async move {
+                    let outcome = tokio::time::timeout(RELOAD_WAIT, trigger.reload_and_report())
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err("the reload is taking too long; see the log".into())
+                        });
+                    let completed = match outcome {
+                        Ok(what) => Completed::note(
+                            NoteType::Info,
+                            format!("Reloaded: {what}. Every session moves to it."),
+                        ),
+                        Err(why) => {
+                            Completed::note(NoteType::Error, format!("Reload failed: {why}"))
+                        }
+                    };
+                    outbox.send(reply.iq(Status::Completed, Ok(completed)));
+                });
+                None
+            }
+            "admin/plugin" => done(Ok(self.plugin_report())),
+            _ => done(Err(refusal(
+                DefinedCondition::ItemNotFound,
+                "no such command",
+            ))),
+        }
+    }
+
+    /// The user named by a submitted `user` field, who must have a session.
+    fn session_of(&self, request: &CommandRequest) -> Result<BareJid, Box<StanzaError>> {
+        let text = request
+            .value("user")
+            .ok_or_else(|| refusal(DefinedCondition::BadRequest, "the field 'user' is required"))?;
+        let user = BareJid::new(text).map_err(|_| {
+            refusal(
+                DefinedCondition::JidMalformed,
+                format!("'{text}' is not a JID"),
+            )
+        })?;
+        if self.sessions.contains_key(&user) {
+            Ok(user)
+        } else {
+            Err(refusal(
+                DefinedCondition::ItemNotFound,
+                format!("{user} has no session on this gateway"),
+            ))
+        }
+    }
+
+    /// Sends a command to a session; a task answers when it is done.
+    fn answer_later(
+        &self,
+        reply: &Reply,
+        session: SessionHandle,
+        command: UserCommand,
+        about: Option<BareJid>,
+    ) {
+        let outbox = self.ctx.outbox.clone();
+        let reply = reply.clone_for_task();
+        tokio::spawn(async move {
+            let answer = match session.command(command).await {
+                Some(answer) => Ok(session_answer(answer, about.as_ref())),
+                None => Err(refusal(
+                    DefinedCondition::ItemNotFound,
+                    "the session ended before it could answer",
+                )),
+            };
+            outbox.send(reply.iq(Status::Completed, answer));
+        });
+    }
+
+    fn list_users(&self) -> Answer {
+        let users = self
+            .ctx
+            .store
+            .users(&self.ctx.jid.to_string())
+            .map_err(|e| refusal(DefinedCondition::InternalServerError, e.to_string()))?;
+        let rows: Vec<Vec<String>> = users
+            .iter()
+            .map(|row| {
+                let state = BareJid::new(&row.jid)
+                    .ok()
+                    .and_then(|jid| self.sessions.get(&jid))
+                    .map(|s| s.state().to_string())
+                    .unwrap_or_else(|| "no session (not admitted by allow_users)".into());
+                vec![row.jid.clone(), state]
+            })
+            .collect();
+        Ok(Completed {
+            note: (NoteType::Info, format!("{} registered users.", rows.len())),
+            form: Some(commands::table(
+                "Users",
+                &[("jid", "User"), ("state", "Session")],
+                &rows,
+            )),
+        })
+    }
+
+    fn plugin_report(&self) -> Completed {
+        let config = &self.ctx.config;
+        let info = &self.runtime.info;
+        let values = [
+            ("network", "Network", info.name.clone()),
+            ("type", "Gateway type", info.network_type.clone()),
+            ("file", "Plugin file", config.plugin.display().to_string()),
+            ("sha256", "SHA-256", hex::encode(self.runtime.digest)),
+            ("sessions", "Sessions", self.sessions.len().to_string()),
+            (
+                "memory_mb",
+                "Memory per user (MiB)",
+                config.memory_mb.to_string(),
+            ),
+            (
+                "call_timeout_ms",
+                "Time per call (ms)",
+                config.call_timeout_ms.to_string(),
+            ),
+            (
+                "storage_kb",
+                "Key-value store per user (KiB)",
+                config.storage_kb.to_string(),
+            ),
+            (
+                "messages_per_second",
+                "Messages per second per user",
+                config.messages_per_second.to_string(),
+            ),
+            (
+                "max_contacts",
+                "Contacts per user",
+                config.max_contacts.to_string(),
+            ),
+            ("max_text_kb", "Text (KiB)", config.max_text_kb.to_string()),
+            (
+                "max_avatar_kb",
+                "Avatar (KiB)",
+                config.max_avatar_kb.to_string(),
+            ),
+            (
+                "max_vcard_kb",
+                "Profile (KiB)",
+                config.max_vcard_kb.to_string(),
+            ),
+            ("allow", "Network addresses", config.allow.join(", ")),
+        ];
+        Completed {
+            note: (NoteType::Info, format!("{} plugin.", info.name)),
+            form: Some(commands::result("Plugin", &values)),
+        }
+    }
+}
+
+impl Reply {
+    fn clone_for_task(&self) -> Reply {
+        Reply {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            id: self.id.clone(),
+            node: self.node.clone(),
+            session_id: self.session_id.clone(),
+        }
+    }
+}
+
+/// A session's answer as a completed command.
+fn session_answer(answer: CommandReply, about: Option<&BareJid>) -> Completed {
+    match answer {
+        CommandReply::Done(text) => Completed::note(NoteType::Info, text),
+        CommandReply::Refused(text) => Completed::note(NoteType::Error, text),
+        CommandReply::Contacts(contacts) => {
+            let rows: Vec<Vec<String>> = contacts
+                .into_iter()
+                .map(|c| {
+                    let in_roster = if c.in_roster { "yes" } else { "no" };
+                    vec![c.jid, c.name, c.legacy_id, in_roster.to_owned()]
+                })
+                .collect();
+            Completed {
+                note: (NoteType::Info, format!("{} contacts.", rows.len())),
+                form: Some(commands::table(
+                    "Contacts",
+                    &[
+                        ("jid", "JID"),
+                        ("name", "Name"),
+                        ("legacy_id", "Legacy id"),
+                        ("in_roster", "In roster"),
+                    ],
+                    &rows,
+                )),
+            }
+        }
+        CommandReply::Report(report) => {
+            let resources: Vec<String> = report.resources.iter().map(Jid::to_string).collect();
+            let mut values = vec![
+                ("state", "State", report.login.name().to_owned()),
+                ("status", "Status", report.login.to_string()),
+                ("contacts", "Contacts", report.contacts.to_string()),
+                ("in_roster", "In roster", report.in_roster.to_string()),
+                ("clients", "Clients online", resources.join(", ")),
+                (
+                    "instance",
+                    "Plugin instance",
+                    if report.instance {
+                        "running"
+                    } else {
+                        "not running"
+                    }
+                    .to_owned(),
+                ),
+            ];
+            if let Some(user) = about {
+                values.insert(0, ("user", "User", user.to_string()));
+            }
+            Completed {
+                note: (NoteType::Info, format!("Session {}.", report.login)),
+                form: Some(commands::result("Session", &values)),
+            }
+        }
+    }
+}
+
+/// Commands waiting for their forms, by session id.
+pub(super) type PendingCommands = HashMap<String, Pending>;
