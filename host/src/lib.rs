@@ -40,8 +40,7 @@ pub mod scaffold;
 pub mod session;
 pub mod stanza;
 pub mod store;
-
-use std::sync::Arc;
+pub mod supervisor;
 
 use config::Config;
 
@@ -62,121 +61,10 @@ pub enum StartError {
     Tls(String),
 }
 
-/// Loads every gateway of a configuration and serves them until they end
-/// (in practice, until the process is stopped).
+/// Starts every gateway of a configuration and serves them until the task
+/// is dropped (for tests and embedders; `gatehouse run` uses
+/// [`supervisor::run_until_signalled`], which also reloads and shuts down).
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let store = store::Store::open(&config.store.path)?;
-    store.spawn_committer();
-    let max_memory_mb = config
-        .gateways
-        .iter()
-        .map(|g| g.memory_mb)
-        .max()
-        .unwrap_or(64);
-    let engine = plugin::engine(config.engine.pool_instances, max_memory_mb)?;
-    let cache = config
-        .engine
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| config.store.path.with_extension("cache"));
-    let mut tasks = Vec::new();
-    let mut triggers = Vec::new();
-    for gateway_config in config.gateways {
-        let jid = jid::BareJid::new(&gateway_config.jid)
-            .map_err(|_| StartError::Jid(gateway_config.jid.clone()))?;
-        let limits = plugin::Limits {
-            memory_mb: gateway_config.memory_mb,
-            call_timeout: std::time::Duration::from_millis(gateway_config.call_timeout_ms),
-        };
-        let runtime = Arc::new(
-            plugin::PluginRuntime::load(&engine, &gateway_config.plugin, limits, Some(&cache))
-                .await?,
-        );
-        tracing::info!(gateway = %jid, plugin = %gateway_config.plugin.display(), network = runtime.info.name, "plugin loaded");
-        let plugin_path = gateway_config.plugin.clone();
-        warn_if_beside_the_database(&plugin_path, &config.store.path);
-        let (outbox, outbox_rx) = link::outbox();
-        let link_config = link::LinkConfig {
-            server: config.xmpp.server.clone(),
-            jid: jid.clone(),
-            secret: gateway_config.secret.clone(),
-            store: store.clone(),
-        };
-        let tls = plugin::streams::tls_config(&gateway_config.tls_ca).map_err(StartError::Tls)?;
-        let ctx = Arc::new(gateway::GatewayContext::new(
-            gateway_config,
-            jid.clone(),
-            outbox,
-            store.clone(),
-            runtime.info.clone(),
-            tls,
-        ));
-        let (reloads, reloads_rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut gateway = gateway::Gateway::new(ctx, runtime.clone());
-        match plugin::reload::watch(
-            plugin_path,
-            runtime.digest,
-            engine.clone(),
-            limits,
-            Some(cache.clone()),
-            reloads,
-        ) {
-            Ok(trigger) => {
-                gateway.set_reload_trigger(trigger.clone());
-                triggers.push(trigger);
-            }
-            Err(e) => {
-                tracing::warn!(gateway = %jid, error = %e, "cannot watch the plugin file: no hot reload")
-            }
-        }
-        let users = gateway.start_sessions()?;
-        tracing::info!(gateway = %jid, users, "sessions started");
-        tasks.push(tokio::spawn(router::serve(
-            gateway,
-            link_config,
-            outbox_rx,
-            reloads_rx,
-        )));
-    }
-    reload_on_signal(triggers);
-    for task in tasks {
-        let _ = task.await;
-    }
-    Ok(())
-}
-
-/// The plugin watcher watches the plugin's folder: if the database lives
-/// there too, every commit wakes it (and costs the gateway CPU).
-fn warn_if_beside_the_database(plugin: &std::path::Path, database: &std::path::Path) {
-    // The configuration made both paths absolute.
-    let folder = |p: &std::path::Path| p.parent().and_then(|f| f.canonicalize().ok());
-    if let Some(shared) = folder(plugin)
-        && folder(database).as_ref() == Some(&shared)
-    {
-        tracing::warn!(
-            plugin = %plugin.display(),
-            database = %database.display(),
-            "the plugin shares its folder with the database: every database write wakes the plugin watcher; keep plugins in a folder of their own"
-        );
-    }
-}
-
-/// SIGUSR1 reloads every plugin file, changed or not.
-fn reload_on_signal(triggers: Vec<plugin::reload::ReloadTrigger>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut signals = match signal(SignalKind::user_defined1()) {
-        Ok(signals) => signals,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGUSR1: reload by replacing the plugin file");
-            return;
-        }
-    };
-    tokio::spawn(async move {
-        while signals.recv().await.is_some() {
-            tracing::info!(plugins = triggers.len(), "SIGUSR1: reloading the plugins");
-            for trigger in &triggers {
-                trigger.reload();
-            }
-        }
-    });
+    let _supervisor = supervisor::Supervisor::start(config).await?;
+    std::future::pending().await
 }

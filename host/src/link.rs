@@ -22,7 +22,7 @@ use futures::{SinkExt, StreamExt};
 use jid::BareJid;
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_xmpp::xmlstream::{
     FallibleStreamElement, ReadError, StreamElementError, StreamHeader, Timeouts, XmppStream,
     XmppStreamElement, initiate_stream,
@@ -143,23 +143,48 @@ const TIMEOUTS: Timeouts = Timeouts {
 
 type Stream = XmppStream<BufStream<TcpStream>>;
 
-/// Runs the link for ever: connects, hands what arrives to `events`, sends
-/// what the outbox holds, and reconnects with capped backoff when the
-/// connection ends. Returns when the router is gone.
-pub async fn run(config: LinkConfig, events: mpsc::Sender<LinkEvent>, mut outbox: OutboxReceiver) {
+/// Runs the link: connects, hands what arrives to `events`, sends what the
+/// outbox holds, and reconnects with capped backoff when the connection
+/// ends. Returns when the router is gone, or once `closing` turns true:
+/// then every stanza queued so far is written and the stream closed.
+pub async fn run(
+    config: LinkConfig,
+    events: mpsc::Sender<LinkEvent>,
+    mut outbox: OutboxReceiver,
+    mut closing: watch::Receiver<bool>,
+) {
     let mut queue: VecDeque<Stanza> = VecDeque::new();
     let mut delay = FIRST_RETRY;
     loop {
-        match connect(&config).await {
+        let connected = tokio::select! {
+            connected = connect(&config) => connected,
+            _ = closed(&mut closing) => {
+                give_up(&config, &mut outbox, &queue);
+                return;
+            }
+        };
+        match connected {
             Ok(mut stream) => {
                 tracing::info!(gateway = %config.jid, server = %config.server, "component link up");
                 delay = FIRST_RETRY;
                 if events.send(LinkEvent::Connected).await.is_err() {
                     return;
                 }
-                let end = serve(&config, &mut stream, &events, &mut outbox, &mut queue).await;
+                let end = serve(
+                    &config,
+                    &mut stream,
+                    &events,
+                    &mut outbox,
+                    &mut queue,
+                    &mut closing,
+                )
+                .await;
                 match end {
                     ServeEnd::RouterGone => return,
+                    ServeEnd::Closing => {
+                        close(&config, &mut stream, &mut outbox, &mut queue).await;
+                        return;
+                    }
                     ServeEnd::Lost(reason) => {
                         tracing::warn!(gateway = %config.jid, %reason, queued = queue.len(), "component link lost");
                     }
@@ -175,6 +200,10 @@ pub async fn run(config: LinkConfig, events: mpsc::Sender<LinkEvent>, mut outbox
         loop {
             tokio::select! {
                 _ = &mut sleep => break,
+                _ = closed(&mut closing) => {
+                    give_up(&config, &mut outbox, &queue);
+                    return;
+                }
                 stanza = outbox.rx.recv() => match stanza {
                     Some(stanza) => queue.push_back(stanza),
                     None => return,
@@ -232,6 +261,51 @@ async fn connect(config: &LinkConfig) -> Result<Stream, LinkError> {
 enum ServeEnd {
     RouterGone,
     Lost(String),
+    /// The gateway is shutting down.
+    Closing,
+}
+
+/// Resolves once `closing` turns true (or its sender is gone).
+async fn closed(closing: &mut watch::Receiver<bool>) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
+/// A clean end: commits, writes everything queued (the gateway's last
+/// words: sessions logged out, presences unavailable), and closes the
+/// stream with its footer.
+async fn close(
+    config: &LinkConfig,
+    stream: &mut Stream,
+    outbox: &mut OutboxReceiver,
+    queue: &mut VecDeque<Stanza>,
+) {
+    while let Ok(stanza) = outbox.rx.try_recv() {
+        queue.push_back(stanza);
+    }
+    let queued = queue.len();
+    if let Err(e) = config.store.commit() {
+        tracing::error!(gateway = %config.jid, error = %e, queued, "cannot commit: the last stanzas are not sent");
+        return;
+    }
+    while !queue.is_empty() {
+        if let Err(e) = write_batch(stream, queue).await {
+            tracing::warn!(gateway = %config.jid, error = %e, unsent = queue.len(), "link lost while closing");
+            return;
+        }
+    }
+    if let Err(e) = stream.shutdown().await {
+        tracing::debug!(gateway = %config.jid, error = %e, "stream footer not sent");
+    }
+    tracing::info!(gateway = %config.jid, flushed = queued, "component link closed");
+}
+
+/// Closing while the server is away: what is queued cannot go.
+fn give_up(config: &LinkConfig, outbox: &mut OutboxReceiver, queue: &VecDeque<Stanza>) {
+    let mut unsent = queue.len();
+    while outbox.rx.try_recv().is_ok() {
+        unsent += 1;
+    }
+    tracing::warn!(gateway = %config.jid, unsent, "closing while the server is unreachable: queued stanzas dropped");
 }
 
 /// Moves stanzas both ways until the connection ends.
@@ -241,6 +315,7 @@ async fn serve(
     events: &mpsc::Sender<LinkEvent>,
     outbox: &mut OutboxReceiver,
     queue: &mut VecDeque<Stanza>,
+    closing: &mut watch::Receiver<bool>,
 ) -> ServeEnd {
     let mut pings = 0u64;
     loop {
@@ -258,6 +333,7 @@ async fn serve(
             continue;
         }
         tokio::select! {
+            _ = closed(closing) => return ServeEnd::Closing,
             item = stream.next() => match item {
                 Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
                     if events.send(LinkEvent::Stanza(Box::new(stanza))).await.is_err() {
@@ -310,6 +386,8 @@ async fn serve(
                         take_queued(outbox, queue);
                     }
                 }
+                // A closing gateway drops its outbox too.
+                None if *closing.borrow() => return ServeEnd::Closing,
                 None => return ServeEnd::RouterGone,
             },
         }

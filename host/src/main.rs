@@ -97,10 +97,9 @@ fn plugin_check(file: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn run(config: PathBuf) -> anyhow::Result<()> {
-    let config = gatehouse::config::Config::load(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(gatehouse::run(config))?;
+    runtime.block_on(gatehouse::supervisor::run_until_signalled(&config))?;
     Ok(())
 }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use jid::Jid;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch};
 use xmpp_parsers::{
     iq::Iq,
     message::{Id, Message, MessageType},
@@ -31,22 +31,35 @@ use crate::stanza::{
 /// The id of the ping that tells when the server's privileges are known.
 const SETTLE_PING: &str = "gh-settle";
 
-/// Routes every event of a gateway's link until the link ends.
+/// What the supervisor asks of a running gateway.
+#[derive(Debug)]
+pub enum Control {
+    /// End every session, flush the link and close it; then answer.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Routes every event of a gateway's link until the link ends, or until a
+/// shutdown (whose answer is returned, to be sent once the link is closed).
 /// Also takes reloaded plugins, handed to the gateway between two stanzas.
 pub async fn run(
-    mut gateway: Gateway,
-    mut events: mpsc::Receiver<LinkEvent>,
+    gateway: &mut Gateway,
+    events: &mut mpsc::Receiver<LinkEvent>,
     mut reloads: mpsc::UnboundedReceiver<Arc<PluginRuntime>>,
-) {
+    mut control: mpsc::UnboundedReceiver<Control>,
+) -> Option<oneshot::Sender<()>> {
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Some(LinkEvent::Connected) => on_connected(gateway.ctx()),
-                Some(LinkEvent::Stanza(stanza)) => route(&mut gateway, *stanza).await,
+                Some(LinkEvent::Stanza(stanza)) => route(gateway, *stanza).await,
                 Some(LinkEvent::Invalid(invalid)) => answer_invalid(gateway.ctx(), invalid),
-                None => return,
+                None => return None,
             },
             Some(runtime) = reloads.recv() => gateway.reload(runtime),
+            Some(Control::Shutdown(done)) = control.recv() => {
+                gateway.shutdown().await;
+                return Some(done);
+            }
         }
     }
 }
@@ -178,15 +191,40 @@ fn answer_invalid(ctx: &GatewayContext, invalid: InvalidStanza) {
     }
 }
 
-/// Starts a gateway's link and router; returns when the router ends.
+/// How long a shutdown waits for the link to write its last stanzas.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Starts a gateway's link and router; returns when the router ends, or
+/// once a shutdown has flushed and closed the link.
 pub async fn serve(
-    gateway: Gateway,
+    mut gateway: Gateway,
     link: crate::link::LinkConfig,
     outbox: crate::link::OutboxReceiver,
     reloads: mpsc::UnboundedReceiver<Arc<PluginRuntime>>,
+    control: mpsc::UnboundedReceiver<Control>,
 ) {
-    let (events_tx, events_rx) = mpsc::channel(1024);
-    let link_task = tokio::spawn(crate::link::run(link, events_tx, outbox));
-    run(gateway, events_rx, reloads).await;
+    let jid = gateway.ctx().jid.clone();
+    let (events_tx, mut events) = mpsc::channel(1024);
+    let (closing, closing_rx) = watch::channel(false);
+    let mut link_task = tokio::spawn(crate::link::run(link, events_tx, outbox, closing_rx));
+    // The gateway (and its outbox) lives until the link is closed: a link
+    // whose outbox is gone before it is told to close would just stop.
+    let shutdown = run(&mut gateway, &mut events, reloads, control).await;
+    if let Some(done) = shutdown {
+        closing.send_replace(true);
+        // What still arrives is dropped; the link must not wait on it.
+        let drain = async { while events.recv().await.is_some() {} };
+        let closed = async {
+            tokio::select! {
+                _ = &mut link_task => {}
+                _ = drain => (&mut link_task).await.unwrap_or(()),
+            }
+        };
+        if tokio::time::timeout(CLOSE_WAIT, closed).await.is_err() {
+            tracing::warn!(gateway = %jid, "the link did not close in time");
+        }
+        let _ = done.send(());
+    }
     link_task.abort();
+    drop(gateway);
 }

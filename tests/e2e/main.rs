@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod durability;
 mod irc;
+mod operating;
 
 use gatehouse_tests::process::{GatewayProcess, run_client};
 use gatehouse_tests::prosody::Prosody;

@@ -128,6 +128,29 @@ impl GatewayProcess {
         self.plugin_file.clone()
     }
 
+    /// The configuration file (rewrite it and send `HUP` to apply it).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("gatehouse.toml")
+    }
+
+    /// The database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.path().join("gatehouse.db")
+    }
+
+    /// Waits for the process to exit by itself (after a `TERM`); None if it
+    /// is still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The gateway's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

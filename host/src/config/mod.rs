@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 mod users;
 
@@ -49,7 +49,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration, with paths made absolute.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
     /// The XMPP server's component port.
     pub xmpp: XmppConfig,
@@ -62,7 +62,7 @@ pub struct Config {
 }
 
 /// `[xmpp]`: the XMPP server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct XmppConfig {
     /// `host:port` of the server's XEP-0114 component listener.
@@ -70,7 +70,7 @@ pub struct XmppConfig {
 }
 
 /// `[store]`: the database.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// The SQLite file, created if missing.
@@ -78,7 +78,7 @@ pub struct StoreConfig {
 }
 
 /// `[engine]`: how plugin instances are allocated.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineConfig {
     /// Pre-reserve slots for this many plugin instances (the pooling
@@ -96,7 +96,7 @@ pub struct EngineConfig {
 }
 
 /// `[[gateway]]`: one component and the plugin that serves it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
     /// The component's JID, a bare domain such as `echo.example.org`.

@@ -10,12 +10,12 @@
 use std::fmt;
 
 use jid::BareJid;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One `allow_users` entry: `*` (anyone), `*@example.org` (everyone of
 /// that domain) or `alice@example.org` (one user).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum UserPattern {
     /// `*`: any JID.
     Anyone,
@@ -38,6 +38,12 @@ impl UserPattern {
     /// Everyone on `domain`.
     pub fn domain_of(jid: &BareJid) -> Self {
         UserPattern::Domain(jid.domain().as_str().to_owned())
+    }
+}
+
+impl From<UserPattern> for String {
+    fn from(pattern: UserPattern) -> String {
+        pattern.to_string()
     }
 }
 

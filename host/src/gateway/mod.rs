@@ -440,6 +440,25 @@ impl Gateway {
         }
     }
 
+    /// Ends every session, for a shutdown: each logs out of the legacy
+    /// network and shows its contacts offline, then the gateway shows
+    /// itself offline to every user.
+    pub async fn shutdown(&mut self) {
+        let stops = self.sessions.drain().map(|(user, handle)| async move {
+            let (done, wait) = oneshot::channel();
+            if handle.send(SessionEvent::Stop(done)) {
+                let _ = wait.await;
+            }
+            user
+        });
+        let users = futures::future::join_all(stops).await;
+        for user in &users {
+            self.ctx
+                .send_presence_type(user.clone().into(), PresenceType::Unavailable);
+        }
+        tracing::info!(gateway = %self.ctx.jid, sessions = users.len(), "sessions ended");
+    }
+
     /// A presence addressed to the gateway JID.
     pub fn on_presence(&mut self, presence: Presence) {
         let Some(from) = presence.from.clone() else {

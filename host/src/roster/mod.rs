@@ -399,6 +399,20 @@ impl Roster {
         self.gateway.outbox.send(stanza);
     }
 
+    /// Shows every contact in the roster offline, for a session that ends
+    /// (the gateway stops, or the user registers again): the user's client
+    /// would show them online forever otherwise.
+    pub fn all_offline(&self) {
+        let to: Jid = self.user.clone().into();
+        for contact in self.contacts.iter().filter(|c| c.in_roster) {
+            self.gateway.outbox.send(presence::bare(
+                PresenceType::Unavailable,
+                contact.full_jid(),
+                to.clone(),
+            ));
+        }
+    }
+
     /// Takes every contact out of the user's roster, for unregistration.
     pub fn remove_all(&mut self) {
         for id in self.ids() {

@@ -276,6 +276,9 @@ impl Session {
                 }
                 SessionEvent::Stop(done) => {
                     self.log_out().await;
+                    if let Some(data) = self.data() {
+                        data.roster.all_offline();
+                    }
                     let _ = done.send(());
                     break;
                 }

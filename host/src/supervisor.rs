@@ -1,0 +1,309 @@
+//! The supervisor: runs every gateway of a configuration, applies a new
+//! configuration while running, and shuts down cleanly.
+//!
+//! Each gateway is a link and a router task of its own (see [`crate::router`]);
+//! the supervisor holds what they share (the database, the wasmtime engine,
+//! the compiled-plugin cache) and one handle per gateway to stop it.
+//!
+//! A new configuration (SIGHUP) starts the gateways it adds, stops the ones
+//! it removes, and restarts the ones whose settings changed (their users log
+//! in again); the others run on untouched. A shutdown (SIGTERM) ends every
+//! session — each logs out and shows its contacts offline, the gateway shows
+//! itself offline — writes what is queued, closes the links and commits the
+//! database.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::Engine;
+
+use crate::config::{Config, GatewayConfig};
+use crate::plugin::reload::ReloadTrigger;
+use crate::router::Control;
+use crate::{StartError, gateway, link, plugin, router, store};
+
+/// One running gateway.
+struct Running {
+    config: GatewayConfig,
+    control: mpsc::UnboundedSender<Control>,
+    task: tokio::task::JoinHandle<()>,
+    reload: Option<ReloadTrigger>,
+}
+
+/// Every running gateway, and what they share.
+pub struct Supervisor {
+    config: Config,
+    store: store::Store,
+    engine: Engine,
+    cache: PathBuf,
+    /// By gateway JID.
+    gateways: BTreeMap<String, Running>,
+}
+
+impl Supervisor {
+    /// Opens the database and starts every gateway of `config`.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let store = store::Store::open(&config.store.path)?;
+        store.spawn_committer();
+        let max_memory_mb = config
+            .gateways
+            .iter()
+            .map(|g| g.memory_mb)
+            .max()
+            .unwrap_or(64);
+        let engine = plugin::engine(config.engine.pool_instances, max_memory_mb)?;
+        let cache = config
+            .engine
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| config.store.path.with_extension("cache"));
+        let mut supervisor = Supervisor {
+            config: config.clone(),
+            store,
+            engine,
+            cache,
+            gateways: BTreeMap::new(),
+        };
+        for gateway_config in config.gateways {
+            supervisor.start_gateway(gateway_config).await?;
+        }
+        Ok(supervisor)
+    }
+
+    /// Starts one gateway: loads its plugin, starts its sessions, its link
+    /// and its router.
+    async fn start_gateway(&mut self, config: GatewayConfig) -> Result<(), StartError> {
+        let jid =
+            jid::BareJid::new(&config.jid).map_err(|_| StartError::Jid(config.jid.clone()))?;
+        let limits = plugin::Limits {
+            memory_mb: config.memory_mb,
+            call_timeout: std::time::Duration::from_millis(config.call_timeout_ms),
+        };
+        let runtime = Arc::new(
+            plugin::PluginRuntime::load(&self.engine, &config.plugin, limits, Some(&self.cache))
+                .await?,
+        );
+        tracing::info!(gateway = %jid, plugin = %config.plugin.display(), network = runtime.info.name, "plugin loaded");
+        warn_if_beside_the_database(&config.plugin, &self.config.store.path);
+        let (outbox, outbox_rx) = link::outbox();
+        let link_config = link::LinkConfig {
+            server: self.config.xmpp.server.clone(),
+            jid: jid.clone(),
+            secret: config.secret.clone(),
+            store: self.store.clone(),
+        };
+        let tls = plugin::streams::tls_config(&config.tls_ca).map_err(StartError::Tls)?;
+        let ctx = Arc::new(gateway::GatewayContext::new(
+            config.clone(),
+            jid.clone(),
+            outbox,
+            self.store.clone(),
+            runtime.info.clone(),
+            tls,
+        ));
+        let (reloads, reloads_rx) = mpsc::unbounded_channel();
+        let mut gateway = gateway::Gateway::new(ctx, runtime.clone());
+        let reload = match plugin::reload::watch(
+            config.plugin.clone(),
+            runtime.digest,
+            self.engine.clone(),
+            limits,
+            Some(self.cache.clone()),
+            reloads,
+        ) {
+            Ok(trigger) => {
+                gateway.set_reload_trigger(trigger.clone());
+                Some(trigger)
+            }
+            Err(e) => {
+                tracing::warn!(gateway = %jid, error = %e, "cannot watch the plugin file: no hot reload");
+                None
+            }
+        };
+        let users = gateway.start_sessions()?;
+        tracing::info!(gateway = %jid, users, "sessions started");
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(router::serve(
+            gateway,
+            link_config,
+            outbox_rx,
+            reloads_rx,
+            control_rx,
+        ));
+        self.gateways.insert(
+            config.jid.clone(),
+            Running {
+                config,
+                control,
+                task,
+                reload,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops one gateway and waits until its link is closed.
+    async fn stop_gateway(&mut self, jid: &str) {
+        let Some(running) = self.gateways.remove(jid) else {
+            return;
+        };
+        let (done, wait) = oneshot::channel();
+        if running.control.send(Control::Shutdown(done)).is_ok() {
+            let _ = wait.await;
+        }
+        running.task.abort();
+        tracing::info!(gateway = jid, "gateway stopped");
+    }
+
+    /// Reloads every plugin file, changed or not (SIGUSR1).
+    pub fn reload_plugins(&self) {
+        tracing::info!(plugins = self.gateways.len(), "reloading the plugins");
+        for running in self.gateways.values() {
+            if let Some(trigger) = &running.reload {
+                trigger.reload();
+            }
+        }
+    }
+
+    /// Moves to a new configuration: starts the gateways it adds, stops the
+    /// ones it removes, restarts the ones whose settings changed. A gateway
+    /// that cannot start is logged and left out; the others run on.
+    pub async fn apply(&mut self, new: Config) {
+        if new.store.path != self.config.store.path {
+            tracing::warn!(
+                "store.path changed: the database cannot move while running; restart to use the new one"
+            );
+        }
+        if new.engine.pool_instances != self.config.engine.pool_instances {
+            tracing::warn!("engine.pool_instances changed: restart to apply it");
+        }
+        let server_changed = new.xmpp.server != self.config.xmpp.server;
+        let wanted: BTreeMap<String, GatewayConfig> = new
+            .gateways
+            .iter()
+            .map(|g| (g.jid.clone(), g.clone()))
+            .collect();
+        let running: Vec<String> = self.gateways.keys().cloned().collect();
+        let (mut added, mut removed, mut restarted) = (0, 0, 0);
+        for jid in &running {
+            match wanted.get(jid) {
+                None => {
+                    self.stop_gateway(jid).await;
+                    removed += 1;
+                }
+                Some(config)
+                    if server_changed
+                        || self.gateways.get(jid).map(|r| &r.config) != Some(config) =>
+                {
+                    self.stop_gateway(jid).await;
+                    restarted += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        self.config.xmpp = new.xmpp.clone();
+        self.config.gateways = new.gateways.clone();
+        for (jid, config) in wanted {
+            if self.gateways.contains_key(&jid) {
+                continue;
+            }
+            let new = !running.contains(&jid);
+            match self.start_gateway(config).await {
+                Ok(()) if new => added += 1,
+                Ok(()) => {}
+                Err(e) => tracing::error!(gateway = jid, error = %e, "cannot start the gateway"),
+            }
+        }
+        tracing::info!(added, removed, restarted, "configuration applied");
+    }
+
+    /// Stops every gateway (sessions logged out, queues flushed, links
+    /// closed) and commits the database.
+    pub async fn shutdown(mut self) {
+        let jids: Vec<String> = self.gateways.keys().cloned().collect();
+        let stops = jids.iter().map(|jid| {
+            let running = self.gateways.remove(jid);
+            async move {
+                let Some(running) = running else { return };
+                let (done, wait) = oneshot::channel();
+                if running.control.send(Control::Shutdown(done)).is_ok() {
+                    let _ = wait.await;
+                }
+                running.task.abort();
+            }
+        });
+        futures::future::join_all(stops).await;
+        match self.store.commit() {
+            Ok(()) => tracing::info!(gateways = jids.len(), "shut down; database committed"),
+            Err(e) => tracing::error!(error = %e, "shut down, but the last commit failed"),
+        }
+    }
+}
+
+/// Why `gatehouse run` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration file does not load.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A signal handler could not be installed.
+    #[error("cannot listen for signals: {0}")]
+    Signal(std::io::Error),
+    /// A gateway could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+/// Runs a configuration file's gateways until SIGTERM or SIGINT, then shuts
+/// down cleanly. SIGHUP reads the file again and applies it (a file that
+/// does not load is logged, and the running configuration stays); SIGUSR1
+/// reloads every plugin.
+pub async fn run_until_signalled(path: &Path) -> Result<(), RunError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let config = Config::load(path).map_err(RunError::Config)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(RunError::Signal)?;
+    let mut term = signal(SignalKind::terminate()).map_err(RunError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
+    let mut supervisor = Supervisor::start(config).await.map_err(RunError::Start)?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => match Config::load(path) {
+                Ok(config) => {
+                    tracing::info!(config = %path.display(), "SIGHUP: applying the configuration");
+                    supervisor.apply(config).await;
+                }
+                Err(e) => tracing::error!(error = %e, "SIGHUP: the configuration does not load; keeping the running one"),
+            },
+            _ = usr1.recv() => supervisor.reload_plugins(),
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: shutting down");
+                break;
+            }
+            _ = int.recv() => {
+                tracing::info!("SIGINT: shutting down");
+                break;
+            }
+        }
+    }
+    supervisor.shutdown().await;
+    Ok(())
+}
+
+/// The plugin watcher watches the plugin's folder: if the database lives
+/// there too, every commit wakes it (and costs the gateway CPU).
+fn warn_if_beside_the_database(plugin: &Path, database: &Path) {
+    // The configuration made both paths absolute.
+    let folder = |p: &Path| p.parent().and_then(|f| f.canonicalize().ok());
+    if let Some(shared) = folder(plugin)
+        && folder(database).as_ref() == Some(&shared)
+    {
+        tracing::warn!(
+            plugin = %plugin.display(),
+            database = %database.display(),
+            "the plugin shares its folder with the database: every database write wakes the plugin watcher; keep plugins in a folder of their own"
+        );
+    }
+}

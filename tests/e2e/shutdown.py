@@ -1,0 +1,68 @@
+"""A user watching the gateway shut down (SIGTERM), for the end-to-end tests.
+
+Logs in, registers with the gateway (its contacts fill the roster and come
+online), sends a message and waits for its echo, then sends SIGTERM to the
+gateway's process and records every presence that arrives from the gateway
+and its puppets until the gateway itself is unavailable. One JSON object on
+stdout.
+
+Usage: shutdown.py --server HOST:PORT --gateway JID --pid PID --contacts N
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+
+from client import TIMEOUT, Client, register_form
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--gateway", required=True)
+    parser.add_argument("--pid", type=int, required=True)
+    parser.add_argument("--contacts", type=int, required=True)
+    args = parser.parse_args()
+    gw = args.gateway
+    host, port = args.server.rsplit(":", 1)
+    client = Client("romeo@localhost/term", "pass")
+    presences = []
+    arrived = asyncio.Event()
+
+    def on_presence(p):
+        if p["from"].domain == gw:
+            presences.append({"from": str(p["from"]), "type": p["type"], "status": p["status"]})
+            arrived.set()
+
+    client.add_event_handler("presence", on_presence)
+    client.connect(host, int(port))
+    await asyncio.wait_for(client.ready.wait(), TIMEOUT)
+    iq = client.make_iq_set(ito=gw)
+    iq.append(register_form("romeo", args.contacts))
+    await iq.send(timeout=TIMEOUT)
+    online = lambda: {  # noqa: E731
+        p["from"] for p in presences if p["type"] != "unavailable" and "@" in p["from"]
+    }
+    while len(online()) < args.contacts:
+        arrived.clear()
+        await asyncio.wait_for(arrived.wait(), TIMEOUT)
+    client.send_message(mto=f"c0@{gw}", mbody="before the end", mtype="chat")
+    await client.wait_message(f"c0@{gw}", "before the end")
+
+    seen = len(presences)
+    os.kill(args.pid, signal.SIGTERM)
+    while not any(p["from"] == gw and p["type"] == "unavailable" for p in presences[seen:]):
+        arrived.clear()
+        await asyncio.wait_for(arrived.wait(), TIMEOUT)
+    # Let whatever else was sent arrive.
+    await asyncio.sleep(0.5)
+    client.disconnect()
+    json.dump({"after_term": presences[seen:]}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
