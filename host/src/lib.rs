@@ -22,8 +22,13 @@
 //!   deadlines.
 //! - [`store`]: SQLite: schema, migrations and every query.
 //!
+//! Around the way: [`supervisor`] starts every gateway of a configuration,
+//! applies a new one on SIGHUP and shuts down cleanly on SIGTERM; the
+//! gateway's ad-hoc commands (XEP-0050) live in `gateway::commands`.
+//!
 //! Beside the way: [`config`] reads the operator's TOML file (with who may
-//! register and the size caps), and [`stanza`]
+//! register, the size caps, `[log]` and `[metrics]`), [`metrics`] counts
+//! what flows and serves it to Prometheus, and [`stanza`]
 //! builds and parses the stanzas, one XEP family per module. For plugin
 //! authors, [`plugin::check`] tells whether a file is a plugin this host
 //! runs, and [`scaffold`] writes a new plugin's skeleton.
@@ -33,6 +38,7 @@
 pub mod config;
 pub mod gateway;
 pub mod link;
+pub mod metrics;
 pub mod plugin;
 pub mod roster;
 pub mod router;
@@ -59,6 +65,9 @@ pub enum StartError {
     /// A `tls_ca` file could not be read.
     #[error("tls_ca: {0}")]
     Tls(String),
+    /// The metrics endpoint could not listen.
+    #[error(transparent)]
+    Metrics(#[from] metrics::ServeError),
 }
 
 /// Starts every gateway of a configuration and serves them until the task

@@ -29,6 +29,7 @@ use tokio_xmpp::xmlstream::{
 };
 use xmpp_parsers::{component::Handshake, iq::Iq, ping::Ping, stanza::Stanza};
 
+use crate::metrics::{self, METRICS};
 use crate::stanza::ns;
 use crate::store::Store;
 
@@ -166,6 +167,10 @@ pub async fn run(
         match connected {
             Ok(mut stream) => {
                 tracing::info!(gateway = %config.jid, server = %config.server, "component link up");
+                METRICS
+                    .link_connects
+                    .get_or_create(&metrics::gateway(config.jid.as_str()))
+                    .inc();
                 delay = FIRST_RETRY;
                 if events.send(LinkEvent::Connected).await.is_err() {
                     return;
@@ -327,7 +332,18 @@ async fn serve(
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
-            if let Err(e) = write_batch(stream, queue).await {
+            let before = queue.len();
+            let written = write_batch(stream, queue).await;
+            let labels = metrics::gateway(config.jid.as_str());
+            METRICS
+                .stanzas_out
+                .get_or_create(&labels)
+                .inc_by((before - queue.len()) as u64);
+            METRICS
+                .queue_depth
+                .get_or_create(&labels)
+                .set(queue.len() as i64);
+            if let Err(e) = written {
                 return ServeEnd::Lost(format!("write: {e}"));
             }
             continue;
@@ -336,6 +352,18 @@ async fn serve(
             _ = closed(closing) => return ServeEnd::Closing,
             item = stream.next() => match item {
                 Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
+                    let kind = match &stanza {
+                        Stanza::Message(_) => "message",
+                        Stanza::Presence(_) => "presence",
+                        Stanza::Iq(_) => "iq",
+                    };
+                    METRICS
+                        .stanzas_in
+                        .get_or_create(&vec![
+                            ("gateway", config.jid.to_string()),
+                            ("kind", kind.to_owned()),
+                        ])
+                        .inc();
                     if events.send(LinkEvent::Stanza(Box::new(stanza))).await.is_err() {
                         return ServeEnd::RouterGone;
                     }

@@ -40,6 +40,8 @@ pub struct Supervisor {
     cache: PathBuf,
     /// By gateway JID.
     gateways: BTreeMap<String, Running>,
+    /// The metrics endpoint's task, if one is configured.
+    metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Supervisor {
@@ -65,7 +67,11 @@ impl Supervisor {
             engine,
             cache,
             gateways: BTreeMap::new(),
+            metrics: None,
         };
+        if let Some(metrics) = &config.metrics {
+            supervisor.metrics = Some(crate::metrics::serve(metrics.listen).await?);
+        }
         for gateway_config in config.gateways {
             supervisor.start_gateway(gateway_config).await?;
         }
@@ -179,6 +185,21 @@ impl Supervisor {
         if new.engine.pool_instances != self.config.engine.pool_instances {
             tracing::warn!("engine.pool_instances changed: restart to apply it");
         }
+        if new.metrics != self.config.metrics {
+            if let Some(task) = self.metrics.take() {
+                task.abort();
+            }
+            if let Some(metrics) = &new.metrics {
+                match crate::metrics::serve(metrics.listen).await {
+                    Ok(task) => self.metrics = Some(task),
+                    Err(e) => tracing::error!(error = %e, "metrics endpoint not started"),
+                }
+            }
+            self.config.metrics = new.metrics.clone();
+        }
+        if new.log != self.config.log {
+            tracing::warn!("[log] changed: restart to apply it");
+        }
         let server_changed = new.xmpp.server != self.config.xmpp.server;
         let wanted: BTreeMap<String, GatewayConfig> = new
             .gateways
@@ -235,6 +256,9 @@ impl Supervisor {
             }
         });
         futures::future::join_all(stops).await;
+        if let Some(task) = self.metrics.take() {
+            task.abort();
+        }
         match self.store.commit() {
             Ok(()) => tracing::info!(gateways = jids.len(), "shut down; database committed"),
             Err(e) => tracing::error!(error = %e, "shut down, but the last commit failed"),
@@ -256,13 +280,12 @@ pub enum RunError {
     Start(#[from] StartError),
 }
 
-/// Runs a configuration file's gateways until SIGTERM or SIGINT, then shuts
-/// down cleanly. SIGHUP reads the file again and applies it (a file that
+/// Runs the gateways of a configuration (loaded from `path`) until SIGTERM
+/// or SIGINT, then shuts down cleanly. SIGHUP reads the file again and applies it (a file that
 /// does not load is logged, and the running configuration stays); SIGUSR1
 /// reloads every plugin.
-pub async fn run_until_signalled(path: &Path) -> Result<(), RunError> {
+pub async fn run_until_signalled(path: &Path, config: Config) -> Result<(), RunError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let config = Config::load(path).map_err(RunError::Config)?;
     let mut hup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
     let mut usr1 = signal(SignalKind::user_defined1()).map_err(RunError::Signal)?;
     let mut term = signal(SignalKind::terminate()).map_err(RunError::Signal)?;

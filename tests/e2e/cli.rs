@@ -52,3 +52,123 @@ fn a_missing_plugin_is_named() {
     assert!(!ok);
     assert!(stderr.contains("missing.wasm"), "{stderr}");
 }
+
+fn gatehouse(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(gatehouse_binary())
+        .args(args)
+        .output()
+        .expect("run gatehouse");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const MINIMAL: &str = "[xmpp]\nserver = \"127.0.0.1:5347\"\n[store]\npath = \"gh.db\"\n\
+    [[gateway]]\njid = \"echo.example.org\"\nsecret = \"s\"\nplugin = \"plugins/echo.wasm\"\n";
+
+#[test]
+fn version_names_the_release() {
+    let (ok, stdout, _) = gatehouse(&["--version"]);
+    assert!(ok);
+    assert_eq!(
+        stdout.trim(),
+        format!("gatehouse {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn config_check_prints_every_key_with_its_default() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("gatehouse.toml");
+    std::fs::write(&path, MINIMAL).expect("write the configuration");
+    let (ok, stdout, stderr) = gatehouse(&["config", "check", path.to_str().expect("utf-8")]);
+    assert!(ok, "{stderr}");
+    // What it prints is a configuration that loads to the same thing.
+    let printed =
+        gatehouse::config::Config::parse(&stdout, dir.path()).expect("printed config loads");
+    let loaded = gatehouse::config::Config::load(&path).expect("the file loads");
+    assert_eq!(printed, loaded);
+    let root = dir.path().display();
+    for line in [
+        "server = \"127.0.0.1:5347\"".to_owned(),
+        format!("path = \"{root}/gh.db\""),
+        format!("plugin = \"{root}/plugins/echo.wasm\""),
+        "memory_mb = 64".into(),
+        "call_timeout_ms = 5000".into(),
+        "max_contacts = 50000".into(),
+        "max_text_kb = 64".into(),
+        "messages_per_second = 100".into(),
+        "allow_users = [\"*@example.org\"]".into(),
+        "admins = []".into(),
+        "level = \"info\"".into(),
+        "format = \"text\"".into(),
+        "pool_instances = 0".into(),
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no {line:?} in:\n{stdout}"
+        );
+    }
+    let (ok, _, stderr) = gatehouse(&["config", "check", "/nonexistent.toml"]);
+    assert!(!ok);
+    assert!(stderr.contains("/nonexistent.toml"), "{stderr}");
+}
+
+#[test]
+fn users_list_and_remove_work_on_the_database() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("gatehouse.toml");
+    std::fs::write(&path, MINIMAL).expect("write the configuration");
+    let store = gatehouse::store::Store::open(&dir.path().join("gh.db")).expect("database");
+    let romeo = store
+        .upsert_user("echo.example.org", "romeo@example.org", &[])
+        .expect("a user");
+    store
+        .insert_contact(romeo.id, "c0", "c0")
+        .expect("a contact");
+    store
+        .upsert_user("echo.example.org", "juliet@example.org", &[])
+        .expect("a user");
+    store.commit().expect("commit");
+    drop(store);
+    let config = path.to_str().expect("utf-8");
+
+    let (ok, stdout, stderr) = gatehouse(&["users", "list", "--config", config]);
+    assert!(ok, "{stderr}");
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["GATEWAY", "USER", "CONTACTS"]);
+    assert!(
+        rows.contains(&vec!["echo.example.org", "romeo@example.org", "1"]),
+        "{stdout}"
+    );
+    assert!(
+        rows.contains(&vec!["echo.example.org", "juliet@example.org", "0"]),
+        "{stdout}"
+    );
+
+    let remove = |user: &str| {
+        gatehouse(&[
+            "users",
+            "remove",
+            "--config",
+            config,
+            "--gateway",
+            "echo.example.org",
+            user,
+        ])
+    };
+    let (ok, stdout, stderr) = remove("romeo@example.org");
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("removed"), "{stdout}");
+    let (ok, _, stderr) = remove("romeo@example.org");
+    assert!(!ok, "removed twice");
+    assert!(stderr.contains("not registered"), "{stderr}");
+    let (_, stdout, _) = gatehouse(&["users", "list", "--config", config]);
+    assert!(!stdout.contains("romeo"), "{stdout}");
+    assert!(stdout.contains("juliet@example.org"), "{stdout}");
+}

@@ -135,3 +135,127 @@ fn sighup_adds_a_gateway_restarts_a_changed_one_and_removes_one() {
     gateway.wait_log("configuration applied added=0 removed=1 restarted=0", 1);
     assert_eq!(gateway.log().matches("gateway stopped").count(), 2);
 }
+
+/// One scrape of the metrics endpoint: each sample line's name and labels
+/// (as written) to its value.
+fn scrape(port: u16) -> std::collections::BTreeMap<String, f64> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to /metrics");
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("send the request");
+    let mut response = String::new();
+    tcp.read_to_string(&mut response)
+        .expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn the_metrics_endpoint_counts_what_flows_and_logs_can_be_json() {
+    let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
+    prosody.register_user("romeo", "pass");
+    let port = gatehouse_tests::free_port();
+    let gateway = GatewayProcess::start_gateway(
+        &prosody.component_address(),
+        GATEWAY,
+        "echo",
+        &format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[log]\nformat = \"json\"\n"),
+    );
+    let before = scrape(port);
+    let value =
+        |m: &std::collections::BTreeMap<String, f64>, key: &str| m.get(key).copied().unwrap_or(0.0);
+    let stanzas_in =
+        format!("gatehouse_stanzas_in_total{{gateway=\"{GATEWAY}\",kind=\"message\"}}");
+    let stanzas_out = format!("gatehouse_stanzas_out_total{{gateway=\"{GATEWAY}\"}}");
+    let on_text = "gatehouse_plugin_calls_total{export=\"on_text\"}";
+    let logged_in = format!("gatehouse_sessions{{gateway=\"{GATEWAY}\",state=\"logged-in\"}}");
+    assert_eq!(value(&before, on_text), 0.0);
+    assert_eq!(value(&before, &logged_in), 0.0);
+    assert_eq!(
+        value(
+            &before,
+            &format!("gatehouse_link_connects_total{{gateway=\"{GATEWAY}\"}}")
+        ),
+        1.0
+    );
+
+    let args = [
+        "--server".to_owned(),
+        format!("127.0.0.1:{}", prosody.c2s_port),
+        "--gateway".to_owned(),
+        GATEWAY.to_owned(),
+        "--user".to_owned(),
+        "romeo:pass:romeo:2".to_owned(),
+    ];
+    run_client(&args);
+    let after = scrape(port);
+    let log = gateway.log();
+    assert!(value(&after, &stanzas_in) >= 1.0, "{after:?}");
+    assert!(
+        value(&after, &stanzas_out) > value(&before, &stanzas_out),
+        "{after:?}"
+    );
+    assert_eq!(value(&after, on_text), 1.0, "{after:?}\n{log}");
+    assert_eq!(
+        value(
+            &after,
+            "gatehouse_plugin_call_seconds_count{export=\"on_text\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&after, "gatehouse_plugin_calls_total{export=\"login\"}"),
+        1.0
+    );
+    assert_eq!(value(&after, &logged_in), 1.0, "{after:?}");
+    assert_eq!(
+        value(
+            &after,
+            &format!("gatehouse_queue_depth{{gateway=\"{GATEWAY}\"}}")
+        ),
+        0.0
+    );
+
+    // The counters go on moving with the next messages.
+    run_client(&args);
+    let again = scrape(port);
+    assert!(
+        value(&again, &stanzas_in) > value(&after, &stanzas_in),
+        "{again:?}"
+    );
+    assert_eq!(value(&again, on_text), 2.0, "{again:?}");
+    assert_eq!(
+        value(&again, &logged_in),
+        1.0,
+        "one session still: {again:?}"
+    );
+
+    // Every log line is a JSON object; the session's carry its span.
+    let mut in_session = 0;
+    for line in log.lines() {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            entry["timestamp"].is_string() && entry["level"].is_string(),
+            "{line}"
+        );
+        if entry["span"]["name"] == "session" {
+            assert_eq!(entry["span"]["user"], "romeo@localhost", "{line}");
+            in_session += 1;
+        }
+    }
+    assert!(in_session > 0, "no line from a session span:\n{log}");
+}

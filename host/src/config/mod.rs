@@ -57,8 +57,61 @@ pub struct Config {
     pub store: StoreConfig,
     /// How plugin instances are allocated.
     pub engine: EngineConfig,
+    /// What is logged, and how.
+    pub log: LogConfig,
+    /// The Prometheus endpoint, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
     /// One entry per gateway (component) to run.
+    #[serde(rename = "gateway")]
     pub gateways: Vec<GatewayConfig>,
+}
+
+/// `[log]`: what is logged, and how. `RUST_LOG`, when set, wins over
+/// `level`; `--log-format` over `format`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter: a level (`info`), or a level and per-module
+    /// ones (`info,gatehouse::link=debug`).
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// `text` (for people) or `json` (one object per line, for collectors).
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_log_level(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[derive(clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The address to serve `/metrics` on, such as `127.0.0.1:9464`.
+    pub listen: std::net::SocketAddr,
 }
 
 /// `[xmpp]`: the XMPP server.
@@ -229,6 +282,9 @@ struct RawConfig {
     store: StoreConfig,
     #[serde(default)]
     engine: EngineConfig,
+    #[serde(default)]
+    log: LogConfig,
+    metrics: Option<MetricsConfig>,
     gateway: Vec<GatewayConfig>,
 }
 
@@ -272,6 +328,8 @@ impl Config {
                 ..raw.engine
             },
             store: StoreConfig { path: store_path },
+            log: raw.log,
+            metrics: raw.metrics,
             gateways: raw
                 .gateway
                 .into_iter()
@@ -305,7 +363,16 @@ impl Config {
         if self.gateways.is_empty() {
             return bad("gateway".into(), "at least one [[gateway]] is needed");
         }
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
+            return bad("log.level".into(), &format!("not a log filter: {e}"));
+        }
         for (i, gateway) in self.gateways.iter().enumerate() {
+            if self.gateways[..i].iter().any(|g| g.jid == gateway.jid) {
+                return bad(
+                    format!("gateway[{i}].jid"),
+                    "another [[gateway]] has this JID",
+                );
+            }
             match jid::BareJid::new(&gateway.jid) {
                 Ok(jid) if jid.node().is_none() => {}
                 _ => {

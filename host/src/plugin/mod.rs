@@ -409,12 +409,32 @@ macro_rules! call {
             .plugin
             .as_ref()
             .ok_or_else(|| PluginError::Instantiate("not instantiated".into()))?;
+        let started = std::time::Instant::now();
         let result = plugin
             .gatehouse_gateway_plugin()
             .$method(&mut $instance.store $(, $arg)*)
             .await;
-        result.map_err(|e| $instance.classify(e))
+        let result = result.map_err(|e| $instance.classify(e));
+        // `call_login` → `login`.
+        let export = &stringify!($method)["call_".len()..];
+        counted(export, started, result)
     }};
+}
+
+/// Counts a finished call in the metrics; returns its result.
+fn counted<R>(
+    export: &'static str,
+    started: std::time::Instant,
+    result: Result<R, PluginError>,
+) -> Result<R, PluginError> {
+    let failure = match &result {
+        Ok(_) => None,
+        Err(PluginError::Deadline(_)) => Some("deadline"),
+        Err(PluginError::Memory(_)) => Some("memory"),
+        Err(_) => Some("trap"),
+    };
+    crate::metrics::METRICS.plugin_call(export, started.elapsed(), failure);
+    result
 }
 
 impl Instance {
@@ -518,7 +538,7 @@ impl Instance {
             xmpp_id: message.xmpp_id,
             reply_to: message.reply_to,
         };
-        self.with_contact(contact, async |plugin, store, handle| {
+        self.with_contact("on_text", contact, async |plugin, store, handle| {
             plugin.call_on_text(store, handle, &message).await
         })
         .await
@@ -529,9 +549,11 @@ impl Instance {
         &mut self,
         contact: ContactId,
     ) -> Result<Result<(), String>, PluginError> {
-        self.with_contact(contact, async |plugin, store, handle| {
-            plugin.call_update_contact_info(store, handle).await
-        })
+        self.with_contact(
+            "update_contact_info",
+            contact,
+            async |plugin, store, handle| plugin.call_update_contact_info(store, handle).await,
+        )
         .await
     }
 
@@ -540,7 +562,7 @@ impl Instance {
         &mut self,
         contact: ContactId,
     ) -> Result<Result<(), String>, PluginError> {
-        self.with_contact(contact, async |plugin, store, handle| {
+        self.with_contact("fetch_vcard", contact, async |plugin, store, handle| {
             plugin.call_fetch_vcard(store, handle).await
         })
         .await
@@ -578,7 +600,7 @@ impl Instance {
             ChatState::Inactive => wit::ChatState::Inactive,
             ChatState::Gone => wit::ChatState::Gone,
         };
-        self.with_contact(contact, async |plugin, store, handle| {
+        self.with_contact("on_chat_state", contact, async |plugin, store, handle| {
             plugin.call_on_chat_state(store, handle, state).await
         })
         .await
@@ -590,7 +612,7 @@ impl Instance {
         contact: ContactId,
         legacy_ids: Vec<String>,
     ) -> Result<(), PluginError> {
-        self.with_contact(contact, async |plugin, store, handle| {
+        self.with_contact("on_displayed", contact, async |plugin, store, handle| {
             plugin.call_on_displayed(store, handle, &legacy_ids).await
         })
         .await
@@ -603,7 +625,7 @@ impl Instance {
         legacy_id: &str,
         body: &str,
     ) -> Result<Result<(), String>, PluginError> {
-        self.with_contact(contact, async |plugin, store, handle| {
+        self.with_contact("on_correct", contact, async |plugin, store, handle| {
             plugin.call_on_correct(store, handle, legacy_id, body).await
         })
         .await
@@ -615,7 +637,7 @@ impl Instance {
         contact: ContactId,
         legacy_id: &str,
     ) -> Result<Result<(), String>, PluginError> {
-        self.with_contact(contact, async |plugin, store, handle| {
+        self.with_contact("on_retract", contact, async |plugin, store, handle| {
             plugin.call_on_retract(store, handle, legacy_id).await
         })
         .await
@@ -628,7 +650,7 @@ impl Instance {
         legacy_id: &str,
         emojis: Vec<String>,
     ) -> Result<Result<(), String>, PluginError> {
-        self.with_contact(contact, async |plugin, store, handle| {
+        self.with_contact("on_react", contact, async |plugin, store, handle| {
             plugin
                 .call_on_react(store, handle, legacy_id, &emojis)
                 .await
@@ -639,6 +661,7 @@ impl Instance {
     /// Calls an export with a handle on a contact, lent for the call.
     async fn with_contact<R>(
         &mut self,
+        export: &'static str,
         contact: ContactId,
         call: impl AsyncFnOnce(
             &bindings::exports::gatehouse::gateway::plugin::Guest,
@@ -659,8 +682,10 @@ impl Instance {
             .plugin
             .as_ref()
             .ok_or_else(|| PluginError::Instantiate("not instantiated".into()))?;
+        let started = std::time::Instant::now();
         let result = call(plugin.gatehouse_gateway_plugin(), &mut self.store, borrowed).await;
         let result = result.map_err(|e| self.classify(e));
+        let result = counted(export, started, result);
         // The handle was only lent; a dead store needs no cleanup.
         if result.is_ok() {
             let _ = self.store.data_mut().table.delete(handle);

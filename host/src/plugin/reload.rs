@@ -81,6 +81,13 @@ impl ReloadTrigger {
     }
 }
 
+fn count_reload(outcome: &str) {
+    crate::metrics::METRICS
+        .reloads
+        .get_or_create(&vec![("outcome", outcome.to_owned())])
+        .inc();
+}
+
 /// Tells every waiter how the reload went.
 fn report(waiters: &Waiters, outcome: &ReloadOutcome) {
     let waiting = std::mem::take(&mut *waiters.lock().unwrap_or_else(|p| p.into_inner()));
@@ -165,6 +172,7 @@ pub fn watch(
                     let took = started.elapsed();
                     tracing::info!(plugin = %path.display(), ?took, "plugin reloaded");
                     loaded = digest;
+                    count_reload("ok");
                     let network = runtime.info.name.clone();
                     if reloads.send(Arc::new(runtime)).is_err() {
                         return;
@@ -181,6 +189,7 @@ pub fn watch(
                 }
                 Err(e) => {
                     tracing::error!(plugin = %path.display(), error = %e, "reload failed: the old plugin keeps serving");
+                    count_reload("failed");
                     report(&waiters, &Err(format!("{e}; the old plugin keeps serving")));
                 }
             }

@@ -144,7 +144,13 @@ pub fn spawn(
         stream_events,
         resources: HashSet::new(),
     };
-    tokio::spawn(session.run(rx));
+    crate::metrics::METRICS.session_state(
+        session.ctx.jid.as_str(),
+        None,
+        Some(session.login.name()),
+    );
+    let span = tracing::info_span!("session", gateway = %session.ctx.jid, user = %jid);
+    tokio::spawn(tracing::Instrument::instrument(session.run(rx), span));
     Ok((jid, SessionHandle { tx, state }))
 }
 
@@ -284,6 +290,7 @@ impl Session {
                 }
             }
         }
+        crate::metrics::METRICS.session_state(self.ctx.jid.as_str(), Some(self.login.name()), None);
         tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session ended");
     }
 
@@ -452,6 +459,11 @@ impl Session {
 
     /// Changes the login state, and publishes it to the handle.
     fn set_login(&mut self, login: LoginState) {
+        crate::metrics::METRICS.session_state(
+            self.ctx.jid.as_str(),
+            Some(self.login.name()),
+            Some(login.name()),
+        );
         self.published.send_replace(login.clone());
         self.login = login;
     }
