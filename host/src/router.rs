@@ -126,6 +126,7 @@ fn on_answer(ctx: &GatewayContext, id: &str, stanza: &Stanza) {
     if id == SETTLE_PING {
         ctx.settle();
     }
+    ctx.on_push_answer(id, matches!(stanza, Stanza::Iq(Iq::Error { .. })));
     if let Stanza::Iq(Iq::Error { error, from, .. }) = stanza
         && id != SETTLE_PING
     {

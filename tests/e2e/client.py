@@ -35,11 +35,21 @@ class Client(slixmpp.ClientXMPP):
         self.message_arrived = asyncio.Event()
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", self.on_message)
+        self.add_event_handler("presence_subscribe", self.on_subscribe)
 
     async def on_start(self, _event):
         self.send_presence()
         await self.get_roster()
         self.ready.set()
+
+    def on_subscribe(self, presence):
+        """A contact asks to subscribe (a server without working roster
+        pushes): slixmpp accepts and subscribes back by itself; like Gajim or
+        Conversations, name the contact after the nickname it sent
+        (XEP-0172)."""
+        nick = presence.xml.find("{http://jabber.org/protocol/nick}nick")
+        if nick is not None and nick.text:
+            self.update_roster(presence["from"].bare, name=nick.text)
 
     def on_message(self, msg):
         self.messages.append(
@@ -63,6 +73,14 @@ class Client(slixmpp.ClientXMPP):
             lambda m: m["from"].split("/")[0] == sender_bare and check(m["body"]),
             f"message {what} from {sender_bare}",
         )
+
+    def complete_roster(self, gateway):
+        """The gateway's items that are named and subscribed both ways."""
+        return {
+            jid: item
+            for jid, item in self.gateway_roster(gateway).items()
+            if item["name"] and item["subscription"] == "both"
+        }
 
     def gateway_roster(self, gateway):
         items = {}
@@ -117,7 +135,7 @@ async def run_user(server, gateway, spec):
     registered = time.monotonic()
 
     deadline = started + TIMEOUT
-    while len(client.gateway_roster(gateway)) < contacts and time.monotonic() < deadline:
+    while len(client.complete_roster(gateway)) < contacts and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     roster_done = time.monotonic()
     roster = client.gateway_roster(gateway)

@@ -10,6 +10,7 @@ that no roster push arrives and that a correction of a message from before
 the restart still maps. One JSON object on stdout.
 
 Usage: commands.py --server HOST:PORT --gateway JID --phase before|after
+                   [--carbon-wait SECONDS]
 """
 
 import argparse
@@ -71,7 +72,7 @@ class Observer(Client):
         super().__init__(jid, password)
         self.seen = []
         self.carbons = []
-        self.pushes = 0
+        self.pushes = []
         self.register_plugin("xep_0280")
         self.add_event_handler("carbon_sent", self.on_carbon)
         # slixmpp's "message" event only fires for messages with a body;
@@ -91,7 +92,7 @@ class Observer(Client):
 
     def on_roster_update(self, iq):
         if iq["type"] == "set":
-            self.pushes += 1
+            self.pushes.extend(str(jid) for jid in iq["roster"]["items"])
 
     async def wait_for(self, what, match):
         deadline = time.monotonic() + TIMEOUT
@@ -126,12 +127,12 @@ def items(node, item_id=None):
     return pubsub
 
 
-async def before(client, gateway, report):
+async def before(client, gateway, report, carbon_wait):
     contact = f"c0@{gateway}"
     iq = client.make_iq_set(ito=gateway)
     iq.append(register_form("romeo", 2))
     await iq.send(timeout=TIMEOUT)
-    while len(client.gateway_roster(gateway)) < 2:
+    while len(client.complete_roster(gateway)) < 2:
         await asyncio.sleep(0.05)
     await client.plugin["xep_0280"].enable()
 
@@ -155,7 +156,7 @@ async def before(client, gateway, report):
         (await client.wait_for("paused", lambda m: m.get("chatstate") == "paused"))["chatstate"],
     ]
     client.say(contact, "m8", "/carbon typed on my phone")
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + carbon_wait
     while not client.carbons and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     report["carbons"] = client.carbons
@@ -240,6 +241,9 @@ async def main():
     parser.add_argument("--server", required=True)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--phase", choices=["before", "after"], required=True)
+    # How long to wait for the carbon of a message the plugin sends as the
+    # user: a server that makes none (ejabberd) is given a few seconds.
+    parser.add_argument("--carbon-wait", type=float, default=TIMEOUT)
     args = parser.parse_args()
     host, port = args.server.rsplit(":", 1)
     client = Observer("romeo@localhost/e2e", "pass")
@@ -248,7 +252,10 @@ async def main():
     client.connect(host, int(port))
     await asyncio.wait_for(client.ready.wait(), TIMEOUT)
     report = {}
-    await (before if args.phase == "before" else after)(client, args.gateway, report)
+    if args.phase == "before":
+        await before(client, args.gateway, report, args.carbon_wait)
+    else:
+        await after(client, args.gateway, report)
     client.disconnect()
     json.dump(report, sys.stdout)
     sys.stdout.write("\n")

@@ -1,23 +1,29 @@
-//! Every echo command through the real chain: slixmpp ⇄ Prosody ⇄ the
+//! Every echo command through the real chain: slixmpp ⇄ Prosody or ejabberd ⇄ the
 //! gateway binary, with a kill -9 and restart of the gateway in the middle.
 
 use gatehouse_tests::process::{GatewayProcess, run_script};
-use gatehouse_tests::prosody::Prosody;
+use gatehouse_tests::server::{Server, ServerKind};
 use gatehouse_tests::{GATEWAY, SECRET};
 
 /// Run for each build of the echo network (`echo_suite!`).
-pub fn each_command_shows_on_the_client_and_ids_survive_a_restart(plugin: &str) {
-    let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
-    prosody.register_user("romeo", "pass");
-    let mut gateway = GatewayProcess::start_plugin(&prosody.component_address(), plugin);
+pub fn each_command_shows_on_the_client_and_ids_survive_a_restart(plugin: &str, kind: ServerKind) {
+    let server = Server::start(kind, &[(GATEWAY, SECRET)]);
+    server.register_user("romeo", "pass");
+    let mut gateway = GatewayProcess::start_plugin(&server.component_address(), plugin);
     let args = |phase: &str| {
         vec![
             "--server".to_owned(),
-            format!("127.0.0.1:{}", prosody.c2s_port),
+            format!("127.0.0.1:{}", server.c2s_port()),
             "--gateway".to_owned(),
             GATEWAY.to_owned(),
             "--phase".to_owned(),
             phase.to_owned(),
+            "--carbon-wait".to_owned(),
+            match kind {
+                ServerKind::Prosody => "120",
+                ServerKind::Ejabberd => "3",
+            }
+            .to_owned(),
         ]
     };
     let before = run_script("commands.py", &args("before"));
@@ -36,19 +42,30 @@ pub fn each_command_shows_on_the_client_and_ids_survive_a_restart(plugin: &str) 
     assert_eq!(before["retract"], "e2");
     assert_eq!(before["typing"][0], "composing");
     assert_eq!(before["typing"][1], "paused");
-    assert_eq!(
-        before["carbons"][0],
-        "typed on my phone",
-        "{}",
-        prosody.log()
-    );
+    match kind {
+        ServerKind::Prosody => assert_eq!(
+            before["carbons"][0],
+            "typed on my phone",
+            "{}",
+            server.log()
+        ),
+        // ejabberd routes a privileged message past the c2s hooks that
+        // make carbons: the user's clients never see it (docs/operating.md).
+        ServerKind::Ejabberd => assert_eq!(before["carbons"], serde_json::json!([])),
+    }
     assert_eq!(
         before["avatar"]["id"], before["avatar"]["sha1"],
         "the fetched bytes hash to the id"
     );
     assert_eq!(before["vcard_fn"], "Contact 0");
     assert_eq!(before["avatar_removed"], true);
-    assert_eq!(before["nick"], true, "/nick renames in the client's roster");
+    // A rename reaches the user's roster only by a roster push, which
+    // ejabberd 23.01 refuses (the contact then asked to subscribe).
+    assert_eq!(
+        before["nick"],
+        kind == ServerKind::Prosody,
+        "/nick renames in the client's roster"
+    );
     assert_eq!(before["presence"], true, "/presence shows away");
     assert_eq!(before["contact"], true, "/contact adds an escaped puppet");
     assert_eq!(before["burst"][2], "burst 3");
@@ -57,7 +74,7 @@ pub fn each_command_shows_on_the_client_and_ids_survive_a_restart(plugin: &str) 
         true,
         "/unfriend removes from the roster:\n{}\n{}",
         gateway.log(),
-        prosody.log()
+        server.log()
     );
     assert_eq!(before["saw_composing"], "saw composing");
 
@@ -69,5 +86,16 @@ pub fn each_command_shows_on_the_client_and_ids_survive_a_restart(plugin: &str) 
         "{}",
         gateway.log()
     );
-    assert_eq!(after["pushes_after_restart"], 0, "nothing is pushed again");
+    let pushed = after["pushes_after_restart"].as_array().expect("pushes");
+    match kind {
+        ServerKind::Prosody => assert!(pushed.is_empty(), "pushed again: {pushed:?}"),
+        // c1 left the roster (/unfriend) and the plugin's fill after the
+        // restart adds it again: without working pushes that is a new
+        // subscription, which ejabberd shows the client as roster pushes.
+        ServerKind::Ejabberd => assert!(
+            pushed.iter().all(|jid| *jid == format!("c1@{GATEWAY}")),
+            "pushed again: {pushed:?}\n{}",
+            gateway.log()
+        ),
+    }
 }

@@ -1,9 +1,10 @@
-//! End to end: a real Prosody, the real `gatehouse` binary with the echo
+//! End to end: a real XMPP server (Prosody, ejabberd), the real `gatehouse` binary with the echo
 //! plugin, and a real XMPP client (slixmpp).
 //!
 //! The echo suite runs against each build of the echo network (Rust,
-//! JavaScript, Python): every test below is one function of the plugin's
-//! name, and `echo_suite!` makes one `#[test]` per build of it.
+//! JavaScript, Python) on Prosody, and the Rust build on ejabberd: every
+//! test below is one function of the plugin's name and the server, and
+//! `echo_suite!` makes one `#[test]` per pair.
 
 mod adhoc;
 mod authoring;
@@ -14,7 +15,7 @@ mod irc;
 mod operating;
 
 use gatehouse_tests::process::{GatewayProcess, run_client};
-use gatehouse_tests::prosody::Prosody;
+use gatehouse_tests::server::{Server, ServerKind};
 use gatehouse_tests::{GATEWAY, SECRET};
 use serde_json::Value;
 
@@ -22,13 +23,16 @@ use serde_json::Value;
 macro_rules! echo_suite {
     ($($test:ident),* $(,)?) => {
         mod rust {
-            $(#[test] fn $test() { super::$test("echo") })*
+            $(#[test] fn $test() { super::$test("echo", super::ServerKind::Prosody) })*
         }
         mod javascript {
-            $(#[test] fn $test() { super::$test("echo-js") })*
+            $(#[test] fn $test() { super::$test("echo-js", super::ServerKind::Prosody) })*
         }
         mod python {
-            $(#[test] fn $test() { super::$test("echo-py") })*
+            $(#[test] fn $test() { super::$test("echo-py", super::ServerKind::Prosody) })*
+        }
+        mod ejabberd {
+            $(#[test] fn $test() { super::$test("echo", super::ServerKind::Ejabberd) })*
         }
     };
 }
@@ -36,26 +40,26 @@ macro_rules! echo_suite {
 echo_suite!(
     two_users_register_get_their_rosters_and_echoes,
     a_thousand_contacts_fill_the_roster,
-    the_gateway_reconnects_when_prosody_restarts,
+    the_gateway_reconnects_when_the_server_restarts,
     sigusr1_reloads_the_plugin_and_the_sessions_move_to_it,
     each_command_shows_on_the_client_and_ids_survive_a_restart,
 );
 
 use commands::each_command_shows_on_the_client_and_ids_survive_a_restart;
 
-fn setup(plugin: &str, users: &[&str]) -> (Prosody, GatewayProcess) {
-    let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
+fn setup(plugin: &str, kind: ServerKind, users: &[&str]) -> (Server, GatewayProcess) {
+    let server = Server::start(kind, &[(GATEWAY, SECRET)]);
     for user in users {
-        prosody.register_user(user, "pass");
+        server.register_user(user, "pass");
     }
-    let gateway = GatewayProcess::start_plugin(&prosody.component_address(), plugin);
-    (prosody, gateway)
+    let gateway = GatewayProcess::start_plugin(&server.component_address(), plugin);
+    (server, gateway)
 }
 
-fn client_args(prosody: &Prosody, users: &[(&str, u32)]) -> Vec<String> {
+fn client_args(server: &Server, users: &[(&str, u32)]) -> Vec<String> {
     let mut args = vec![
         "--server".to_owned(),
-        format!("127.0.0.1:{}", prosody.c2s_port),
+        format!("127.0.0.1:{}", server.c2s_port()),
         "--gateway".to_owned(),
         GATEWAY.to_owned(),
     ];
@@ -76,9 +80,9 @@ fn assert_roster(result: &Value, contacts: u32) {
     }
 }
 
-fn two_users_register_get_their_rosters_and_echoes(plugin: &str) {
-    let (prosody, gateway) = setup(plugin, &["romeo", "juliet"]);
-    let result = run_client(&client_args(&prosody, &[("romeo", 3), ("juliet", 2)]));
+fn two_users_register_get_their_rosters_and_echoes(plugin: &str, kind: ServerKind) {
+    let (server, gateway) = setup(plugin, kind, &["romeo", "juliet"]);
+    let result = run_client(&client_args(&server, &[("romeo", 3), ("juliet", 2)]));
     for (user, contacts) in [("romeo", 3), ("juliet", 2)] {
         let mine = &result[user];
         assert_roster(mine, contacts);
@@ -100,12 +104,12 @@ fn two_users_register_get_their_rosters_and_echoes(plugin: &str) {
             }
         }
     }
-    drop(prosody);
+    drop(server);
 }
 
-fn a_thousand_contacts_fill_the_roster(plugin: &str) {
-    let (prosody, gateway) = setup(plugin, &["romeo"]);
-    let result = run_client(&client_args(&prosody, &[("romeo", 1000)]));
+fn a_thousand_contacts_fill_the_roster(plugin: &str, kind: ServerKind) {
+    let (server, gateway) = setup(plugin, kind, &["romeo"]);
+    let result = run_client(&client_args(&server, &[("romeo", 1000)]));
     let romeo = &result["romeo"];
     assert_roster(romeo, 1000);
     assert_eq!(
@@ -120,12 +124,12 @@ fn a_thousand_contacts_fill_the_roster(plugin: &str) {
     );
 }
 
-fn the_gateway_reconnects_when_prosody_restarts(plugin: &str) {
-    let (mut prosody, gateway) = setup(plugin, &["romeo"]);
-    let first = run_client(&client_args(&prosody, &[("romeo", 2)]));
+fn the_gateway_reconnects_when_the_server_restarts(plugin: &str, kind: ServerKind) {
+    let (mut server, gateway) = setup(plugin, kind, &["romeo"]);
+    let first = run_client(&client_args(&server, &[("romeo", 2)]));
     assert_eq!(first["romeo"]["echo"]["id"], "e1");
 
-    prosody.restart();
+    server.restart();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while gateway.log().matches("component link up").count() < 2 {
         assert!(
@@ -138,7 +142,7 @@ fn the_gateway_reconnects_when_prosody_restarts(plugin: &str) {
 
     // Same user again (registering again is harmless): the roster is still
     // there, and the plugin's counters survived (its key-value store).
-    let second = run_client(&client_args(&prosody, &[("romeo", 2)]));
+    let second = run_client(&client_args(&server, &[("romeo", 2)]));
     let romeo = &second["romeo"];
     assert_roster(romeo, 2);
     assert_eq!(
@@ -150,14 +154,14 @@ fn the_gateway_reconnects_when_prosody_restarts(plugin: &str) {
     assert_eq!(romeo["echo"]["id"], "e2");
 }
 
-fn sigusr1_reloads_the_plugin_and_the_sessions_move_to_it(plugin: &str) {
-    let (prosody, gateway) = setup(plugin, &["romeo"]);
-    let first = run_client(&client_args(&prosody, &[("romeo", 1)]));
+fn sigusr1_reloads_the_plugin_and_the_sessions_move_to_it(plugin: &str, kind: ServerKind) {
+    let (server, gateway) = setup(plugin, kind, &["romeo"]);
+    let first = run_client(&client_args(&server, &[("romeo", 1)]));
     assert_eq!(first["romeo"]["echo"]["id"], "e1");
     gateway.signal("USR1");
     gateway.wait_log("plugin reloaded", 1);
     gateway.wait_log("sessions moving to the reloaded plugin", 1);
     // Still serving, with the plugin's counters intact.
-    let second = run_client(&client_args(&prosody, &[("romeo", 1)]));
+    let second = run_client(&client_args(&server, &[("romeo", 1)]));
     assert_eq!(second["romeo"]["echo"]["id"], "e2", "{}", gateway.log());
 }

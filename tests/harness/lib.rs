@@ -1,5 +1,5 @@
 //! The harness shared by Gatehouse's integration tests: an in-process fake
-//! XMPP server for wire tests, a real Prosody for end-to-end tests, the
+//! XMPP server for wire tests, a real Prosody or ejabberd for end-to-end tests, the
 //! gateway under test, a Rust c2s client for load, and the paths of the
 //! built plugins.
 
@@ -9,12 +9,14 @@ use std::time::Duration;
 use minidom::Element;
 
 pub mod c2s;
+pub mod ejabberd;
 pub mod fake_server;
 pub mod fuzz;
 pub mod irc;
 pub mod measure;
 pub mod process;
 pub mod prosody;
+pub mod server;
 
 pub use fake_server::{FakeLink, FakeServer};
 

@@ -321,3 +321,72 @@ async fn update_contact_info_runs_once_per_new_contact_after_the_call_that_made_
     .await;
     link.expect_silence(Duration::from_millis(500)).await;
 }
+
+/// ejabberd before 23.10 grants the roster privilege and refuses every push
+/// (`internal-server-error`): the refused contact is offered as a
+/// subscription request with its nickname, and later contacts are not
+/// pushed at all.
+#[tokio::test]
+async fn a_refused_push_falls_back_to_a_subscription_request() {
+    let mut w = Wire::start(true).await;
+    w.link
+        .send(&gatehouse_tests::register_iq(ROMEO, "r1", "romeo", "2"))
+        .await;
+    let first = w
+        .link
+        .recv_until("the first push", |e| pushed_item(e).is_some())
+        .await;
+    let id = first.attr("id").expect("an id").to_owned();
+    w.link
+        .send(&format!(
+            "<iq type='error' id='{id}' from='{ROMEO}' to='{GATEWAY}'><error type='wait'>\
+             <internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        ))
+        .await;
+    // The second contact was pushed before the refusal came back: refused too.
+    let second = w
+        .link
+        .recv_until("the second push", |e| pushed_item(e).is_some())
+        .await;
+    let second_id = second.attr("id").expect("an id").to_owned();
+    w.link
+        .send(&format!(
+            "<iq type='error' id='{second_id}' from='{ROMEO}' to='{GATEWAY}'><error type='wait'>\
+             <internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        ))
+        .await;
+    for i in 0..2 {
+        let puppet = format!("c{i}@{GATEWAY}");
+        let request = w
+            .link
+            .recv_until("a subscription request", |e| {
+                e.is("presence", NS)
+                    && e.attr("type") == Some("subscribe")
+                    && e.attr("from") == Some(puppet.as_str())
+            })
+            .await;
+        assert_eq!(request.attr("to"), Some(ROMEO));
+        assert_eq!(
+            child_text(&request, "nick", "http://jabber.org/protocol/nick").as_deref(),
+            Some(format!("Contact {i}").as_str())
+        );
+    }
+    // A contact added now is asked for, not pushed.
+    message(&mut w, &format!("c0@{GATEWAY}"), "/contact newbie").await;
+    let added = w
+        .link
+        .recv_until("newbie's request", |e| {
+            pushed_item(e).is_some()
+                || (e.is("presence", NS) && e.attr("type") == Some("subscribe"))
+        })
+        .await;
+    assert!(
+        added.is("presence", NS),
+        "pushed again: {}",
+        String::from(&added)
+    );
+    assert_eq!(
+        added.attr("from"),
+        Some(format!("newbie@{GATEWAY}").as_str())
+    );
+}

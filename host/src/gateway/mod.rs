@@ -21,6 +21,9 @@ use xmpp_parsers::{
 };
 
 mod commands;
+mod pushes;
+
+pub use pushes::SentPush;
 
 use crate::config::GatewayConfig;
 use crate::link::Outbox;
@@ -59,6 +62,8 @@ pub struct GatewayContext {
     settled: watch::Sender<bool>,
     next_id: AtomicU64,
     id_prefix: String,
+    /// Roster pushes awaiting the server's answer.
+    pushes: pushes::Pushes,
 }
 
 impl GatewayContext {
@@ -87,6 +92,7 @@ impl GatewayContext {
             settled: watch::channel(false).0,
             next_id: AtomicU64::new(1),
             id_prefix: format!("{:x}", seed & 0xffff_ffff),
+            pushes: pushes::Pushes::default(),
         }
     }
 
@@ -109,12 +115,14 @@ impl GatewayContext {
             .is_some_and(|p| p.roster.can_set())
     }
 
-    /// Whether the user's server lets the gateway send messages as them.
-    pub fn can_send_as_user(&self, user: &BareJid) -> bool {
+    /// If the user's server lets the gateway send messages as them, the
+    /// namespace to wrap them in.
+    pub fn send_as_user_namespace(&self, user: &BareJid) -> Option<&'static str> {
         let privileges = self.privileges.read().unwrap_or_else(|p| p.into_inner());
         privileges
             .get(user.domain().as_str())
-            .is_some_and(|p| p.message_outgoing)
+            .filter(|p| p.message_outgoing)
+            .map(|p| p.namespace)
     }
 
     /// Records what a server domain granted.
@@ -122,6 +130,42 @@ impl GatewayContext {
         tracing::info!(gateway = %self.jid, domain, ?granted, "privileges granted");
         let mut privileges = self.privileges.write().unwrap_or_else(|p| p.into_inner());
         privileges.insert(domain.to_owned(), granted);
+    }
+
+    /// Remembers a roster push, to act on its answer.
+    pub fn sent_push(&self, id: String, push: SentPush) {
+        self.pushes.sent(id, push);
+    }
+
+    /// An answer from a server: if it refuses a roster push, roster pushes
+    /// to that domain stop (see `pushes`) and the contact is offered as a
+    /// subscription request instead.
+    pub fn on_push_answer(&self, id: &str, refused: bool) {
+        let Some(push) = self.pushes.answered(id) else {
+            return;
+        };
+        if !refused {
+            return;
+        }
+        let domain = push.user.domain().as_str();
+        {
+            let mut privileges = self.privileges.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(granted) = privileges.get_mut(domain)
+                && granted.roster.can_set()
+            {
+                tracing::warn!(gateway = %self.jid, domain, "the server refuses roster pushes it granted: sending subscription requests instead");
+                granted.roster = crate::stanza::privilege::RosterAccess::None;
+            }
+        }
+        if !push.adding {
+            return;
+        }
+        tracing::info!(gateway = %self.jid, user = %push.user, contact = %push.contact, "roster push refused: asking to subscribe instead");
+        self.outbox.send(presence_stanza::subscribe(
+            push.contact.into(),
+            push.user.into(),
+            push.name.as_deref(),
+        ));
     }
 
     /// Marks the privileges as known.

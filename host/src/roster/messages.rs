@@ -300,7 +300,7 @@ impl Roster {
                 id
             }
         };
-        if self.gateway.can_send_as_user(&self.user) {
+        if let Some(namespace) = self.gateway.send_as_user_namespace(&self.user) {
             if self.sent_as_user.len() == SENT_AS_USER_MEMORY {
                 self.sent_as_user.pop_front();
             }
@@ -309,6 +309,7 @@ impl Roster {
             self.gateway.outbox.send(privilege::as_user(
                 self.gateway.jid.clone().into(),
                 server,
+                namespace,
                 stanza,
             ));
             return;

@@ -280,7 +280,7 @@ impl Roster {
             .set_contact_name(row_id, self.contacts[id].name.as_deref())?;
         if in_roster {
             if self.gateway.can_push_roster(&self.user) {
-                self.push_item(id);
+                self.push_item(id, false);
             }
             if let Some(name) = &self.contacts[id].name {
                 self.gateway.outbox.send(avatar::nick_event(
@@ -305,7 +305,7 @@ impl Roster {
         let row_id = contact.row_id;
         self.gateway.store.set_contact_in_roster(row_id, true)?;
         if self.gateway.can_push_roster(&self.user) {
-            self.push_item(id);
+            self.push_item(id, true);
             self.send_presence(id);
         } else {
             let contact = &self.contacts[id];
@@ -331,7 +331,7 @@ impl Roster {
             }
             count += 1;
             if self.gateway.can_push_roster(&self.user) {
-                self.push_item(id);
+                self.push_item(id, true);
             } else {
                 self.gateway.outbox.send(presence::subscribe(
                     contact.jid.clone().into(),
@@ -448,12 +448,25 @@ impl Roster {
         ));
     }
 
-    fn push_item(&self, id: ContactId) {
+    /// Pushes a contact's roster item; `adding` when it is not (or may not
+    /// be) in the user's roster yet, so that a refused push turns into a
+    /// subscription request (a refused rename is just dropped).
+    fn push_item(&self, id: ContactId, adding: bool) {
         let contact = &self.contacts[id];
+        let iq_id = self.gateway.new_id();
+        self.gateway.sent_push(
+            iq_id.clone(),
+            crate::gateway::SentPush {
+                user: self.user.clone(),
+                contact: contact.jid.clone(),
+                name: contact.name.clone(),
+                adding,
+            },
+        );
         self.gateway.outbox.send(roster_push::push_item(
             self.gateway.jid.clone().into(),
             self.user.clone(),
-            self.gateway.new_id(),
+            iq_id,
             contact.jid.clone(),
             contact.name.as_deref(),
             &self.gateway.info.name,

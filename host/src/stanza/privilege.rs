@@ -35,12 +35,27 @@ impl RosterAccess {
 }
 
 /// The permissions one server domain granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Privileges {
     /// `<perm access='roster'/>`.
     pub roster: RosterAccess,
     /// `<perm access='message' type='outgoing'/>`: send messages as users.
     pub message_outgoing: bool,
+    /// The namespace the server granted in: messages sent as users are
+    /// wrapped in the same one (ejabberd 23.01 speaks only the first,
+    /// `urn:xmpp:privilege:1`).
+    pub namespace: &'static str,
+}
+
+impl Default for Privileges {
+    /// Nothing granted.
+    fn default() -> Self {
+        Privileges {
+            roster: RosterAccess::None,
+            message_outgoing: false,
+            namespace: ns::PRIVILEGE,
+        }
+    }
 }
 
 impl Privileges {
@@ -49,7 +64,15 @@ impl Privileges {
         let privilege = payloads
             .iter()
             .find(|p| p.is("privilege", ns::PRIVILEGE) || p.is("privilege", ns::PRIVILEGE_1))?;
-        let mut granted = Privileges::default();
+        let namespace = if privilege.ns() == ns::PRIVILEGE_1 {
+            ns::PRIVILEGE_1
+        } else {
+            ns::PRIVILEGE
+        };
+        let mut granted = Privileges {
+            namespace,
+            ..Privileges::default()
+        };
         for perm in privilege.children().filter(|c| c.name() == "perm") {
             match (perm.attr("access"), perm.attr("type")) {
                 (Some("roster"), Some(kind)) => {
@@ -72,12 +95,12 @@ impl Privileges {
 /// from the user to a contact, wrapped for the user's server, which then
 /// delivers it as if the user's own client had sent it (so it shows in the
 /// user's other clients as a carbon and lands in their archive).
-pub fn as_user(gateway: Jid, server: Jid, inner: Message) -> Message {
+pub fn as_user(gateway: Jid, server: Jid, namespace: &str, inner: Message) -> Message {
     let inner = in_namespace(&Element::from(inner), ns::COMPONENT, ns::CLIENT);
     let forwarded = Element::builder("forwarded", ns::FORWARD)
         .append(inner)
         .build();
-    let privilege = Element::builder("privilege", ns::PRIVILEGE)
+    let privilege = Element::builder("privilege", namespace)
         .append(forwarded)
         .build();
     let mut message = Message::new(Some(server));
@@ -138,6 +161,7 @@ mod tests {
         assert_eq!(granted.roster, RosterAccess::Get);
         assert!(!granted.roster.can_set());
         assert!(!granted.message_outgoing);
+        assert_eq!(granted.namespace, ns::PRIVILEGE_1, "answered in kind");
         let none = parse("<privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='none'/></privilege>")
             .unwrap();
         assert_eq!(none, Privileges::default());
@@ -149,7 +173,13 @@ mod tests {
             .with_body(Default::default(), "sent elsewhere".into());
         let mut inner = inner;
         inner.from = Some(Jid::new("u@x").unwrap());
-        let outer: Element = as_user(Jid::new("gw").unwrap(), Jid::new("x").unwrap(), inner).into();
+        let outer: Element = as_user(
+            Jid::new("gw").unwrap(),
+            Jid::new("x").unwrap(),
+            ns::PRIVILEGE,
+            inner,
+        )
+        .into();
         assert_eq!(outer.attr("from"), Some("gw"));
         assert_eq!(outer.attr("to"), Some("x"));
         let message = outer
@@ -163,6 +193,20 @@ mod tests {
             message.get_child("body", ns::CLIENT).unwrap().text(),
             "sent elsewhere"
         );
+    }
+
+    #[test]
+    fn a_first_namespace_server_gets_its_own_wrapper() {
+        let inner = Message::new(Some(Jid::new("c0@gw").unwrap()));
+        let outer: Element = as_user(
+            Jid::new("gw").unwrap(),
+            Jid::new("x").unwrap(),
+            ns::PRIVILEGE_1,
+            inner,
+        )
+        .into();
+        assert!(outer.has_child("privilege", ns::PRIVILEGE_1));
+        assert!(!outer.has_child("privilege", ns::PRIVILEGE));
     }
 
     #[test]
