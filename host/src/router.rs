@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use jid::Jid;
+use std::collections::HashSet;
+
+use jid::{BareJid, Jid};
 use tokio::sync::{mpsc, oneshot, watch};
 use xmpp_parsers::{
     iq::Iq,
@@ -88,6 +90,11 @@ async fn route(gateway: &mut Gateway, stanza: Stanza) {
     };
     if let Stanza::Iq(Iq::Result { id, .. } | Iq::Error { id, .. }) = &stanza {
         on_answer(&ctx, id, &stanza);
+        if let Some(user) = ctx.roster_answered(id)
+            && let Some(session) = gateway.session(&user)
+        {
+            session.send(SessionEvent::ServerRoster(server_roster(stanza)));
+        }
         return;
     }
     if from.node().is_none() && from.domain() != ctx.jid.domain() {
@@ -132,6 +139,26 @@ fn on_answer(ctx: &GatewayContext, id: &str, stanza: &Stanza) {
     {
         tracing::warn!(gateway = %ctx.jid, id, ?from, condition = ?error.defined_condition, texts = ?error.texts, "request refused");
     }
+}
+
+/// The JIDs in a roster the server sent (None: it refused, or sent none).
+fn server_roster(stanza: Stanza) -> Option<HashSet<BareJid>> {
+    let Stanza::Iq(Iq::Result {
+        payload: Some(payload),
+        ..
+    }) = stanza
+    else {
+        return None;
+    };
+    let roster = xmpp_parsers::roster::Roster::try_from(payload).ok()?;
+    Some(
+        roster
+            .items
+            .into_iter()
+            .filter(|item| item.subscription != xmpp_parsers::roster::Subscription::Remove)
+            .map(|item| item.jid)
+            .collect(),
+    )
 }
 
 /// A stanza to a puppet from someone with no session: `registration-required`.

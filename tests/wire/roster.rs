@@ -390,3 +390,62 @@ async fn a_refused_push_falls_back_to_a_subscription_request() {
         Some(format!("newbie@{GATEWAY}").as_str())
     );
 }
+
+/// A push the server never answered (a kill may have come between its
+/// commit and its write) is checked at the next login against the user's
+/// roster, asked of the server (XEP-0356 roster get): only what the server
+/// lacks is pushed again, and once answered nothing is asked any more.
+#[tokio::test]
+async fn unanswered_pushes_are_checked_against_the_server_roster_after_a_restart() {
+    let mut w = Wire::start(true).await;
+    // The pushes of c0 and c1 go unanswered.
+    w.register(ROMEO, "romeo", 2).await;
+    w.link.expect_silence(Duration::from_millis(200)).await;
+    w.gateway.restart();
+    let mut link = Wire::connect(&w.server, true).await;
+    let get = link
+        .recv_until("the roster request", |e| {
+            e.is("iq", NS) && e.attr("type") == Some("get")
+        })
+        .await;
+    assert_eq!(get.attr("from"), Some(GATEWAY));
+    assert_eq!(get.attr("to"), Some(ROMEO));
+    let query = get.get_child("query", ROSTER).expect("a roster query");
+    assert_eq!(query.children().count(), 0);
+    let id = get.attr("id").expect("an id").to_owned();
+    // The server has c0 only.
+    link.send(&format!(
+        "<iq type='result' id='{id}' from='{ROMEO}' to='{GATEWAY}'><query xmlns='{ROSTER}'>\
+         <item jid='c0@{GATEWAY}' subscription='both' name='Contact 0'/></query></iq>"
+    ))
+    .await;
+    let push = link
+        .recv_until("the push of what the server lacks", |e| pushed_item(e).is_some())
+        .await;
+    let item = pushed_item(&push).expect("an item");
+    assert_eq!(item.attr("jid"), Some(format!("c1@{GATEWAY}").as_str()));
+    assert_eq!(item.attr("name"), Some("Contact 1"));
+    let push_id = push.attr("id").expect("an id").to_owned();
+    link.send(&format!(
+        "<iq type='result' id='{push_id}' from='{ROMEO}' to='{GATEWAY}'/>"
+    ))
+    .await;
+    link.expect_silence(Duration::from_millis(300)).await;
+
+    // Everything is confirmed now: the next start asks nothing.
+    w.gateway.restart();
+    let mut link = Wire::connect(&w.server, true).await;
+    loop {
+        let el = link.recv().await;
+        assert!(
+            !(el.is("iq", NS) && el.has_child("query", ROSTER)),
+            "asked or pushed again: {}",
+            String::from(&el)
+        );
+        if el.attr("from") == Some(GATEWAY)
+            && child_text(&el, "status", NS).as_deref() == Some("Echo network: logged in as romeo")
+        {
+            break;
+        }
+    }
+}

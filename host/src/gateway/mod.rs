@@ -132,6 +132,29 @@ impl GatewayContext {
         privileges.insert(domain.to_owned(), granted);
     }
 
+    /// Asks the user's server for the user's roster (XEP-0356 roster get);
+    /// the answer goes to the user's session.
+    pub fn ask_roster(&self, user: &BareJid) {
+        let id = self.new_id();
+        self.pushes.asked_roster(id.clone(), user.clone());
+        self.outbox.send(
+            Iq::from_get(
+                id,
+                xmpp_parsers::roster::Roster {
+                    ver: None,
+                    items: vec![],
+                },
+            )
+            .with_from(self.jid.clone().into())
+            .with_to(user.clone().into()),
+        );
+    }
+
+    /// Whose roster an answer carries, if it answers [`Self::ask_roster`].
+    pub fn roster_answered(&self, id: &str) -> Option<BareJid> {
+        self.pushes.roster_answered(id)
+    }
+
     /// Remembers a roster push, to act on its answer.
     pub fn sent_push(&self, id: String, push: SentPush) {
         self.pushes.sent(id, push);
@@ -144,6 +167,11 @@ impl GatewayContext {
         let Some(push) = self.pushes.answered(id) else {
             return;
         };
+        // Answered either way: a refused addition becomes a subscription
+        // request below, which needs no checking at the next login.
+        if let Err(e) = self.store.set_push_unconfirmed(push.row_id, false) {
+            tracing::warn!(gateway = %self.jid, error = %e, "cannot record a push's answer");
+        }
         if !refused {
             return;
         }

@@ -1,5 +1,6 @@
 //! Roster pushes awaiting the user's server's answer, and what to do when
-//! one is refused.
+//! one is refused; and the roster requests that settle, at the next login,
+//! the pushes a kill left unanswered.
 //!
 //! A server may grant the roster privilege (XEP-0356) and still fail every
 //! push: ejabberd before 23.10 (Debian 12 ships 23.01) answers each with
@@ -24,6 +25,8 @@ const MAX_TRACKED: usize = 100_000;
 pub struct SentPush {
     /// Whose roster.
     pub user: BareJid,
+    /// The contact's database row.
+    pub row_id: i64,
     /// The contact pushed.
     pub contact: BareJid,
     /// The name it was pushed with.
@@ -33,14 +36,18 @@ pub struct SentPush {
     pub adding: bool,
 }
 
-/// The pushes awaiting answers, by iq id.
+/// The pushes and roster requests awaiting answers, by iq id.
 #[derive(Debug, Default)]
-pub struct Pushes(Mutex<HashMap<String, SentPush>>);
+pub struct Pushes {
+    pushes: Mutex<HashMap<String, SentPush>>,
+    /// Roster requests (XEP-0356 roster get), by iq id: whose roster.
+    gets: Mutex<HashMap<String, BareJid>>,
+}
 
 impl Pushes {
     /// Remembers a push sent with iq id `id`.
     pub fn sent(&self, id: String, push: SentPush) {
-        let mut pushes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pushes = self.pushes.lock().unwrap_or_else(|p| p.into_inner());
         if pushes.len() < MAX_TRACKED {
             pushes.insert(id, push);
         }
@@ -48,7 +55,22 @@ impl Pushes {
 
     /// The push an answer with iq id `id` is about, if it is one.
     pub fn answered(&self, id: &str) -> Option<SentPush> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id)
+        let mut pushes = self.pushes.lock().unwrap_or_else(|p| p.into_inner());
+        pushes.remove(id)
+    }
+
+    /// Remembers a request for `user`'s roster sent with iq id `id`.
+    pub fn asked_roster(&self, id: String, user: BareJid) {
+        let mut gets = self.gets.lock().unwrap_or_else(|p| p.into_inner());
+        if gets.len() < MAX_TRACKED {
+            gets.insert(id, user);
+        }
+    }
+
+    /// Whose roster an answer with iq id `id` carries, if it is one.
+    pub fn roster_answered(&self, id: &str) -> Option<BareJid> {
+        let mut gets = self.gets.lock().unwrap_or_else(|p| p.into_inner());
+        gets.remove(id)
     }
 }
 
@@ -61,6 +83,7 @@ mod tests {
         let pushes = Pushes::default();
         let push = SentPush {
             user: BareJid::new("romeo@localhost").unwrap(),
+            row_id: 1,
             contact: BareJid::new("c0@gw.localhost").unwrap(),
             name: Some("Contact 0".into()),
             adding: true,

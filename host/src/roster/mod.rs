@@ -104,6 +104,9 @@ pub struct Roster {
     created: Vec<ContactId>,
     /// The cap on messages the plugin sends for this user.
     rate: messages::RateLimit,
+    /// Contacts whose roster push the server had not confirmed when the
+    /// roster was loaded: checked against the user's roster at login.
+    unconfirmed: Vec<ContactId>,
 }
 
 impl Roster {
@@ -123,6 +126,7 @@ impl Roster {
             handling: None,
             created: Vec::new(),
             rate: messages::RateLimit::new(rate),
+            unconfirmed: Vec::new(),
         };
         for row in roster.gateway.store.contacts(user.id)? {
             let Some(jid) = roster.puppet_jid(&row.jid_username) else {
@@ -133,7 +137,8 @@ impl Roster {
                 .vcard
                 .as_deref()
                 .and_then(|json| serde_json::from_str(json).ok());
-            roster.insert(Contact {
+            let unconfirmed = row.in_roster && row.push_unconfirmed;
+            let id = roster.insert(Contact {
                 row_id: row.id,
                 legacy_id: row.legacy_id,
                 jid,
@@ -145,6 +150,9 @@ impl Roster {
                 vcard,
                 vcard_fetched: row.vcard_fetched,
             });
+            if unconfirmed {
+                roster.unconfirmed.push(id);
+            }
         }
         Ok(roster)
     }
@@ -305,6 +313,9 @@ impl Roster {
         let row_id = contact.row_id;
         self.gateway.store.set_contact_in_roster(row_id, true)?;
         if self.gateway.can_push_roster(&self.user) {
+            // Until the server answers: a kill between the commit and the
+            // write would lose the push, and the next login checks.
+            self.gateway.store.set_push_unconfirmed(row_id, true)?;
             self.push_item(id, true);
             self.send_presence(id);
         } else {
@@ -342,6 +353,40 @@ impl Roster {
             self.send_presence(id);
         }
         count
+    }
+
+    /// The contacts whose push was unconfirmed when the roster was loaded
+    /// (once).
+    pub fn take_unconfirmed(&mut self) -> Vec<ContactId> {
+        std::mem::take(&mut self.unconfirmed)
+    }
+
+    /// Settles unconfirmed pushes against the user's roster as the server
+    /// has it (`None`: the server would not tell): a contact there is
+    /// confirmed, any other is pushed again. Returns how many were pushed.
+    pub fn settle_unconfirmed(
+        &mut self,
+        unconfirmed: &[ContactId],
+        server_roster: Option<&std::collections::HashSet<BareJid>>,
+    ) -> usize {
+        let mut pushed = 0;
+        for &id in unconfirmed {
+            let Some(contact) = self.contacts.get(id) else {
+                continue;
+            };
+            if !contact.in_roster {
+                continue;
+            }
+            if server_roster.is_some_and(|roster| roster.contains(&contact.jid)) {
+                if let Err(e) = self.gateway.store.set_push_unconfirmed(contact.row_id, false) {
+                    tracing::warn!(user = %self.user, error = %e, "cannot record a confirmed push");
+                }
+            } else {
+                self.push_item(id, true);
+                pushed += 1;
+            }
+        }
+        pushed
     }
 
     /// Removes a contact from the user's XMPP roster.
@@ -458,6 +503,7 @@ impl Roster {
             iq_id.clone(),
             crate::gateway::SentPush {
                 user: self.user.clone(),
+                row_id: contact.row_id,
                 contact: contact.jid.clone(),
                 name: contact.name.clone(),
                 adding,

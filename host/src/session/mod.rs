@@ -66,6 +66,9 @@ pub enum SessionEvent {
     Reload(Arc<PluginRuntime>),
     /// An ad-hoc command of the user's (or an administrator's about them).
     Command(UserCommand, oneshot::Sender<CommandReply>),
+    /// The user's roster as the server has it (None: it would not say),
+    /// asked for to settle pushes a kill left unanswered.
+    ServerRoster(Option<std::collections::HashSet<BareJid>>),
 }
 
 /// The sending side of a session's mailbox.
@@ -143,6 +146,7 @@ pub fn spawn(
         timers: Vec::new(),
         stream_events,
         resources: HashSet::new(),
+        awaiting_roster: Vec::new(),
     };
     crate::metrics::METRICS.session_state(
         session.ctx.jid.as_str(),
@@ -231,6 +235,9 @@ struct Session {
     stream_events: mpsc::UnboundedReceiver<StreamEvent>,
     /// The user's online clients.
     resources: HashSet<Jid>,
+    /// Contacts whose pushes were unconfirmed at load, while the server's
+    /// roster is asked for.
+    awaiting_roster: Vec<ContactId>,
 }
 
 impl Session {
@@ -276,6 +283,7 @@ impl Session {
                     break;
                 }
                 SessionEvent::Reload(runtime) => self.on_reload(runtime).await,
+                SessionEvent::ServerRoster(roster) => self.on_server_roster(roster),
                 SessionEvent::Command(command, reply) => {
                     let answer = self.on_command(command).await;
                     let _ = reply.send(answer);
@@ -483,6 +491,7 @@ impl Session {
                 self.login_crashes = 0;
                 self.set_login(LoginState::LoggedIn { status });
                 self.fill_roster().await;
+                self.check_unconfirmed_pushes();
                 self.send_status(to);
             }
             Ok(Err(reason)) => self.login_failed(reason),
@@ -531,6 +540,26 @@ impl Session {
         self.set_login(LoginState::Failed { reason });
         self.retry_at = Some(Instant::now() + delay);
         self.send_status(self.user.clone().into());
+    }
+
+    /// Pushes a kill may have lost (committed, never answered): asks the
+    /// server for the user's roster, to push again only what it lacks.
+    fn check_unconfirmed_pushes(&mut self) {
+        let Some(data) = self.data() else { return };
+        let unconfirmed = data.roster.take_unconfirmed();
+        if unconfirmed.is_empty() || !self.ctx.can_push_roster(&self.user) {
+            return;
+        }
+        tracing::info!(gateway = %self.ctx.jid, user = %self.user, contacts = unconfirmed.len(), "checking unconfirmed roster pushes");
+        self.awaiting_roster = unconfirmed;
+        self.ctx.ask_roster(&self.user);
+    }
+
+    fn on_server_roster(&mut self, roster: Option<HashSet<BareJid>>) {
+        let unconfirmed = std::mem::take(&mut self.awaiting_roster);
+        let Some(data) = self.data() else { return };
+        let pushed = data.roster.settle_unconfirmed(&unconfirmed, roster.as_ref());
+        tracing::info!(gateway = %self.ctx.jid, user = %self.user, checked = unconfirmed.len(), pushed, "unconfirmed roster pushes settled");
     }
 
     async fn fill_roster(&mut self) {

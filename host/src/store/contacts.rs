@@ -11,7 +11,7 @@ impl Store {
         let conn = &db.conn;
         let mut stmt = conn.prepare_cached(
             "SELECT id, legacy_id, jid_username, name, in_roster, avatar_hash, avatar_unique_id,
-                    vcard, vcard_fetched
+                    vcard, vcard_fetched, push_unconfirmed
              FROM contacts WHERE user_id = ?1 ORDER BY id",
         )?;
         let rows = stmt
@@ -46,6 +46,16 @@ impl Store {
         let conn = db.writer()?;
         let mut stmt = conn.prepare_cached("UPDATE contacts SET in_roster = ?2 WHERE id = ?1")?;
         stmt.execute(params![contact_id, in_roster])?;
+        Ok(())
+    }
+
+    /// Records whether a contact's roster push awaits the server's answer.
+    pub fn set_push_unconfirmed(&self, contact_id: i64, unconfirmed: bool) -> Result<()> {
+        let db = self.db();
+        let conn = db.writer()?;
+        let mut stmt =
+            conn.prepare_cached("UPDATE contacts SET push_unconfirmed = ?2 WHERE id = ?1")?;
+        stmt.execute(params![contact_id, unconfirmed])?;
         Ok(())
     }
 
@@ -135,6 +145,7 @@ fn contact_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
         avatar_unique_id: row.get(6)?,
         vcard: row.get(7)?,
         vcard_fetched: row.get(8)?,
+        push_unconfirmed: row.get(9)?,
     })
 }
 

@@ -97,6 +97,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE contacts ADD COLUMN avatar_unique_id TEXT;
     ALTER TABLE contacts ADD COLUMN vcard TEXT;
     ALTER TABLE contacts ADD COLUMN vcard_fetched INTEGER NOT NULL DEFAULT 0;",
+    // 4: roster pushes the server has not confirmed yet (a kill may have
+    // come between the commit and the write): checked at the next login.
+    "ALTER TABLE contacts ADD COLUMN push_unconfirmed INTEGER NOT NULL DEFAULT 0;",
 ];
 
 const KV_GET: &str = "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2";
@@ -138,6 +141,8 @@ pub struct ContactRow {
     pub vcard: Option<String>,
     /// Whether the plugin was asked for the profile already.
     pub vcard_fetched: bool,
+    /// Whether its roster push went out without the server's answer yet.
+    pub push_unconfirmed: bool,
 }
 
 /// An avatar image, stored once however many contacts use it.
@@ -463,6 +468,7 @@ mod tests {
                 avatar_unique_id: None,
                 vcard: None,
                 vcard_fetched: false,
+                push_unconfirmed: false,
             }]
         );
         assert_eq!(store.kv_get(user.id, "k").unwrap(), Some(b"v".to_vec()));
