@@ -29,7 +29,7 @@ use tokio_xmpp::xmlstream::{
 };
 use xmpp_parsers::{component::Handshake, iq::Iq, ping::Ping, stanza::Stanza};
 
-use crate::metrics::{self, METRICS};
+use crate::metrics::LinkMetrics;
 use crate::stanza::ns;
 use crate::store::Store;
 
@@ -156,6 +156,7 @@ pub async fn run(
 ) {
     let mut queue: VecDeque<Stanza> = VecDeque::new();
     let mut delay = FIRST_RETRY;
+    let metrics = LinkMetrics::of(config.jid.as_str());
     loop {
         let connected = tokio::select! {
             connected = connect(&config) => connected,
@@ -167,16 +168,14 @@ pub async fn run(
         match connected {
             Ok(mut stream) => {
                 tracing::info!(gateway = %config.jid, server = %config.server, "component link up");
-                METRICS
-                    .link_connects
-                    .get_or_create(&metrics::gateway(config.jid.as_str()))
-                    .inc();
+                metrics.connects.inc();
                 delay = FIRST_RETRY;
                 if events.send(LinkEvent::Connected).await.is_err() {
                     return;
                 }
                 let end = serve(
                     &config,
+                    &metrics,
                     &mut stream,
                     &events,
                     &mut outbox,
@@ -316,6 +315,7 @@ fn give_up(config: &LinkConfig, outbox: &mut OutboxReceiver, queue: &VecDeque<St
 /// Moves stanzas both ways until the connection ends.
 async fn serve(
     config: &LinkConfig,
+    metrics: &LinkMetrics,
     stream: &mut Stream,
     events: &mpsc::Sender<LinkEvent>,
     outbox: &mut OutboxReceiver,
@@ -334,15 +334,8 @@ async fn serve(
             }
             let before = queue.len();
             let written = write_batch(stream, queue).await;
-            let labels = metrics::gateway(config.jid.as_str());
-            METRICS
-                .stanzas_out
-                .get_or_create(&labels)
-                .inc_by((before - queue.len()) as u64);
-            METRICS
-                .queue_depth
-                .get_or_create(&labels)
-                .set(queue.len() as i64);
+            metrics.out.inc_by((before - queue.len()) as u64);
+            metrics.queue.set(queue.len() as i64);
             if let Err(e) = written {
                 return ServeEnd::Lost(format!("write: {e}"));
             }
@@ -352,18 +345,11 @@ async fn serve(
             _ = closed(closing) => return ServeEnd::Closing,
             item = stream.next() => match item {
                 Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
-                    let kind = match &stanza {
-                        Stanza::Message(_) => "message",
-                        Stanza::Presence(_) => "presence",
-                        Stanza::Iq(_) => "iq",
+                    match &stanza {
+                        Stanza::Message(_) => metrics.messages_in.inc(),
+                        Stanza::Presence(_) => metrics.presences_in.inc(),
+                        Stanza::Iq(_) => metrics.iqs_in.inc(),
                     };
-                    METRICS
-                        .stanzas_in
-                        .get_or_create(&vec![
-                            ("gateway", config.jid.to_string()),
-                            ("kind", kind.to_owned()),
-                        ])
-                        .inc();
                     if events.send(LinkEvent::Stanza(Box::new(stanza))).await.is_err() {
                         return ServeEnd::RouterGone;
                     }

@@ -17,8 +17,60 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// Labels as `(name, value)` pairs.
+/// Labels as `(name, value)` pairs, for the metrics that move rarely.
 type Labels = Vec<(&'static str, String)>;
+
+/// The label of the per-call metrics: a fixed export name, so that counting
+/// a call allocates nothing.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct ExportLabel {
+    export: &'static str,
+}
+
+/// The label of the failure counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// One link's counters, looked up once per connection so that counting a
+/// stanza is one atomic add.
+#[derive(Clone)]
+pub struct LinkMetrics {
+    /// Messages received.
+    pub messages_in: Counter,
+    /// Presences received.
+    pub presences_in: Counter,
+    /// Iqs received.
+    pub iqs_in: Counter,
+    /// Stanzas written.
+    pub out: Counter,
+    /// Stanzas queued.
+    pub queue: Gauge,
+    /// Handshakes.
+    pub connects: Counter,
+}
+
+impl LinkMetrics {
+    /// The counters of gateway `jid`.
+    pub fn of(jid: &str) -> Self {
+        let kind = |kind: &str| {
+            METRICS.stanzas_in.get_or_create_owned(&vec![
+                ("gateway", jid.to_owned()),
+                ("kind", kind.to_owned()),
+            ])
+        };
+        let labels = gateway(jid);
+        LinkMetrics {
+            messages_in: kind("message"),
+            presences_in: kind("presence"),
+            iqs_in: kind("iq"),
+            out: METRICS.stanzas_out.get_or_create_owned(&labels),
+            queue: METRICS.queue_depth.get_or_create_owned(&labels),
+            connects: METRICS.link_connects.get_or_create_owned(&labels),
+        }
+    }
+}
 
 /// Every metric of the host.
 pub struct Metrics {
@@ -30,11 +82,11 @@ pub struct Metrics {
     /// Stanzas waiting to be written, by gateway.
     pub queue_depth: Family<Labels, Gauge>,
     /// Calls into plugins, by export.
-    pub plugin_calls: Family<Labels, Counter>,
+    pub plugin_calls: Family<ExportLabel, Counter>,
     /// How long calls into plugins took, by export.
-    pub plugin_call_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    pub plugin_call_seconds: Family<ExportLabel, Histogram, fn() -> Histogram>,
     /// Calls that failed, by reason: `trap`, `deadline`, `memory`.
-    pub plugin_failures: Family<Labels, Counter>,
+    pub plugin_failures: Family<ReasonLabel, Counter>,
     /// Sessions, by gateway and login state.
     pub sessions: Family<Labels, Gauge>,
     /// Plugin reloads, by outcome: `ok`, `failed`.
@@ -121,14 +173,14 @@ impl Metrics {
 
     /// Counts one finished plugin call.
     pub fn plugin_call(&self, export: &'static str, took: Duration, failure: Option<&'static str>) {
-        let labels = vec![("export", export.to_owned())];
-        self.plugin_calls.get_or_create(&labels).inc();
+        let label = ExportLabel { export };
+        self.plugin_calls.get_or_create(&label).inc();
         self.plugin_call_seconds
-            .get_or_create(&labels)
+            .get_or_create(&label)
             .observe(took.as_secs_f64());
         if let Some(reason) = failure {
             self.plugin_failures
-                .get_or_create(&vec![("reason", reason.to_owned())])
+                .get_or_create(&ReasonLabel { reason })
                 .inc();
         }
     }

@@ -420,7 +420,9 @@ async fn unanswered_pushes_are_checked_against_the_server_roster_after_a_restart
     ))
     .await;
     let push = link
-        .recv_until("the push of what the server lacks", |e| pushed_item(e).is_some())
+        .recv_until("the push of what the server lacks", |e| {
+            pushed_item(e).is_some()
+        })
         .await;
     let item = pushed_item(&push).expect("an item");
     assert_eq!(item.attr("jid"), Some(format!("c1@{GATEWAY}").as_str()));

@@ -378,7 +378,11 @@ impl Roster {
                 continue;
             }
             if server_roster.is_some_and(|roster| roster.contains(&contact.jid)) {
-                if let Err(e) = self.gateway.store.set_push_unconfirmed(contact.row_id, false) {
+                if let Err(e) = self
+                    .gateway
+                    .store
+                    .set_push_unconfirmed(contact.row_id, false)
+                {
                     tracing::warn!(user = %self.user, error = %e, "cannot record a confirmed push");
                 }
             } else {

@@ -558,7 +558,9 @@ impl Session {
     fn on_server_roster(&mut self, roster: Option<HashSet<BareJid>>) {
         let unconfirmed = std::mem::take(&mut self.awaiting_roster);
         let Some(data) = self.data() else { return };
-        let pushed = data.roster.settle_unconfirmed(&unconfirmed, roster.as_ref());
+        let pushed = data
+            .roster
+            .settle_unconfirmed(&unconfirmed, roster.as_ref());
         tracing::info!(gateway = %self.ctx.jid, user = %self.user, checked = unconfirmed.len(), pushed, "unconfirmed roster pushes settled");
     }
 
