@@ -409,14 +409,17 @@ macro_rules! call {
             .plugin
             .as_ref()
             .ok_or_else(|| PluginError::Instantiate("not instantiated".into()))?;
-        let started = std::time::Instant::now();
-        let result = plugin
-            .gatehouse_gateway_plugin()
-            .$method(&mut $instance.store $(, $arg)*)
-            .await;
-        let result = result.map_err(|e| $instance.classify(e));
         // `call_login` → `login`.
         let export = &stringify!($method)["call_".len()..];
+        let started = std::time::Instant::now();
+        let result = tracing::Instrument::instrument(
+            plugin
+                .gatehouse_gateway_plugin()
+                .$method(&mut $instance.store $(, $arg)*),
+            tracing::debug_span!("plugin_call", export),
+        )
+        .await;
+        let result = result.map_err(|e| $instance.classify(e));
         counted(export, started, result)
     }};
 }
@@ -683,7 +686,11 @@ impl Instance {
             .as_ref()
             .ok_or_else(|| PluginError::Instantiate("not instantiated".into()))?;
         let started = std::time::Instant::now();
-        let result = call(plugin.gatehouse_gateway_plugin(), &mut self.store, borrowed).await;
+        let result = tracing::Instrument::instrument(
+            call(plugin.gatehouse_gateway_plugin(), &mut self.store, borrowed),
+            tracing::debug_span!("plugin_call", export),
+        )
+        .await;
         let result = result.map_err(|e| self.classify(e));
         let result = counted(export, started, result);
         // The handle was only lent; a dead store needs no cleanup.

@@ -1,0 +1,247 @@
+//! A session's standing with the legacy network: logging in (and retrying
+//! with capped backoff, or parking a login that keeps crashing the plugin),
+//! filling the roster, logging out, and the gateway's presence that tells
+//! the user where their session stands.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use jid::{BareJid, Jid};
+use tokio::time::Instant;
+use xmpp_parsers::presence::{Show, Type as PresenceType};
+
+use super::Session;
+
+/// After this many logins in a row that crash the plugin, the session is
+/// parked instead of retried.
+const PARK_AFTER: u32 = 5;
+
+/// Login retries: the first after this, doubled each time up to the cap.
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+const MAX_RETRY: Duration = Duration::from_secs(300);
+
+/// Where a session stands with the legacy network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginState {
+    /// Not logged in: before the first login, or after a log-out.
+    LoggedOut,
+    /// The plugin's `login` is running.
+    LoggingIn,
+    /// Logged in; the status the plugin gave.
+    LoggedIn {
+        /// The plugin's status text.
+        status: String,
+    },
+    /// The last login failed; a retry is scheduled.
+    Failed {
+        /// The plugin's reason.
+        reason: String,
+    },
+    /// The plugin crashed at every one of the last logins: no more
+    /// automatic retries until the user asks (an available presence).
+    Parked {
+        /// Crashes in a row.
+        crashes: u32,
+    },
+}
+
+impl LoginState {
+    /// The state's one-word name, as metrics and admin lists show it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LoginState::LoggedOut => "logged-out",
+            LoginState::LoggingIn => "logging-in",
+            LoginState::LoggedIn { .. } => "logged-in",
+            LoginState::Failed { .. } => "failed",
+            LoginState::Parked { .. } => "parked",
+        }
+    }
+
+    /// Every state's name, for metrics that count sessions by state.
+    pub const NAMES: [&'static str; 5] =
+        ["logged-out", "logging-in", "logged-in", "failed", "parked"];
+}
+
+impl std::fmt::Display for LoginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginState::LoggedOut => f.write_str("logged out"),
+            LoginState::LoggingIn => f.write_str("logging in"),
+            LoginState::LoggedIn { status } if status.is_empty() => f.write_str("logged in"),
+            LoginState::LoggedIn { status } => write!(f, "logged in: {status}"),
+            LoginState::Failed { reason } => write!(f, "login failed: {reason}"),
+            LoginState::Parked { crashes } => {
+                write!(f, "parked after {crashes} plugin crashes in a row")
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Changes the login state, and publishes it to the handle.
+    pub(super) fn set_login(&mut self, login: LoginState) {
+        crate::metrics::METRICS.session_state(
+            self.ctx.jid.as_str(),
+            Some(self.login.name()),
+            Some(login.name()),
+        );
+        self.published.send_replace(login.clone());
+        self.login = login;
+    }
+
+    pub(super) async fn log_in(&mut self) {
+        let to: Jid = self.user.clone().into();
+        self.set_login(LoginState::LoggingIn);
+        self.send_status(to.clone());
+        let result = match self.instance().await {
+            Ok(instance) => instance.login().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Ok(status)) => {
+                tracing::info!(gateway = %self.ctx.jid, user = %self.user, %status, "logged in");
+                self.failures = 0;
+                self.login_crashes = 0;
+                self.set_login(LoginState::LoggedIn { status });
+                self.fill_roster().await;
+                self.check_unconfirmed_pushes();
+                self.send_status(to);
+            }
+            Ok(Err(reason)) => self.login_failed(reason),
+            Err(e) => {
+                self.on_crash(&e, "login");
+                self.login_crashes += 1;
+                if self.login_crashes >= PARK_AFTER {
+                    self.park();
+                } else {
+                    self.login_failed("the plugin crashed".into());
+                }
+            }
+        }
+    }
+
+    /// Stops retrying a login that crashes the plugin every time.
+    pub(super) fn park(&mut self) {
+        let crashes = self.login_crashes;
+        tracing::error!(gateway = %self.ctx.jid, user = %self.user, crashes, "session parked");
+        self.ctx.send_message(
+            &self.user,
+            &format!(
+                "The gateway's plugin crashed at each of your last {crashes} logins, so your session \
+                 is parked: no more automatic retries. Go offline and online again (or register \
+                 again) to retry."
+            ),
+        );
+        self.set_login(LoginState::Parked { crashes });
+        self.retry_at = None;
+        self.send_status(self.user.clone().into());
+    }
+
+    pub(super) fn login_failed(&mut self, reason: String) {
+        self.failures += 1;
+        let delay = FIRST_RETRY
+            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
+            .min(MAX_RETRY);
+        tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, retry_in = ?delay, "login failed");
+        self.ctx.send_message(
+            &self.user,
+            &format!(
+                "Could not log in: {reason}. Retrying in {} s.",
+                delay.as_secs()
+            ),
+        );
+        self.set_login(LoginState::Failed { reason });
+        self.retry_at = Some(Instant::now() + delay);
+        self.send_status(self.user.clone().into());
+    }
+
+    /// Pushes a kill may have lost (committed, never answered): asks the
+    /// server for the user's roster, to push again only what it lacks.
+    pub(super) fn check_unconfirmed_pushes(&mut self) {
+        let Some(data) = self.data() else { return };
+        let unconfirmed = data.roster.take_unconfirmed();
+        if unconfirmed.is_empty() || !self.ctx.can_push_roster(&self.user) {
+            return;
+        }
+        tracing::info!(gateway = %self.ctx.jid, user = %self.user, contacts = unconfirmed.len(), "checking unconfirmed roster pushes");
+        self.awaiting_roster = unconfirmed;
+        self.ctx.ask_roster(&self.user);
+    }
+
+    pub(super) fn on_server_roster(&mut self, roster: Option<HashSet<BareJid>>) {
+        let unconfirmed = std::mem::take(&mut self.awaiting_roster);
+        let Some(data) = self.data() else { return };
+        let pushed = data
+            .roster
+            .settle_unconfirmed(&unconfirmed, roster.as_ref());
+        tracing::info!(gateway = %self.ctx.jid, user = %self.user, checked = unconfirmed.len(), pushed, "unconfirmed roster pushes settled");
+    }
+
+    pub(super) async fn fill_roster(&mut self) {
+        let result = match self.instance().await {
+            Ok(instance) => instance.fill_roster().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => self.ctx.send_message(
+                &self.user,
+                &format!("Could not fetch your contacts: {reason}"),
+            ),
+            Err(e) => self.on_crash(&e, "fill-roster"),
+        }
+    }
+
+    pub(super) async fn log_out(&mut self) {
+        if !matches!(self.login, LoginState::LoggedIn { .. }) {
+            return;
+        }
+        if let Some(instance) = self.instance.as_mut()
+            && let Err(e) = instance.logout().await
+        {
+            self.on_crash(&e, "logout");
+        }
+        self.set_login(LoginState::LoggedOut);
+        self.retry_at = None;
+        self.send_status(self.user.clone().into());
+    }
+
+    /// The gateway's presence as the session stands.
+    pub(super) fn send_status(&self, to: Jid) {
+        match &self.login {
+            LoginState::LoggedIn { status } => self.ctx.send_status(to, None, status),
+            LoginState::Failed { reason } => {
+                self.ctx
+                    .send_status(to, Some(Show::Dnd), &format!("Login failed: {reason}"))
+            }
+            LoginState::Parked { crashes } => self.ctx.send_status(
+                to,
+                Some(Show::Xa),
+                &format!("Parked: the plugin crashed at {crashes} logins in a row"),
+            ),
+            LoginState::LoggingIn => self.ctx.send_status(to, Some(Show::Dnd), "Logging in…"),
+            LoginState::LoggedOut => self.ctx.send_presence_type(to, PresenceType::Unavailable),
+        }
+    }
+
+    pub(super) async fn on_available(&mut self, resource: Jid) {
+        self.resources.insert(resource.clone());
+        match self.login {
+            LoginState::LoggedIn { .. } => self.send_status(resource),
+            LoginState::Failed { .. }
+            | LoginState::LoggedOut
+            | LoginState::LoggingIn
+            | LoginState::Parked { .. } => {
+                self.retry_at = None;
+                self.log_in().await;
+            }
+        }
+    }
+
+    pub(super) async fn on_unavailable(&mut self, resource: Jid) {
+        self.resources.remove(&resource);
+        if self.resources.is_empty() && self.ctx.config.logout_on_unavailable {
+            self.log_out().await;
+        }
+    }
+}
