@@ -37,7 +37,14 @@ fn main() {
             "irc",
             &format!("allow = [\"127.0.0.1:{}\"]", irc.port),
         ),
-        None => GatewayProcess::start_plugin(&prosody.component_address(), &plugin),
+        // The demo user is the gateway's admin: its client lists the
+        // admin ad-hoc commands too.
+        None => GatewayProcess::start_gateway(
+            &prosody.component_address(),
+            GATEWAY,
+            &plugin,
+            "admins = [\"demo@localhost\"]",
+        ),
     };
     let login = format!(
         "\nGatehouse is running, with the {plugin} plugin.\n\n\
@@ -58,7 +65,9 @@ fn main() {
             "Then register with the gateway {jid} (service discovery, or \"add a transport\"):\n  \
                any user name; \"contacts\" is how many echo contacts you get (default 3).\n\
              Your roster fills with Contact 0, Contact 1…; message one and it answers with your text.\n\
-             Commands to a contact: /nick NAME, /presence away [STATUS], /contact ID, /unfriend, /burst N.\n\n\
+             Commands to a contact: /nick NAME, /presence away [STATUS], /contact ID, /unfriend, /burst N.\n\
+             Ad-hoc commands on {jid} (Gajim: \"Execute command\"): log in/out, list contacts, status…;\n\
+             demo is the gateway's admin, so it also sees list users, kick, reload the plugin.\n\n\
              Or let the scripted client do it:\n  \
                target/venv/bin/python3 tests/e2e/client.py --server 127.0.0.1:{c2s} --gateway {jid} --user demo:demo:demo:3\n\n"
         ),

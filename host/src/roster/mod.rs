@@ -311,11 +311,13 @@ impl Roster {
         }
         contact.in_roster = true;
         let row_id = contact.row_id;
-        self.gateway.store.set_contact_in_roster(row_id, true)?;
-        if self.gateway.can_push_roster(&self.user) {
-            // Until the server answers: a kill between the commit and the
-            // write would lose the push, and the next login checks.
-            self.gateway.store.set_push_unconfirmed(row_id, true)?;
+        let pushing = self.gateway.can_push_roster(&self.user);
+        // A push stays unconfirmed until the server answers: a kill between
+        // the commit and the write would lose it, and the next login checks.
+        self.gateway
+            .store
+            .set_contact_in_roster(row_id, true, pushing)?;
+        if pushing {
             self.push_item(id, true);
             self.send_presence(id);
         } else {
@@ -401,7 +403,9 @@ impl Roster {
         }
         contact.in_roster = false;
         let row_id = contact.row_id;
-        self.gateway.store.set_contact_in_roster(row_id, false)?;
+        self.gateway
+            .store
+            .set_contact_in_roster(row_id, false, false)?;
         self.send_removal(id);
         Ok(())
     }

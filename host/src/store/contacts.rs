@@ -40,12 +40,21 @@ impl Store {
         Ok(())
     }
 
-    /// Records whether a contact is in the user's roster.
-    pub fn set_contact_in_roster(&self, contact_id: i64, in_roster: bool) -> Result<()> {
+    /// Records whether a contact is in the user's roster, and whether its
+    /// roster push awaits the server's answer (one statement: this runs
+    /// once per contact of a roster fill).
+    pub fn set_contact_in_roster(
+        &self,
+        contact_id: i64,
+        in_roster: bool,
+        push_unconfirmed: bool,
+    ) -> Result<()> {
         let db = self.db();
         let conn = db.writer()?;
-        let mut stmt = conn.prepare_cached("UPDATE contacts SET in_roster = ?2 WHERE id = ?1")?;
-        stmt.execute(params![contact_id, in_roster])?;
+        let mut stmt = conn.prepare_cached(
+            "UPDATE contacts SET in_roster = ?2, push_unconfirmed = ?3 WHERE id = ?1",
+        )?;
+        stmt.execute(params![contact_id, in_roster, push_unconfirmed])?;
         Ok(())
     }
 

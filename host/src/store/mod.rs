@@ -454,7 +454,7 @@ mod tests {
         let user = store.upsert_user("gw", "u@x", &[]).unwrap();
         let c = store.insert_contact(user.id, "Bob", "bob").unwrap();
         store.set_contact_name(c, Some("Bob B")).unwrap();
-        store.set_contact_in_roster(c, true).unwrap();
+        store.set_contact_in_roster(c, true, false).unwrap();
         assert!(store.kv_set(user.id, "k", b"v", 100).unwrap());
         assert_eq!(
             store.contacts(user.id).unwrap(),
