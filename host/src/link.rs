@@ -209,7 +209,11 @@ pub async fn run(
                     return;
                 }
                 stanza = outbox.rx.recv() => match stanza {
-                    Some(stanza) => queue.push_back(stanza),
+                    Some(stanza) => {
+                        queue.push_back(stanza);
+                        // Operators watch this grow while the server is away.
+                        metrics.queue.set(queue.len() as i64);
+                    }
                     None => return,
                 },
             }

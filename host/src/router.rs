@@ -3,12 +3,14 @@
 //! Stanzas to the gateway's own JID go to the [`Gateway`]; stanzas to a
 //! puppet go to the sender's session, or get `registration-required` if the
 //! sender has none. The server's XEP-0356 grants are recorded, answers to
-//! the gateway's own requests are consumed, and a stanza that could not be
-//! parsed gets a `bad-request` error so that its sender is not left waiting.
-
-use std::sync::Arc;
+//! the gateway's own requests are consumed (a roster push's answer settles
+//! it; a roster the gateway asked for goes to the user's session), and a
+//! stanza that could not be parsed gets a `bad-request` error so that its
+//! sender is not left waiting. A shutdown from the supervisor ends the
+//! sessions, then has the link write its queue and close.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use jid::{BareJid, Jid};
 use tokio::sync::{mpsc, oneshot, watch};
