@@ -32,6 +32,17 @@ struct Running {
     reload: Option<ReloadTrigger>,
 }
 
+impl Running {
+    /// Asks the gateway to shut down (sessions, then the link) and waits.
+    async fn stop(self) {
+        let (done, wait) = oneshot::channel();
+        if self.control.send(Control::Shutdown(done)).is_ok() {
+            let _ = wait.await;
+        }
+        self.task.abort();
+    }
+}
+
 /// Every running gateway, and what they share.
 pub struct Supervisor {
     config: Config,
@@ -155,11 +166,7 @@ impl Supervisor {
         let Some(running) = self.gateways.remove(jid) else {
             return;
         };
-        let (done, wait) = oneshot::channel();
-        if running.control.send(Control::Shutdown(done)).is_ok() {
-            let _ = wait.await;
-        }
-        running.task.abort();
+        running.stop().await;
         tracing::info!(gateway = jid, "gateway stopped");
     }
 
@@ -243,24 +250,14 @@ impl Supervisor {
     /// Stops every gateway (sessions logged out, queues flushed, links
     /// closed) and commits the database.
     pub async fn shutdown(mut self) {
-        let jids: Vec<String> = self.gateways.keys().cloned().collect();
-        let stops = jids.iter().map(|jid| {
-            let running = self.gateways.remove(jid);
-            async move {
-                let Some(running) = running else { return };
-                let (done, wait) = oneshot::channel();
-                if running.control.send(Control::Shutdown(done)).is_ok() {
-                    let _ = wait.await;
-                }
-                running.task.abort();
-            }
-        });
-        futures::future::join_all(stops).await;
+        let gateways = std::mem::take(&mut self.gateways);
+        let count = gateways.len();
+        futures::future::join_all(gateways.into_values().map(Running::stop)).await;
         if let Some(task) = self.metrics.take() {
             task.abort();
         }
         match self.store.commit() {
-            Ok(()) => tracing::info!(gateways = jids.len(), "shut down; database committed"),
+            Ok(()) => tracing::info!(gateways = count, "shut down; database committed"),
             Err(e) => tracing::error!(error = %e, "shut down, but the last commit failed"),
         }
     }

@@ -189,6 +189,7 @@ fn command_refusal(
 }
 
 /// The iq answering a command request.
+#[derive(Clone)]
 struct Reply {
     from: Jid,
     to: Jid,

@@ -84,7 +84,7 @@ impl Gateway {
                     )));
                 };
                 let outbox = self.ctx.outbox.clone();
-                let reply = reply.clone_for_task();
+                let reply = reply.clone();
                 tokio::spawn(async move {
                     let outcome = tokio::time::timeout(RELOAD_WAIT, trigger.reload_and_report())
                         .await
@@ -142,7 +142,7 @@ impl Gateway {
         about: Option<BareJid>,
     ) {
         let outbox = self.ctx.outbox.clone();
-        let reply = reply.clone_for_task();
+        let reply = reply.clone();
         tokio::spawn(async move {
             let answer = match session.command(command).await {
                 Some(answer) => Ok(session_answer(answer, about.as_ref())),
@@ -232,18 +232,6 @@ impl Gateway {
         Completed {
             note: (NoteType::Info, format!("{} plugin.", info.name)),
             form: Some(commands::result("Plugin", &values)),
-        }
-    }
-}
-
-impl Reply {
-    fn clone_for_task(&self) -> Reply {
-        Reply {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            id: self.id.clone(),
-            node: self.node.clone(),
-            session_id: self.session_id.clone(),
         }
     }
 }
