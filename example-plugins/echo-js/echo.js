@@ -11,11 +11,12 @@
 // - an exception escaping an export traps the instance (the host restarts it
 //   and tells the user it crashed): the result-returning exports throw only
 //   strings (their `err`), the others catch and log;
-// - contact handles are host resources: `withContact` disposes each as soon
+// - contact handles are host resources, owned by the plugin (those it looks
+//   up and those the exports receive): `withContact` disposes each as soon
 //   as it is done instead of waiting for the garbage collector.
 
-import * as roster from "gatehouse:gateway/roster@0.1.0";
-import * as session from "gatehouse:gateway/session@0.1.0";
+import * as roster from "gatehouse:gateway/roster@0.2.0";
+import * as session from "gatehouse:gateway/session@0.2.0";
 
 const MAX_CONTACTS = 100000;
 const SHOWS = ["online", "away", "xa", "dnd", "offline"];
@@ -164,7 +165,7 @@ function answer(contact, text) {
 }
 
 function addContact(legacyId, name) {
-  withContact(host(() => roster.byLegacyId(legacyId, null)), (contact) => {
+  withContact(host(() => roster.byLegacyId(legacyId)), (contact) => {
     contact.setName(name);
     contact.setPresence("online", "echo", null);
     host(() => contact.addToRoster());
@@ -316,31 +317,40 @@ export const plugin = {
     return unescaped;
   },
 
-  onText(contact, message) {
-    const n = nextCounter("user-messages");
-    const legacyId = `u${n}`;
-    refusing(() => {
-      if (message.body.startsWith("/")) {
-        runCommand(contact, message.body.slice(1), n);
-      } else {
-        host(() => contact.received(legacyId));
-        echo(contact, message.body);
-      }
-    });
-    return legacyId;
+  // The echo network's ids need no mapping: XEP-0106 escaping it is.
+  legacyIdToJidUsername(_legacyId) {
+    return null;
   },
 
-  updateContactInfo(_contact) {},
+  onText(contact, message) {
+    return withContact(contact, (contact) => {
+      const n = nextCounter("user-messages");
+      const legacyId = `u${n}`;
+      refusing(() => {
+        if (message.body.startsWith("/")) {
+          runCommand(contact, message.body.slice(1), n);
+        } else {
+          host(() => contact.received(legacyId));
+          echo(contact, message.body);
+        }
+      });
+      return legacyId;
+    });
+  },
+
+  updateContactInfo(contact) {
+    withContact(contact, () => {});
+  },
 
   fetchVcard(contact) {
-    contact.setVcard(profile(contact));
+    withContact(contact, (contact) => contact.setVcard(profile(contact)));
   },
 
   onTimer(token) {
     // `/typing` stops typing a second later.
     if (token.startsWith("paused:")) {
       try {
-        withContact(roster.byLegacyId(token.slice("paused:".length), null), (c) => c.paused());
+        withContact(roster.byLegacyId(token.slice("paused:".length)), (c) => c.paused());
       } catch (e) {
         session.log("warn", `timer ${token}: ${reason(e)}`);
       }
@@ -351,24 +361,28 @@ export const plugin = {
 
   onStreamClosed(_id, _reason) {},
 
+  onHttpResponse(_id, _response) {},
+
   onChatState(contact, state) {
-    answer(contact, `saw ${state}`);
+    withContact(contact, (contact) => answer(contact, `saw ${state}`));
   },
 
   onDisplayed(contact, legacyMsgIds) {
-    answer(contact, `saw displayed ${legacyMsgIds.join(" ")}`);
+    withContact(contact, (contact) => answer(contact, `saw displayed ${legacyMsgIds.join(" ")}`));
   },
 
   onCorrect(contact, legacyMsgId, body) {
-    refusing(() => echo(contact, `saw correction ${legacyMsgId}: ${body}`));
+    withContact(contact, (contact) => refusing(() => echo(contact, `saw correction ${legacyMsgId}: ${body}`)));
   },
 
   onRetract(contact, legacyMsgId) {
-    refusing(() => echo(contact, `saw retraction ${legacyMsgId}`));
+    withContact(contact, (contact) => refusing(() => echo(contact, `saw retraction ${legacyMsgId}`)));
   },
 
   onReact(contact, legacyMsgId, emojis) {
-    refusing(() => echo(contact, `saw reactions ${legacyMsgId}: ${emojis.join(" ")}`));
+    withContact(contact, (contact) =>
+      refusing(() => echo(contact, `saw reactions ${legacyMsgId}: ${emojis.join(" ")}`)),
+    );
   },
 };
 

@@ -9,19 +9,21 @@ Two rules of the contract shape this file:
 - an exception escaping an export traps the instance (the host restarts it
   and tells the user it crashed), so every export turns expected failures
   into `Err(text)` for the result-returning exports, or logs them;
-- contact handles are host resources: `with` drops each as soon as it is
-  done instead of waiting for the garbage collector.
+- contact handles are host resources, owned by the plugin (those it looks
+  up and those the exports receive): `with` drops each as soon as it is done
+  instead of waiting for the garbage collector.
 """
 
 from typing import List, Optional, Tuple
 
-from componentize_py_types import Err
+from componentize_py_types import Err, Result
 from wit_world import exports
 from wit_world.imports import roster, session
 from wit_world.imports.types import (
     ChatState,
     FieldKind,
     FormField,
+    HttpResponse,
     LogLevel,
     NetworkInfo,
     SendOptions,
@@ -112,7 +114,7 @@ def echo(contact: roster.Contact, body: str) -> None:
 
 
 def add_contact(legacy_id: str, name: str) -> None:
-    with host(roster.by_legacy_id, legacy_id, None) as contact:
+    with host(roster.by_legacy_id, legacy_id) as contact:
         contact.set_name(name)
         contact.set_presence(Show.ONLINE, "echo", None)
         host(contact.add_to_roster)
@@ -265,6 +267,10 @@ class Plugin(exports.Plugin):
         except Refused as e:
             raise Err(str(e)) from None
 
+    def legacy_id_to_jid_username(self, legacy_id: str) -> Optional[str]:
+        # The echo network's ids need no mapping: XEP-0106 escaping it is.
+        return None
+
     def jid_username_to_legacy_id(self, username: str, unescaped: str) -> str:
         try:
             count = contact_count(registration_value("contacts"))
@@ -282,29 +288,32 @@ class Plugin(exports.Plugin):
         raise Err(f"{unescaped} is not a contact on the echo network")
 
     def on_text(self, contact: roster.Contact, message: TextMessage) -> Optional[str]:
-        n = next_counter("user-messages")
-        legacy_id = f"u{n}"
-        try:
-            if message.body.startswith("/"):
-                run_command(contact, message.body[1:], n)
-            else:
-                host(contact.received, legacy_id)
-                echo(contact, message.body)
-        except Refused as e:
-            raise Err(str(e)) from None
-        return legacy_id
+        with contact:
+            n = next_counter("user-messages")
+            legacy_id = f"u{n}"
+            try:
+                if message.body.startswith("/"):
+                    run_command(contact, message.body[1:], n)
+                else:
+                    host(contact.received, legacy_id)
+                    echo(contact, message.body)
+            except Refused as e:
+                raise Err(str(e)) from None
+            return legacy_id
 
     def update_contact_info(self, contact: roster.Contact) -> None:
-        pass
+        with contact:
+            pass
 
     def fetch_vcard(self, contact: roster.Contact) -> None:
-        contact.set_vcard(profile(contact))
+        with contact:
+            contact.set_vcard(profile(contact))
 
     def on_timer(self, token: str) -> None:
         # `/typing` stops typing a second later.
         if token.startswith("paused:"):
             try:
-                with roster.by_legacy_id(token[len("paused:"):], None) as contact:
+                with roster.by_legacy_id(token[len("paused:"):]) as contact:
                     contact.paused()
             except Err:
                 pass
@@ -315,29 +324,37 @@ class Plugin(exports.Plugin):
     def on_stream_closed(self, id: int, reason: Optional[str]) -> None:
         pass
 
+    def on_http_response(self, id: int, response: Result[HttpResponse, str]) -> None:
+        pass
+
     def on_chat_state(self, contact: roster.Contact, state: ChatState) -> None:
-        answer(contact, f"saw {state.name.lower()}")
+        with contact:
+            answer(contact, f"saw {state.name.lower()}")
 
     def on_displayed(self, contact: roster.Contact, legacy_msg_ids: List[str]) -> None:
-        answer(contact, f"saw displayed {' '.join(legacy_msg_ids)}")
+        with contact:
+            answer(contact, f"saw displayed {' '.join(legacy_msg_ids)}")
 
     def on_correct(self, contact: roster.Contact, legacy_msg_id: str, body: str) -> None:
-        try:
-            echo(contact, f"saw correction {legacy_msg_id}: {body}")
-        except Refused as e:
-            raise Err(str(e)) from None
+        with contact:
+            try:
+                echo(contact, f"saw correction {legacy_msg_id}: {body}")
+            except Refused as e:
+                raise Err(str(e)) from None
 
     def on_retract(self, contact: roster.Contact, legacy_msg_id: str) -> None:
-        try:
-            echo(contact, f"saw retraction {legacy_msg_id}")
-        except Refused as e:
-            raise Err(str(e)) from None
+        with contact:
+            try:
+                echo(contact, f"saw retraction {legacy_msg_id}")
+            except Refused as e:
+                raise Err(str(e)) from None
 
     def on_react(self, contact: roster.Contact, legacy_msg_id: str, emojis: List[str]) -> None:
-        try:
-            echo(contact, f"saw reactions {legacy_msg_id}: {' '.join(emojis)}")
-        except Refused as e:
-            raise Err(str(e)) from None
+        with contact:
+            try:
+                echo(contact, f"saw reactions {legacy_msg_id}: {' '.join(emojis)}")
+            except Refused as e:
+                raise Err(str(e)) from None
 
 
 # --- A 64×64 PNG of one colour, without zlib ---------------------------------

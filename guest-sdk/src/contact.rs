@@ -1,16 +1,25 @@
 //! Contacts and the roster: slidge's `LegacyContact` and `LegacyRoster`.
 
 use crate::bindings::gatehouse::gateway::roster as wit_roster;
-use crate::{Error, MAPPING, SendOptions, Show, Vcard};
+use crate::{Error, SendOptions, Show, Vcard};
 
-/// A legacy contact of the user: slidge's `LegacyContact`.
+/// A legacy contact of the user: slidge's `LegacyContact`. It owns a host
+/// handle: keep it as long as you like (in the plugin's state, in a task);
+/// the handle is given back when it drops.
+#[derive(Debug)]
 pub struct Contact(wit_roster::Contact);
 
+/// A contact of a raw handle (an export's argument, a raw import's result).
+impl From<wit_roster::Contact> for Contact {
+    fn from(handle: wit_roster::Contact) -> Self {
+        Contact(handle)
+    }
+}
+
 impl Contact {
-    #[doc(hidden)]
-    pub fn from_borrow(borrowed: &wit_roster::Contact) -> Result<Contact, Error> {
-        let legacy_id = borrowed.legacy_id();
-        Roster::by_legacy_id(&legacy_id)
+    /// The raw handle, for the [`bindings`](crate::bindings).
+    pub fn handle(&self) -> &wit_roster::Contact {
+        &self.0
     }
 
     /// Its id on the legacy network.
@@ -30,19 +39,19 @@ impl Contact {
 
     /// Adds it to the user's XMPP roster.
     pub fn add_to_roster(&self) -> Result<(), Error> {
-        self.0.add_to_roster()
+        Ok(self.0.add_to_roster()?)
     }
 
     /// Removes it from the user's XMPP roster.
     pub fn remove_from_roster(&self) -> Result<(), Error> {
-        self.0.remove_from_roster()
+        Ok(self.0.remove_from_roster()?)
     }
 
     /// Sets its avatar (PNG, JPEG, GIF or WebP bytes), or removes it with
     /// `None`; `unique_id` names the image on the network, so that the same
     /// one is not even compared again.
     pub fn set_avatar(&self, avatar: Option<&[u8]>, unique_id: Option<&str>) -> Result<(), Error> {
-        self.0.set_avatar(avatar, unique_id)
+        Ok(self.0.set_avatar(avatar, unique_id)?)
     }
 
     /// Sets its profile.
@@ -62,7 +71,7 @@ impl Contact {
 
     /// Sends a text with options (legacy id, date…); returns the XMPP id.
     pub fn send_text_with(&self, body: &str, options: SendOptions) -> Result<String, Error> {
-        self.0.send_text(body, &options)
+        Ok(self.0.send_text(body, &options)?)
     }
 
     /// The contact is typing.
@@ -87,13 +96,13 @@ impl Contact {
 
     /// The user's message reached the contact.
     pub fn received(&self, legacy_msg_id: &str) -> Result<(), Error> {
-        self.0.received(legacy_msg_id)
+        Ok(self.0.received(legacy_msg_id)?)
     }
 
     /// The contact read the user's message (or, `carbon`, the user read
     /// the contact's from another client).
     pub fn displayed(&self, legacy_msg_id: &str, carbon: bool) -> Result<(), Error> {
-        self.0.displayed(legacy_msg_id, carbon)
+        Ok(self.0.displayed(legacy_msg_id, carbon)?)
     }
 
     /// The contact corrected its message; returns the correction's XMPP id.
@@ -103,17 +112,17 @@ impl Contact {
         body: &str,
         options: SendOptions,
     ) -> Result<String, Error> {
-        self.0.correct(legacy_msg_id, body, &options)
+        Ok(self.0.correct(legacy_msg_id, body, &options)?)
     }
 
     /// The contact retracted its message.
     pub fn retract(&self, legacy_msg_id: &str, carbon: bool) -> Result<(), Error> {
-        self.0.retract(legacy_msg_id, carbon)
+        Ok(self.0.retract(legacy_msg_id, carbon)?)
     }
 
     /// The contact's reactions to a message; empty removes them.
     pub fn react(&self, legacy_msg_id: &str, emojis: &[String], carbon: bool) -> Result<(), Error> {
-        self.0.react(legacy_msg_id, emojis, carbon)
+        Ok(self.0.react(legacy_msg_id, emojis, carbon)?)
     }
 }
 
@@ -136,15 +145,16 @@ impl Default for SendOptions {
 pub struct Roster;
 
 impl Roster {
-    /// The contact with this legacy id, created on first use.
+    /// The contact with this legacy id, created on first use (its JID is
+    /// what [`Plugin::legacy_id_to_jid_username`](crate::Plugin::legacy_id_to_jid_username)
+    /// says, else the XEP-0106 escape of the id).
     pub fn by_legacy_id(legacy_id: &str) -> Result<Contact, Error> {
-        let username = MAPPING.with(|m| m.get())(legacy_id);
-        wit_roster::by_legacy_id(legacy_id, username.as_deref()).map(Contact)
+        Ok(Contact(wit_roster::by_legacy_id(legacy_id)?))
     }
 
     /// The contact behind a puppet JID.
     pub fn by_jid(jid: &str) -> Result<Contact, Error> {
-        wit_roster::by_jid(jid).map(Contact)
+        Ok(Contact(wit_roster::by_jid(jid)?))
     }
 
     /// Every contact the host knows for this user.

@@ -2,6 +2,12 @@
 
 /// Exports a [`Plugin`](crate::Plugin) implementation as the component's `plugin`
 /// interface.
+///
+/// The instance's one plugin value is made with [`Plugin::new`](crate::Plugin::new)
+/// on the host's first call and kept in a thread-local until the instance
+/// goes; each export borrows it for the handler it calls. Events of the
+/// [`task`](crate::task) layer (its timers, streams and HTTP requests) go
+/// to the waiting task first and never reach the plugin's handlers.
 #[macro_export]
 #[rustfmt::skip]
 macro_rules! export_plugin {
@@ -9,111 +15,113 @@ macro_rules! export_plugin {
         const _: () = {
             use $crate::bindings::exports::gatehouse::gateway::plugin as __exports;
             use $crate::bindings::gatehouse::gateway::roster::Contact as __Contact;
-            struct __GatehouseExport;
-            fn __prepare() {
-                $crate::set_mapping(<$plugin as $crate::Plugin>::legacy_id_to_jid_username);
+            ::std::thread_local! {
+                static __PLUGIN: ::core::cell::RefCell<::core::option::Option<$plugin>> =
+                    const { ::core::cell::RefCell::new(::core::option::Option::None) };
             }
+            /// Runs `f` on the plugin, made on first use.
+            fn __with<R>(f: impl FnOnce(&mut $plugin) -> R) -> R {
+                $crate::install_panic_hook();
+                __PLUGIN.with(|cell| {
+                    let mut plugin = cell.borrow_mut();
+                    f(plugin.get_or_insert_with(<$plugin as $crate::Plugin>::new))
+                })
+            }
+            struct __GatehouseExport;
             impl __exports::Guest for __GatehouseExport {
                 fn gateway_info() -> $crate::NetworkInfo {
-                    <$plugin as $crate::Plugin>::gateway_info()
+                    __with(|p| <$plugin as $crate::Plugin>::gateway_info(p))
                 }
                 fn validate_registration(form: $crate::FormValues) -> Result<(), String> {
-                    __prepare();
-                    <$plugin as $crate::Plugin>::validate_registration(&form)
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::validate_registration(p, &form)))
                 }
                 fn login() -> Result<String, String> {
-                    __prepare();
-                    <$plugin as $crate::Plugin>::login()
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::login(p)))
                 }
                 fn logout() {
-                    __prepare();
-                    <$plugin as $crate::Plugin>::logout()
+                    __with(|p| <$plugin as $crate::Plugin>::logout(p))
                 }
                 fn fill_roster() -> Result<(), String> {
-                    __prepare();
-                    <$plugin as $crate::Plugin>::fill_roster()
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::fill_roster(p)))
+                }
+                fn legacy_id_to_jid_username(legacy_id: String) -> Option<String> {
+                    __with(|p| <$plugin as $crate::Plugin>::legacy_id_to_jid_username(p, &legacy_id))
                 }
                 fn jid_username_to_legacy_id(
                     username: String,
                     unescaped: String,
                 ) -> Result<String, String> {
-                    __prepare();
-                    <$plugin as $crate::Plugin>::jid_username_to_legacy_id(&username, &unescaped)
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::jid_username_to_legacy_id(p, &username, &unescaped)))
                 }
                 fn on_text(
-                    contact: &__Contact,
+                    contact: __Contact,
                     message: $crate::TextMessage,
                 ) -> Result<Option<String>, String> {
-                    __prepare();
-                    let contact =
-                        $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
-                    <$plugin as $crate::Plugin>::on_text(&contact, message)
+                    let contact = $crate::Contact::from(contact);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_text(p, contact, message)))
                 }
-                fn update_contact_info(contact: &__Contact) -> Result<(), String> {
-                    __prepare();
-                    let contact = $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
-                    <$plugin as $crate::Plugin>::update_contact_info(&contact)
+                fn update_contact_info(contact: __Contact) -> Result<(), String> {
+                    let contact = $crate::Contact::from(contact);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::update_contact_info(p, contact)))
                 }
-                fn fetch_vcard(contact: &__Contact) -> Result<(), String> {
-                    __prepare();
-                    let contact = $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
-                    <$plugin as $crate::Plugin>::fetch_vcard(&contact)
+                fn fetch_vcard(contact: __Contact) -> Result<(), String> {
+                    let contact = $crate::Contact::from(contact);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::fetch_vcard(p, contact)))
                 }
                 fn on_timer(token: String) {
-                    __prepare();
+                    $crate::install_panic_hook();
                     if !$crate::task::on_timer(&token) {
-                        <$plugin as $crate::Plugin>::on_timer(&token)
+                        __with(|p| <$plugin as $crate::Plugin>::on_timer(p, &token))
                     }
                 }
                 fn on_stream_data(id: u32, data: Vec<u8>) {
-                    __prepare();
+                    $crate::install_panic_hook();
                     if !$crate::task::on_stream_data(id, &data) {
-                        <$plugin as $crate::Plugin>::on_stream_data(id, data)
+                        __with(|p| <$plugin as $crate::Plugin>::on_stream_data(p, id, data))
                     }
                 }
                 fn on_stream_closed(id: u32, reason: Option<String>) {
-                    __prepare();
+                    $crate::install_panic_hook();
                     if !$crate::task::on_stream_closed(id, reason.clone()) {
-                        <$plugin as $crate::Plugin>::on_stream_closed(id, reason)
+                        __with(|p| <$plugin as $crate::Plugin>::on_stream_closed(p, id, reason))
                     }
                 }
-                fn on_chat_state(contact: &__Contact, state: $crate::ChatState) {
-                    __prepare();
-                    if let Ok(contact) = $crate::Contact::from_borrow(contact) {
-                        <$plugin as $crate::Plugin>::on_chat_state(&contact, state)
+                fn on_http_response(
+                    id: u32,
+                    response: Result<$crate::HttpResponse, String>,
+                ) {
+                    $crate::install_panic_hook();
+                    if let Some(response) = $crate::task::on_http_response(id, response) {
+                        __with(|p| <$plugin as $crate::Plugin>::on_http_response(p, id, response))
                     }
                 }
-                fn on_displayed(contact: &__Contact, legacy_msg_ids: Vec<String>) {
-                    __prepare();
-                    if let Ok(contact) = $crate::Contact::from_borrow(contact) {
-                        <$plugin as $crate::Plugin>::on_displayed(&contact, legacy_msg_ids)
-                    }
+                fn on_chat_state(contact: __Contact, state: $crate::ChatState) {
+                    let contact = $crate::Contact::from(contact);
+                    __with(|p| <$plugin as $crate::Plugin>::on_chat_state(p, contact, state))
+                }
+                fn on_displayed(contact: __Contact, legacy_msg_ids: Vec<String>) {
+                    let contact = $crate::Contact::from(contact);
+                    __with(|p| <$plugin as $crate::Plugin>::on_displayed(p, contact, legacy_msg_ids))
                 }
                 fn on_correct(
-                    contact: &__Contact,
+                    contact: __Contact,
                     legacy_msg_id: String,
                     body: String,
                 ) -> Result<(), String> {
-                    __prepare();
-                    let contact =
-                        $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
-                    <$plugin as $crate::Plugin>::on_correct(&contact, &legacy_msg_id, &body)
+                    let contact = $crate::Contact::from(contact);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_correct(p, contact, &legacy_msg_id, &body)))
                 }
-                fn on_retract(contact: &__Contact, legacy_msg_id: String) -> Result<(), String> {
-                    __prepare();
-                    let contact =
-                        $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
-                    <$plugin as $crate::Plugin>::on_retract(&contact, &legacy_msg_id)
+                fn on_retract(contact: __Contact, legacy_msg_id: String) -> Result<(), String> {
+                    let contact = $crate::Contact::from(contact);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_retract(p, contact, &legacy_msg_id)))
                 }
                 fn on_react(
-                    contact: &__Contact,
+                    contact: __Contact,
                     legacy_msg_id: String,
                     emojis: Vec<String>,
                 ) -> Result<(), String> {
-                    __prepare();
-                    let contact =
-                        $crate::Contact::from_borrow(contact).map_err(|e| e.to_string())?;
-                    <$plugin as $crate::Plugin>::on_react(&contact, &legacy_msg_id, emojis)
+                    let contact = $crate::Contact::from(contact);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_react(p, contact, &legacy_msg_id, emojis)))
                 }
             }
             $crate::bindings::export_bindings!(__GatehouseExport with_types_in $crate::bindings);

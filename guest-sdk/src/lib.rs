@@ -2,34 +2,48 @@
 //!
 //! A plugin holds one legacy network's logic; the Gatehouse host does all
 //! the XMPP. This crate gives the WIT bindings ([`bindings`]) and a layer
-//! over them that reads like a slidge plugin: implement [`Plugin`] (every
-//! handler but `gateway_info` and `login` has a default), look contacts up
-//! with [`Roster::by_legacy_id`], and call methods on [`Contact`].
+//! over them that reads like a slidge plugin: implement [`Plugin`] on a
+//! type that holds the plugin's state (every handler but `new`,
+//! `gateway_info` and `login` has a default), look contacts up with
+//! [`Roster::by_legacy_id`], and call methods on [`Contact`]. Handlers
+//! return [`Error`], which `?` makes from any SDK call's error and from a
+//! `String` or `&str`.
 //!
 //! ```no_run
-//! use gatehouse_guest::{Contact, FormValues, NetworkInfo, Plugin, Roster, Show, TextMessage};
+//! use gatehouse_guest::{
+//!     Contact, Error, NetworkInfo, Plugin, Roster, Show, TextMessage, session,
+//! };
 //!
-//! struct Parrot;
+//! #[derive(Default)]
+//! struct Parrot {
+//!     /// How many messages the parrot heard since the instance started.
+//!     heard: u32,
+//! }
 //!
 //! impl Plugin for Parrot {
-//!     fn gateway_info() -> NetworkInfo {
+//!     fn new() -> Self {
+//!         Parrot::default()
+//!     }
+//!
+//!     fn gateway_info(&mut self) -> NetworkInfo {
 //!         NetworkInfo::new("Parrot network", "parrot").field_required("username", "User name")
 //!     }
 //!
-//!     fn login() -> Result<String, String> {
-//!         let name = gatehouse_guest::session::registration_value("username").unwrap_or_default();
+//!     fn login(&mut self) -> Result<String, Error> {
+//!         let name = session::registration_value("username").ok_or("no user name")?;
 //!         Ok(format!("logged in as {name}"))
 //!     }
 //!
-//!     fn fill_roster() -> Result<(), String> {
-//!         let polly = Roster::by_legacy_id("polly").map_err(|e| e.to_string())?;
+//!     fn fill_roster(&mut self) -> Result<(), Error> {
+//!         let polly = Roster::by_legacy_id("polly")?;
 //!         polly.set_name(Some("Polly"));
 //!         polly.set_presence(Show::Online, Some("squawk"), None);
-//!         polly.add_to_roster().map_err(|e| e.to_string())
+//!         polly.add_to_roster()
 //!     }
 //!
-//!     fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
-//!         contact.send_text(&message.body).map_err(|e| e.to_string())?;
+//!     fn on_text(&mut self, contact: Contact, message: TextMessage) -> Result<Option<String>, Error> {
+//!         self.heard += 1;
+//!         contact.send_text(&format!("{} ({})", message.body, self.heard))?;
 //!         Ok(None)
 //!     }
 //! }
@@ -37,6 +51,11 @@
 //! gatehouse_guest::export_plugin!(Parrot);
 //! # fn main() {}
 //! ```
+//!
+//! `export_plugin!` makes the instance with `Plugin::new` on the host's
+//! first call and keeps it: the state lives as long as the component
+//! instance, which the host replaces after a crash or a reload. What must
+//! outlive those belongs in the key-value store ([`session::kv_set`]).
 //!
 //! Build with `cargo build --target wasm32-wasip2 --release`: the `.wasm`
 //! it makes is a component the host loads as it is; `gatehouse plugin
@@ -47,17 +66,20 @@
 //! [`task`] module runs futures between calls, so a plugin can
 //! `task::sleep(ms).await`, read a [`task::Stream`] or await an HTTP
 //! response ([`http::get`]) instead of splitting its logic over
-//! `on_timer` and `on_stream_data` callbacks.
-
-use std::cell::Cell;
+//! `on_timer`, `on_stream_data` and `on_http_response` callbacks. The host
+//! calls the plugin when what a task waits for is there; nothing polls.
 
 mod contact;
+mod error;
 mod export;
 pub mod http;
 pub mod session;
 pub mod task;
 
 pub use contact::{Contact, Roster};
+pub use error::Error;
+#[doc(hidden)]
+pub use error::wit_result;
 
 /// The raw bindings generated from the WIT contract.
 #[allow(missing_docs)]
@@ -72,20 +94,24 @@ pub mod bindings {
 }
 
 pub use bindings::gatehouse::gateway::types::{
-    ChatState, Error, FieldKind, FormField, LogLevel, NetworkInfo, SendOptions, Show, TextMessage,
-    Vcard,
+    ChatState, FieldKind, FormField, HttpRequest, HttpResponse, LogLevel, NetworkInfo, SendOptions,
+    Show, TextMessage, Vcard,
 };
 
-impl Error {
+/// Why the host refused a call: the WIT's `error`, which the raw imports
+/// ([`bindings`]) return. `?` makes an [`Error`] of it.
+pub use bindings::gatehouse::gateway::types::Error as HostError;
+
+impl HostError {
     /// The host's reason, to show a user (the kind is in the variant).
     pub fn reason(&self) -> &str {
         match self {
-            Error::NotFound(m)
-            | Error::Invalid(m)
-            | Error::LimitExceeded(m)
-            | Error::Unsupported(m)
-            | Error::Denied(m)
-            | Error::Other(m) => m,
+            HostError::NotFound(m)
+            | HostError::Invalid(m)
+            | HostError::LimitExceeded(m)
+            | HostError::Unsupported(m)
+            | HostError::Denied(m)
+            | HostError::Other(m) => m,
         }
     }
 }
@@ -161,128 +187,147 @@ impl NetworkInfo {
     }
 }
 
-/// A plugin: one legacy network's logic. The host calls these functions;
-/// each runs alone (never two at once) on behalf of one user.
-pub trait Plugin {
+/// A plugin: one legacy network's logic, and the state it keeps. The host
+/// calls these methods; each runs alone (never two at once) on behalf of
+/// one user, on the one value `export_plugin!` made with [`Plugin::new`].
+///
+/// Handlers that receive a [`Contact`] own it: keep it (in `self`, in a
+/// [`task`]) as long as you like, or let it drop.
+pub trait Plugin: Sized + 'static {
+    /// The plugin's state, made on the host's first call. That call may be
+    /// on an instance that serves no user (`gateway_info`,
+    /// `validate_registration`, `legacy_id_to_jid_username`): make the
+    /// state here, but leave the session's functions to the handlers.
+    fn new() -> Self;
+
     /// The network's name, type and registration form.
-    fn gateway_info() -> NetworkInfo;
+    fn gateway_info(&mut self) -> NetworkInfo;
 
     /// Checks a registration form; the error is shown to the user.
-    fn validate_registration(form: &FormValues) -> Result<(), String> {
+    fn validate_registration(&mut self, form: &FormValues) -> Result<(), Error> {
         let _ = form;
         Ok(())
     }
 
     /// Connects to the network; Ok is the status the gateway shows.
-    fn login() -> Result<String, String>;
+    fn login(&mut self) -> Result<String, Error>;
 
     /// Disconnects from the network.
-    fn logout() {}
+    fn logout(&mut self) {}
 
     /// Fills the roster: `Roster::by_legacy_id` then `add_to_roster`.
-    fn fill_roster() -> Result<(), String> {
+    fn fill_roster(&mut self) -> Result<(), Error> {
         Ok(())
     }
 
-    /// The JID local part for a legacy id, for networks whose ids are
-    /// case-sensitive or otherwise need their own mapping. `None` (the
-    /// default) uses XEP-0106 escaping.
-    fn legacy_id_to_jid_username(legacy_id: &str) -> Option<String> {
+    /// The JID local part for a new contact's legacy id, for networks whose
+    /// ids are case-sensitive or otherwise need their own mapping. `None`
+    /// (the default) uses XEP-0106 escaping. Called on an instance that
+    /// serves no user: the answer must depend on the id alone.
+    fn legacy_id_to_jid_username(&mut self, legacy_id: &str) -> Option<String> {
         let _ = legacy_id;
         None
     }
 
     /// The legacy id behind a JID local part no known contact has; an error
     /// means "no such contact". The default accepts the unescaped local part.
-    fn jid_username_to_legacy_id(username: &str, unescaped: &str) -> Result<String, String> {
+    fn jid_username_to_legacy_id(
+        &mut self,
+        username: &str,
+        unescaped: &str,
+    ) -> Result<String, Error> {
         let _ = username;
         Ok(unescaped.to_owned())
     }
 
     /// The user sent a text to a contact; Ok is its legacy id, if any.
-    fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
+    fn on_text(&mut self, contact: Contact, message: TextMessage) -> Result<Option<String>, Error> {
         let _ = (contact, message);
-        Err("this network does not take text messages".to_owned())
+        Err("this network does not take text messages".into())
     }
 
     /// A contact was just created: set its name, avatar, profile, presence.
     /// Called once per contact, after the call that created it.
-    fn update_contact_info(contact: &Contact) -> Result<(), String> {
+    fn update_contact_info(&mut self, contact: Contact) -> Result<(), Error> {
         let _ = contact;
         Ok(())
     }
 
     /// The user asked for a contact's profile and none was ever set: fetch
     /// it and call `Contact::set_vcard`. Called once per contact.
-    fn fetch_vcard(contact: &Contact) -> Result<(), String> {
+    fn fetch_vcard(&mut self, contact: Contact) -> Result<(), Error> {
         let _ = contact;
         Ok(())
     }
 
     /// A timer set with `session::set_timer` fired.
-    fn on_timer(token: &str) {
+    fn on_timer(&mut self, token: &str) {
         let _ = token;
     }
 
-    /// Bytes arrived on a stream opened with `session::open_stream`.
-    fn on_stream_data(stream: u32, data: Vec<u8>) {
+    /// Bytes arrived on a stream opened with `session::open_stream` (or on
+    /// the body of a `session::http_request`).
+    fn on_stream_data(&mut self, stream: u32, data: Vec<u8>) {
         let _ = (stream, data);
     }
 
-    /// A stream ended (`reason` is set if it failed).
-    fn on_stream_closed(stream: u32, reason: Option<String>) {
+    /// A stream (or an HTTP response's body) ended (`reason` is set if it
+    /// failed).
+    fn on_stream_closed(&mut self, stream: u32, reason: Option<String>) {
         let _ = (stream, reason);
     }
 
+    /// The head of the response to a `session::http_request` arrived (its
+    /// body follows as `on_stream_data`, then `on_stream_closed`), or the
+    /// request failed. The requests of [`http::fetch`] never come here.
+    fn on_http_response(&mut self, request: u32, response: Result<HttpResponse, String>) {
+        let _ = (request, response);
+    }
+
     /// The user's chat state towards a contact (typing…).
-    fn on_chat_state(contact: &Contact, state: ChatState) {
+    fn on_chat_state(&mut self, contact: Contact, state: ChatState) {
         let _ = (contact, state);
     }
 
     /// The user read these messages of the contact (every unread one up to
     /// the marker, oldest first).
-    fn on_displayed(contact: &Contact, legacy_msg_ids: Vec<String>) {
+    fn on_displayed(&mut self, contact: Contact, legacy_msg_ids: Vec<String>) {
         let _ = (contact, legacy_msg_ids);
     }
 
     /// The user corrected their message.
-    fn on_correct(contact: &Contact, legacy_msg_id: &str, body: &str) -> Result<(), String> {
+    fn on_correct(
+        &mut self,
+        contact: Contact,
+        legacy_msg_id: &str,
+        body: &str,
+    ) -> Result<(), Error> {
         let _ = (contact, legacy_msg_id, body);
-        Err("this network does not take corrections".to_owned())
+        Err("this network does not take corrections".into())
     }
 
     /// The user retracted their message.
-    fn on_retract(contact: &Contact, legacy_msg_id: &str) -> Result<(), String> {
+    fn on_retract(&mut self, contact: Contact, legacy_msg_id: &str) -> Result<(), Error> {
         let _ = (contact, legacy_msg_id);
-        Err("this network does not take retractions".to_owned())
+        Err("this network does not take retractions".into())
     }
 
     /// The user reacted to a message; an empty list removes the reactions.
-    fn on_react(contact: &Contact, legacy_msg_id: &str, emojis: Vec<String>) -> Result<(), String> {
+    fn on_react(
+        &mut self,
+        contact: Contact,
+        legacy_msg_id: &str,
+        emojis: Vec<String>,
+    ) -> Result<(), Error> {
         let _ = (contact, legacy_msg_id, emojis);
-        Err("this network does not take reactions".to_owned())
+        Err("this network does not take reactions".into())
     }
-}
-
-thread_local! {
-    /// The plugin's id mapping, set by `export_plugin!` before each call so
-    /// that `Roster::by_legacy_id` can apply it.
-    pub(crate) static MAPPING: Cell<fn(&str) -> Option<String>> = const { Cell::new(no_mapping) };
-}
-
-fn no_mapping(_: &str) -> Option<String> {
-    None
-}
-
-#[doc(hidden)]
-pub fn set_mapping(mapping: fn(&str) -> Option<String>) {
-    MAPPING.with(|m| m.set(mapping));
-    install_panic_hook();
 }
 
 /// Sends panic messages to the host's log (a plugin has no stderr): the
 /// operator sees why a plugin crashed, tagged with the gateway and user.
-fn install_panic_hook() {
+#[doc(hidden)]
+pub fn install_panic_hook() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         std::panic::set_hook(Box::new(|info| {

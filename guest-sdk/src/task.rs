@@ -2,13 +2,15 @@
 //! [`Stream`] or wait for an HTTP response ([`crate::http`]) instead of
 //! writing callbacks.
 //!
-//! The host calls a plugin only on events (a message, a timer, stream data)
-//! and each call must return promptly. This module runs futures between
-//! those calls: a task runs until it waits; what it waits for arrives as an
-//! event (`on-timer`, `on-stream-data`, `on-stream-closed`) that
-//! `export_plugin!` hands here before the plugin's own handlers, and the
-//! task resumes inside that call. Nothing blocks, so no call runs into the
-//! host's deadline while a network answer is on its way.
+//! The host calls a plugin only on events (a message, a timer, stream data,
+//! an HTTP response) and each call must return promptly. This module runs
+//! futures between those calls: a task runs until it waits; what it waits
+//! for arrives as an event (`on-timer`, `on-stream-data`,
+//! `on-stream-closed`, `on-http-response`) that `export_plugin!` hands here
+//! before the plugin's own handlers, and the task resumes inside that call.
+//! Nothing blocks and nothing polls: the host calls the plugin when what a
+//! task waits for is there, so no call runs into the host's deadline while
+//! a network answer is on its way.
 //!
 //! Tasks live in the plugin instance: a plugin crash or a reload drops them,
 //! like any other state that is not in the host's key-value store.
@@ -16,13 +18,11 @@
 //! ```no_run
 //! use gatehouse_guest::{Contact, task};
 //!
-//! fn remind(contact: &Contact) {
-//!     let legacy_id = contact.legacy_id();
+//! /// Called from a handler, which owns the contact: the task keeps it.
+//! fn remind(contact: Contact) {
 //!     task::spawn(async move {
 //!         task::sleep(60_000).await;
-//!         if let Ok(contact) = gatehouse_guest::Roster::by_legacy_id(&legacy_id) {
-//!             let _ = contact.send_text("a minute has passed");
-//!         }
+//!         let _ = contact.send_text("a minute has passed");
 //!     });
 //! }
 //! ```
@@ -30,11 +30,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::session;
+use crate::{HttpResponse, session};
 
 /// Timer tokens of this layer start with this; [`crate::Plugin::on_timer`]
 /// never sees them.
@@ -48,7 +49,11 @@ struct Executor {
     next_task: u64,
     next_timer: u64,
     timers: HashMap<u64, Slot<()>>,
+    /// The streams of [`Stream`]s, and the bodies of [`crate::http`]'s
+    /// requests (the host gives both the same events).
     streams: HashMap<u32, StreamSlot>,
+    /// The heads of [`crate::http`]'s requests, until they arrive.
+    responses: HashMap<u32, Slot<Result<HttpResponse, String>>>,
 }
 
 /// Something a task waits for, and the task to wake when it comes.
@@ -64,6 +69,9 @@ struct StreamSlot {
     /// `Some(Some(reason))` failed.
     closed: Option<Option<String>>,
     waker: Option<Waker>,
+    /// No one reads it any more (an HTTP request dropped before its end):
+    /// its events are swallowed until it ends.
+    orphan: bool,
 }
 
 thread_local! {
@@ -219,7 +227,7 @@ impl Stream {
     /// What arrived since the last read, waiting until something does;
     /// `Err` once the stream ended, with the reason if it failed.
     pub fn read(&self) -> Read<'_> {
-        Read { stream: self }
+        Read::new(self.id)
     }
 }
 
@@ -232,7 +240,18 @@ impl Drop for Stream {
 
 /// The future of [`Stream::read`].
 pub struct Read<'a> {
-    stream: &'a Stream,
+    id: u32,
+    /// Borrows what owns the stream's slot, so that it outlives the read.
+    owner: PhantomData<&'a ()>,
+}
+
+impl Read<'_> {
+    fn new(id: u32) -> Self {
+        Read {
+            id,
+            owner: PhantomData,
+        }
+    }
 }
 
 /// How a stream ended.
@@ -244,13 +263,22 @@ pub enum Closed {
     Failed(String),
 }
 
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Closed::ByPeer => f.write_str("the stream was closed by the other side"),
+            Closed::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
 impl Future for Read<'_> {
     type Output = Result<Vec<u8>, Closed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         EXECUTOR.with(|e| {
             let mut e = e.borrow_mut();
-            let Some(slot) = e.streams.get_mut(&self.stream.id) else {
+            let Some(slot) = e.streams.get_mut(&self.id) else {
                 return Poll::Ready(Err(Closed::Failed("the stream is gone".into())));
             };
             if !slot.buffer.is_empty() {
@@ -309,6 +337,13 @@ fn stream_event(id: u32, update: impl FnOnce(&mut StreamSlot)) -> bool {
         let mut e = e.borrow_mut();
         let slot = e.streams.get_mut(&id)?;
         update(slot);
+        if slot.orphan {
+            slot.buffer.clear();
+            if slot.closed.is_some() {
+                e.streams.remove(&id);
+            }
+            return Some(None);
+        }
         Some(slot.waker.take())
     });
     match found {
@@ -319,6 +354,152 @@ fn stream_event(id: u32, update: impl FnOnce(&mut StreamSlot)) -> bool {
             }
             run();
             true
+        }
+    }
+}
+
+/// Hands the head of an HTTP response to the [`crate::http`] request
+/// waiting for it; gives it back if no request of this layer has that id
+/// (then it is the plugin's).
+#[doc(hidden)]
+pub fn on_http_response(
+    id: u32,
+    response: Result<HttpResponse, String>,
+) -> Option<Result<HttpResponse, String>> {
+    let found = EXECUTOR.with(|e| {
+        let mut e = e.borrow_mut();
+        if let Some(slot) = e.responses.get_mut(&id) {
+            slot.value = Some(response);
+            return Ok(slot.waker.take());
+        }
+        match e.streams.get(&id) {
+            Some(slot) if slot.orphan => {
+                // A dropped request: a failed one has no body to wait for.
+                if response.is_err() {
+                    e.streams.remove(&id);
+                }
+                Ok(None)
+            }
+            _ => Err(response),
+        }
+    });
+    match found {
+        Err(response) => Some(response),
+        Ok(waker) => {
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            run();
+            None
+        }
+    }
+}
+
+/// An HTTP request of this layer, sent by the host as `id`: its head comes
+/// to [`on_http_response`], its body to the stream slot of the same id.
+/// Dropped before the end (its task gone), the rest of its events are
+/// swallowed.
+pub(crate) struct Exchange {
+    id: u32,
+    /// True once nothing more comes for it (the body ended, or the request
+    /// failed).
+    ended: bool,
+}
+
+impl Exchange {
+    /// Waits for the answer to request `id` (just returned by
+    /// `session.http-request`).
+    pub(crate) fn new(id: u32) -> Exchange {
+        EXECUTOR.with(|e| {
+            let mut e = e.borrow_mut();
+            e.responses.insert(
+                id,
+                Slot {
+                    value: None,
+                    waker: None,
+                },
+            );
+            e.streams.insert(id, StreamSlot::default());
+        });
+        Exchange { id, ended: false }
+    }
+
+    /// The head of the response, or why the request failed.
+    pub(crate) fn head(&mut self) -> Head<'_> {
+        Head { exchange: self }
+    }
+
+    /// The whole body (after the head), or why it failed.
+    pub(crate) async fn body(&mut self) -> Result<Vec<u8>, String> {
+        let mut body = Vec::new();
+        loop {
+            match Read::new(self.id).await {
+                Ok(chunk) => body.extend(chunk),
+                Err(Closed::ByPeer) => break,
+                Err(Closed::Failed(reason)) => {
+                    self.ended = true;
+                    return Err(reason);
+                }
+            }
+        }
+        self.ended = true;
+        Ok(body)
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        EXECUTOR.with(|e| {
+            let mut e = e.borrow_mut();
+            e.responses.remove(&self.id);
+            match e.streams.get_mut(&self.id) {
+                Some(slot) if !self.ended && slot.closed.is_none() => {
+                    slot.orphan = true;
+                    slot.buffer.clear();
+                    slot.waker = None;
+                }
+                _ => {
+                    e.streams.remove(&self.id);
+                }
+            }
+        });
+    }
+}
+
+/// The future of [`Exchange::head`].
+pub(crate) struct Head<'a> {
+    exchange: &'a mut Exchange,
+}
+
+impl Future for Head<'_> {
+    type Output = Result<HttpResponse, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = self.exchange.id;
+        let head = EXECUTOR.with(|e| {
+            let mut e = e.borrow_mut();
+            let Some(slot) = e.responses.get_mut(&id) else {
+                return Some(Err("the response is gone".to_owned()));
+            };
+            match slot.value.take() {
+                Some(head) => {
+                    e.responses.remove(&id);
+                    Some(head)
+                }
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    None
+                }
+            }
+        });
+        match head {
+            None => Poll::Pending,
+            Some(head) => {
+                if head.is_err() {
+                    self.exchange.ended = true;
+                }
+                Poll::Ready(head)
+            }
         }
     }
 }

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::config::GatewayConfig;
-use gatehouse::gateway::GatewayContext;
-use gatehouse::link::outbox;
-use gatehouse::plugin::{HostState, Limits, PluginRuntime, SessionData, TextMessage, engine};
+use gatehouse::context::GatewayContext;
+use gatehouse::plugin::tls_config;
+use gatehouse::plugin::{HostState, Limits, TextMessage, engine};
 use gatehouse::roster::Roster;
+use gatehouse::sender::outbox;
+use gatehouse::session::{Runtime, Service, SessionData, Streams};
 use gatehouse::stanza::message;
 use gatehouse::store::Store;
 use minidom::Element;
@@ -40,13 +42,13 @@ fn plugin(name: &str) -> PathBuf {
 
 /// Loads a plugin; `pool` > 0 uses the pooling allocator with that many
 /// instance slots (`[engine] pool_instances`).
-fn load(rt: &tokio::runtime::Runtime, name: &str, pool: u32) -> PluginRuntime {
+fn load(rt: &tokio::runtime::Runtime, name: &str, pool: u32) -> Runtime {
     let engine = engine(pool, 64).expect("engine");
     let limits = Limits {
         memory_mb: 64,
         call_timeout: Duration::from_secs(5),
     };
-    rt.block_on(PluginRuntime::load(&engine, &plugin(name), limits, None))
+    rt.block_on(Runtime::load(&engine, &plugin(name), limits, None))
         .expect("the plugin loads")
 }
 
@@ -82,10 +84,11 @@ fn on_text_send_text(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let runtime = load(&rt, "pong", 0);
+    let runtime = std::sync::Arc::new(load(&rt, "pong", 0));
     let store = Store::open_in_memory().unwrap();
     let user = store.upsert_user("gw.x", "u@x", &[]).unwrap();
     let (sender, mut receiver) = outbox();
+    let outbox = sender.clone();
     let ctx = Arc::new(GatewayContext::new(
         GatewayConfig {
             // No rate limit in the way of the measurement.
@@ -96,21 +99,20 @@ fn on_text_send_text(c: &mut Criterion) {
         sender,
         store,
         runtime.info.clone(),
-        gatehouse::plugin::streams::tls_config(&[]).unwrap(),
+        tls_config(&[]).unwrap(),
     ));
-    let mut roster = Roster::load(ctx, &user).unwrap();
+    let mut roster = Roster::load(ctx.clone(), &user).unwrap();
     let contact = roster.by_legacy_id("c0", None).unwrap();
     let (events, _) = tokio::sync::mpsc::unbounded_channel();
-    let state = HostState::for_session(SessionData {
+    let state = SessionData {
+        ctx,
+        service: Arc::new(Service::new(runtime.clone())),
         roster,
         registration: Vec::new(),
-        timers: Vec::new(),
-        streams: gatehouse::plugin::streams::Streams::new(
-            Vec::new(),
-            gatehouse::plugin::streams::tls_config(&[]).unwrap(),
-            events,
-        ),
-    });
+        requested_timers: Vec::new(),
+        streams: Streams::new(Vec::new(), tls_config(&[]).unwrap(), events),
+    }
+    .into_state();
     let mut instance = rt
         .block_on(runtime.instantiate(state))
         .expect("instantiate");
@@ -127,6 +129,9 @@ fn on_text_send_text(c: &mut Criterion) {
                 ))
                 .expect("no trap");
             assert_eq!(answer, Ok(None));
+            // The answer the roster built, handed on as the session does.
+            let data = instance.state().session().expect("a session");
+            outbox.send_all(data.roster.take_outgoing());
             receiver.try_next().expect("the answer was queued")
         })
     });

@@ -3,39 +3,53 @@
 //!
 //! # Layout
 //!
-//! A stanza's way through the host, one module per step:
+//! The way in, one module per step of a stanza from the server:
 //!
-//! - [`link`]: the component link (XEP-0114) to the XMPP server: handshake,
-//!   reconnection with capped backoff, and the outgoing queue that outlives
-//!   connections.
+//! - [`link`]: the component link (XEP-0114) to the XMPP server, only the
+//!   transport: handshake, reconnection with capped backoff, reading, and
+//!   writing the queue it is handed, which outlives connections.
 //! - [`router`]: sends each stanza from the link where it belongs: the
-//!   gateway JID, a user's session, or an error reply.
-//! - [`gateway`]: one per configured plugin: service discovery, registration
-//!   (XEP-0077), the users' presences, the table of sessions.
+//!   gateway JID, a user's session, an answer to the gateway's own request,
+//!   or an error reply.
+//! - [`gateway`]: one per configured plugin: service discovery,
+//!   registration (XEP-0077), ad-hoc commands (XEP-0050), the users'
+//!   presences, the table of sessions.
 //! - [`session`]: one actor per registered user: a mailbox, a plugin
-//!   instance, events handled one at a time, in order; login and retries.
-//! - [`roster`]: slidge's `LegacyRoster` and `LegacyContact`: contacts as
-//!   singletons per session, legacy id ⇄ JID local part, roster pushes,
-//!   presences and messages from puppets.
-//! - [`plugin`]: wasmtime: compiling and linking a plugin, instances, the
-//!   host side of every WIT import, and the epoch ticker behind call
-//!   deadlines.
-//! - [`store`]: SQLite: schema, migrations and every query.
+//!   instance, events handled one at a time, in order; the one call path
+//!   that contains a crash; login and retries; the host side of every
+//!   import (key-value store, timers, streams, HTTP, log).
+//! - [`plugin`]: wasmtime, knowing nothing of sessions: the engine and its
+//!   epoch ticker, compiling and linking a plugin, instances and the one
+//!   path every export call takes, the gateway's own service instance.
 //!
-//! Around the way: [`supervisor`] starts every gateway of a configuration,
-//! applies a new one on SIGHUP and shuts down cleanly on SIGTERM; the
-//! gateway's ad-hoc commands (XEP-0050) live in `gateway::commands`.
+//! The way out mirrors it: the plugin's imports act on the [`roster`]
+//! (slidge's `LegacyRoster` and `LegacyContact`), whose operations produce
+//! the stanzas they mean; after each call the session hands them to the
+//! gateway's [`sender`], which commits the database before it passes a
+//! batch to the link, so a stanza never acknowledges a write a kill could
+//! undo.
 //!
-//! Beside the way: [`config`] reads the operator's TOML file (with who may
-//! register, the size caps, `[log]` and `[metrics]`), [`metrics`] counts
-//! what flows and serves it to Prometheus, and [`stanza`]
-//! builds and parses the stanzas, one XEP family per module. For plugin
-//! authors, [`plugin::check`] tells whether a file is a plugin this host
-//! runs, and [`scaffold`] writes a new plugin's skeleton.
+//! Below both ways: [`context`] holds what every part of a gateway shares
+//! (its settings, the outbox, stanza ids, the server's XEP-0356 grants,
+//! roster-push tracking); [`store`] is SQLite (schema, migrations, every
+//! query); [`stanza`] builds and parses the stanzas, one XEP family per
+//! module.
+//!
+//! Around them: [`supervisor`] starts every gateway of a configuration,
+//! applies a new one on SIGHUP and shuts down cleanly on SIGTERM;
+//! [`config`] reads the operator's TOML file; [`metrics`] counts what
+//! flows and serves it to Prometheus. For plugin authors, [`plugin::check`]
+//! tells whether a file is a plugin this host runs, and [`scaffold`]
+//! writes a new plugin's skeleton.
+//!
+//! No module imports one above it: `plugin`, `link`, `store`, `stanza`,
+//! `config` and `metrics` import none of the others' layers, `context`
+//! and `roster` nothing of `session` or `gateway`.
 
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod context;
 pub mod gateway;
 pub mod link;
 pub mod metrics;
@@ -43,6 +57,7 @@ pub mod plugin;
 pub mod roster;
 pub mod router;
 pub mod scaffold;
+pub mod sender;
 pub mod session;
 pub mod stanza;
 pub mod store;

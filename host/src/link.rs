@@ -8,11 +8,10 @@
 //! that the router can answer them with an error rather than drop the
 //! connection.
 //!
-//! What the gateway sends goes through an [`Outbox`]: a queue that outlives
-//! connections. Stanzas written while the server is away wait there and go
-//! out, in order, after the next handshake; a batch whose write failed is
-//! put back at the front. Before a batch is written the store commits, so a
-//! stanza never acknowledges a write that a kill could still undo.
+//! The link is only the transport: what it is handed to write (by the
+//! gateway's sender, which has committed the database first) waits in a queue that outlives connections. Stanzas handed over
+//! while the server is away wait there and go out, in order, after the next
+//! handshake; a batch whose write failed is put back at the front.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -31,7 +30,6 @@ use xmpp_parsers::{component::Handshake, iq::Iq, ping::Ping, stanza::Stanza};
 
 use crate::metrics::LinkMetrics;
 use crate::stanza::ns;
-use crate::store::Store;
 
 /// Why one connection attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +59,6 @@ pub struct LinkConfig {
     pub jid: BareJid,
     /// The handshake secret.
     pub secret: String,
-    /// The database whose writes are committed before each batch of
-    /// stanzas leaves.
-    pub store: Store,
 }
 
 /// A stanza the server sent that could not be parsed, with enough of its
@@ -95,38 +90,8 @@ pub enum LinkEvent {
     Invalid(InvalidStanza),
 }
 
-/// The sending half of a gateway's outgoing queue; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    tx: mpsc::UnboundedSender<Stanza>,
-}
-
-impl Outbox {
-    /// Queues a stanza for the server. Never blocks; order is kept.
-    pub fn send(&self, stanza: impl Into<Stanza>) {
-        // The receiver lives as long as the link task, which lives as long
-        // as the process: a failed send only happens during shutdown.
-        let _ = self.tx.send(stanza.into());
-    }
-}
-
-/// The receiving half of a gateway's outgoing queue, owned by the link.
-pub struct OutboxReceiver {
-    rx: mpsc::UnboundedReceiver<Stanza>,
-}
-
-impl OutboxReceiver {
-    /// The next queued stanza, if any (for tests of what a part sends).
-    pub fn try_next(&mut self) -> Option<Stanza> {
-        self.rx.try_recv().ok()
-    }
-}
-
-/// A new outgoing queue.
-pub fn outbox() -> (Outbox, OutboxReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (Outbox { tx }, OutboxReceiver { rx })
-}
+/// What the link is handed to write, in order.
+pub type Outgoing = mpsc::UnboundedReceiver<Stanza>;
 
 /// Reconnection delays: doubled from the first to the cap.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
@@ -144,14 +109,14 @@ const TIMEOUTS: Timeouts = Timeouts {
 
 type Stream = XmppStream<BufStream<TcpStream>>;
 
-/// Runs the link: connects, hands what arrives to `events`, sends what the
-/// outbox holds, and reconnects with capped backoff when the connection
+/// Runs the link: connects, hands what arrives to `events`, writes what
+/// `outbox` hands it, and reconnects with capped backoff when the connection
 /// ends. Returns when the router is gone, or once `closing` turns true:
 /// then every stanza queued so far is written and the stream closed.
 pub async fn run(
     config: LinkConfig,
     events: mpsc::Sender<LinkEvent>,
-    mut outbox: OutboxReceiver,
+    mut outbox: Outgoing,
     mut closing: watch::Receiver<bool>,
 ) {
     let mut queue: VecDeque<Stanza> = VecDeque::new();
@@ -208,7 +173,7 @@ pub async fn run(
                     give_up(&config, &mut outbox, &queue);
                     return;
                 }
-                stanza = outbox.rx.recv() => match stanza {
+                stanza = outbox.recv() => match stanza {
                     Some(stanza) => {
                         queue.push_back(stanza);
                         // Operators watch this grow while the server is away.
@@ -278,23 +243,19 @@ async fn closed(closing: &mut watch::Receiver<bool>) {
     let _ = closing.wait_for(|c| *c).await;
 }
 
-/// A clean end: commits, writes everything queued (the gateway's last
-/// words: sessions logged out, presences unavailable), and closes the
-/// stream with its footer.
+/// A clean end: writes everything queued (the gateway's last words:
+/// sessions logged out, presences unavailable), and closes the stream with
+/// its footer.
 async fn close(
     config: &LinkConfig,
     stream: &mut Stream,
-    outbox: &mut OutboxReceiver,
+    outbox: &mut Outgoing,
     queue: &mut VecDeque<Stanza>,
 ) {
-    while let Ok(stanza) = outbox.rx.try_recv() {
+    while let Ok(stanza) = outbox.try_recv() {
         queue.push_back(stanza);
     }
     let queued = queue.len();
-    if let Err(e) = config.store.commit() {
-        tracing::error!(gateway = %config.jid, error = %e, queued, "cannot commit: the last stanzas are not sent");
-        return;
-    }
     while !queue.is_empty() {
         if let Err(e) = write_batch(stream, queue).await {
             tracing::warn!(gateway = %config.jid, error = %e, unsent = queue.len(), "link lost while closing");
@@ -308,9 +269,9 @@ async fn close(
 }
 
 /// Closing while the server is away: what is queued cannot go.
-fn give_up(config: &LinkConfig, outbox: &mut OutboxReceiver, queue: &VecDeque<Stanza>) {
+fn give_up(config: &LinkConfig, outbox: &mut Outgoing, queue: &VecDeque<Stanza>) {
     let mut unsent = queue.len();
-    while outbox.rx.try_recv().is_ok() {
+    while outbox.try_recv().is_ok() {
         unsent += 1;
     }
     tracing::warn!(gateway = %config.jid, unsent, "closing while the server is unreachable: queued stanzas dropped");
@@ -322,20 +283,13 @@ async fn serve(
     metrics: &LinkMetrics,
     stream: &mut Stream,
     events: &mpsc::Sender<LinkEvent>,
-    outbox: &mut OutboxReceiver,
+    outbox: &mut Outgoing,
     queue: &mut VecDeque<Stanza>,
     closing: &mut watch::Receiver<bool>,
 ) -> ServeEnd {
     let mut pings = 0u64;
     loop {
         if !queue.is_empty() {
-            if let Err(e) = config.store.commit() {
-                // Nothing goes out that could acknowledge a lost write; the
-                // stanzas wait for the database to come back.
-                tracing::error!(gateway = %config.jid, error = %e, queued = queue.len(), "cannot commit: holding the outgoing stanzas");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
             let before = queue.len();
             let written = write_batch(stream, queue).await;
             metrics.out.inc_by((before - queue.len()) as u64);
@@ -392,19 +346,12 @@ async fn serve(
                 Some(Err(e)) => return ServeEnd::Lost(e.to_string()),
                 None => return ServeEnd::Lost("the server closed the stream".into()),
             },
-            stanza = outbox.rx.recv() => match stanza {
+            stanza = outbox.recv() => match stanza {
                 Some(stanza) => {
                     queue.push_back(stanza);
                     take_queued(outbox, queue);
-                    if queue.len() < BATCH {
-                        // Let the sessions that are running finish their
-                        // stanzas first: one commit and one write then
-                        // serve them all.
-                        tokio::task::yield_now().await;
-                        take_queued(outbox, queue);
-                    }
                 }
-                // A closing gateway drops its outbox too.
+                // A closing gateway drops its sender too.
                 None if *closing.borrow() => return ServeEnd::Closing,
                 None => return ServeEnd::RouterGone,
             },
@@ -413,9 +360,9 @@ async fn serve(
 }
 
 /// Moves what the outbox holds into the queue, up to a batch.
-fn take_queued(outbox: &mut OutboxReceiver, queue: &mut VecDeque<Stanza>) {
+fn take_queued(outbox: &mut Outgoing, queue: &mut VecDeque<Stanza>) {
     while queue.len() < BATCH {
-        match outbox.rx.try_recv() {
+        match outbox.try_recv() {
             Ok(stanza) => queue.push_back(stanza),
             Err(_) => break,
         }

@@ -193,7 +193,9 @@ fn plugin_check(file: &std::path::Path) -> anyhow::Result<()> {
         .build()?;
     let report = runtime.block_on(async {
         let engine = gatehouse::plugin::engine(0, 256)?;
-        anyhow::Ok(gatehouse::plugin::check::check(&engine, file).await)
+        anyhow::Ok(
+            gatehouse::plugin::check::check::<gatehouse::session::SessionData>(&engine, file).await,
+        )
     })?;
     println!("{}\n{report}", file.display());
     anyhow::ensure!(

@@ -7,12 +7,12 @@
 //! it; a roster the gateway asked for goes to the user's session), and a
 //! stanza that could not be parsed gets a `bad-request` error so that its
 //! sender is not left waiting. A shutdown from the supervisor ends the
-//! sessions, then has the link write its queue and close.
+//! sessions, flushes the gateway's sender, then has the link write its
+//! queue and close.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use jid::{BareJid, Jid};
+use jid::Jid;
 use tokio::sync::{mpsc, oneshot, watch};
 use xmpp_parsers::{
     iq::Iq,
@@ -23,10 +23,10 @@ use xmpp_parsers::{
     stanza_error::DefinedCondition,
 };
 
-use crate::gateway::{Gateway, GatewayContext};
+use crate::context::{Answered, GatewayContext};
+use crate::gateway::Gateway;
 use crate::link::{InvalidStanza, LinkEvent, server_domain};
-use crate::plugin::PluginRuntime;
-use crate::session::SessionEvent;
+use crate::session::{Runtime, SessionEvent};
 use crate::stanza::{
     error::{iq_error, message_error, presence_error, stanza_error},
     privilege::Privileges,
@@ -48,7 +48,7 @@ pub enum Control {
 pub async fn run(
     gateway: &mut Gateway,
     events: &mut mpsc::Receiver<LinkEvent>,
-    mut reloads: mpsc::UnboundedReceiver<Arc<PluginRuntime>>,
+    mut reloads: mpsc::UnboundedReceiver<Arc<Runtime>>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) -> Option<oneshot::Sender<()>> {
     loop {
@@ -90,12 +90,11 @@ async fn route(gateway: &mut Gateway, stanza: Stanza) {
         tracing::debug!(gateway = %ctx.jid, "dropped a stanza without from or to");
         return;
     };
-    if let Stanza::Iq(Iq::Result { id, .. } | Iq::Error { id, .. }) = &stanza {
-        on_answer(&ctx, id, &stanza);
-        if let Some(user) = ctx.roster_answered(id)
+    if let Stanza::Iq(iq @ (Iq::Result { .. } | Iq::Error { .. })) = &stanza {
+        if let Answered::Roster(user, roster) = on_answer(&ctx, iq)
             && let Some(session) = gateway.session(&user)
         {
-            session.send(SessionEvent::ServerRoster(server_roster(stanza)));
+            session.send(SessionEvent::ServerRoster(roster));
         }
         return;
     }
@@ -129,38 +128,23 @@ async fn route(gateway: &mut Gateway, stanza: Stanza) {
     }
 }
 
-/// Answers to the gateway's own requests: the settle ping, roster pushes,
-/// keepalives. Errors are logged; nothing is ever answered.
-fn on_answer(ctx: &GatewayContext, id: &str, stanza: &Stanza) {
-    if id == SETTLE_PING {
+/// Answers to the gateway's own requests: the settle ping, roster pushes
+/// and requests (see `context::pushes`), keepalives. Errors are logged;
+/// nothing is ever answered.
+fn on_answer(ctx: &GatewayContext, iq: &Iq) -> Answered {
+    if let Iq::Result { id, .. } | Iq::Error { id, .. } = iq
+        && id == SETTLE_PING
+    {
         ctx.settle();
+        return Answered::Other;
     }
-    ctx.on_push_answer(id, matches!(stanza, Stanza::Iq(Iq::Error { .. })));
-    if let Stanza::Iq(Iq::Error { error, from, .. }) = stanza
-        && id != SETTLE_PING
+    if let Iq::Error {
+        error, from, id, ..
+    } = iq
     {
         tracing::warn!(gateway = %ctx.jid, id, ?from, condition = ?error.defined_condition, texts = ?error.texts, "request refused");
     }
-}
-
-/// The JIDs in a roster the server sent (None: it refused, or sent none).
-fn server_roster(stanza: Stanza) -> Option<HashSet<BareJid>> {
-    let Stanza::Iq(Iq::Result {
-        payload: Some(payload),
-        ..
-    }) = stanza
-    else {
-        return None;
-    };
-    let roster = xmpp_parsers::roster::Roster::try_from(payload).ok()?;
-    Some(
-        roster
-            .items
-            .into_iter()
-            .filter(|item| item.subscription != xmpp_parsers::roster::Subscription::Remove)
-            .map(|item| item.jid)
-            .collect(),
-    )
+    ctx.answered(iq)
 }
 
 /// A stanza to a puppet from someone with no session: `registration-required`.
@@ -224,23 +208,34 @@ fn answer_invalid(ctx: &GatewayContext, invalid: InvalidStanza) {
 /// How long a shutdown waits for the link to write its last stanzas.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Starts a gateway's link and router; returns when the router ends, or
-/// once a shutdown has flushed and closed the link.
+/// Starts a gateway's sender, link and router; returns when the router
+/// ends, or once a shutdown has flushed and closed the link.
 pub async fn serve(
     mut gateway: Gateway,
     link: crate::link::LinkConfig,
-    outbox: crate::link::OutboxReceiver,
-    reloads: mpsc::UnboundedReceiver<Arc<PluginRuntime>>,
+    outbox: crate::sender::OutboxReceiver,
+    reloads: mpsc::UnboundedReceiver<Arc<Runtime>>,
     control: mpsc::UnboundedReceiver<Control>,
 ) {
     let jid = gateway.ctx().jid.clone();
     let (events_tx, mut events) = mpsc::channel(1024);
     let (closing, closing_rx) = watch::channel(false);
-    let mut link_task = tokio::spawn(crate::link::run(link, events_tx, outbox, closing_rx));
+    let (to_link, link_queue) = mpsc::unbounded_channel();
+    let store = gateway.ctx().store.clone();
+    let sender_task = tokio::spawn(crate::sender::run(jid.clone(), store, outbox, to_link));
+    let mut link_task = tokio::spawn(crate::link::run(link, events_tx, link_queue, closing_rx));
     // The gateway (and its outbox) lives until the link is closed: a link
-    // whose outbox is gone before it is told to close would just stop.
+    // whose sender is gone before it is told to close would just stop.
     let shutdown = run(&mut gateway, &mut events, reloads, control).await;
     if let Some(done) = shutdown {
+        // The sessions' last words go to the link before it is told to close.
+        let outbox = gateway.ctx().outbox.clone();
+        if tokio::time::timeout(CLOSE_WAIT, outbox.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!(gateway = %jid, "the last stanzas could not be committed in time");
+        }
         closing.send_replace(true);
         // What still arrives is dropped; the link must not wait on it.
         let drain = async { while events.recv().await.is_some() {} };
@@ -256,5 +251,6 @@ pub async fn serve(
         let _ = done.send(());
     }
     link_task.abort();
+    sender_task.abort();
     drop(gateway);
 }

@@ -55,6 +55,7 @@ const RUST_SDK: &[(&str, &str)] = &[
         "src/contact.rs",
         include_str!("../../guest-sdk/src/contact.rs"),
     ),
+    ("src/error.rs", include_str!("../../guest-sdk/src/error.rs")),
     (
         "src/export.rs",
         include_str!("../../guest-sdk/src/export.rs"),

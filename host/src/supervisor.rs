@@ -22,7 +22,7 @@ use wasmtime::Engine;
 use crate::config::{Config, GatewayConfig};
 use crate::plugin::reload::ReloadTrigger;
 use crate::router::Control;
-use crate::{StartError, gateway, link, plugin, router, store};
+use crate::{StartError, context, gateway, link, plugin, router, sender, session, store};
 
 /// One running gateway.
 struct Running {
@@ -99,20 +99,18 @@ impl Supervisor {
             call_timeout: std::time::Duration::from_millis(config.call_timeout_ms),
         };
         let runtime = Arc::new(
-            plugin::PluginRuntime::load(&self.engine, &config.plugin, limits, Some(&self.cache))
-                .await?,
+            session::Runtime::load(&self.engine, &config.plugin, limits, Some(&self.cache)).await?,
         );
         tracing::info!(gateway = %jid, plugin = %config.plugin.display(), network = runtime.info.name, "plugin loaded");
         warn_if_beside_the_database(&config.plugin, &self.config.store.path);
-        let (outbox, outbox_rx) = link::outbox();
+        let (outbox, outbox_rx) = sender::outbox();
         let link_config = link::LinkConfig {
             server: self.config.xmpp.server.clone(),
             jid: jid.clone(),
             secret: config.secret.clone(),
-            store: self.store.clone(),
         };
-        let tls = plugin::streams::tls_config(&config.tls_ca).map_err(StartError::Tls)?;
-        let ctx = Arc::new(gateway::GatewayContext::new(
+        let tls = plugin::tls_config(&config.tls_ca).map_err(StartError::Tls)?;
+        let ctx = Arc::new(context::GatewayContext::new(
             config.clone(),
             jid.clone(),
             outbox,

@@ -11,7 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse::plugin::{HostState, Limits, PluginRuntime, engine};
+use gatehouse::plugin::{HostState, Limits, engine};
+use gatehouse::session::Runtime;
 use gatehouse_tests::fake_server::NS;
 use gatehouse_tests::measure::{drain, median_p99, register_users, rss_kib};
 use gatehouse_tests::{FakeServer, GATEWAY, TestGateway, Wire, child_text, plugin};
@@ -40,7 +41,7 @@ async fn main() {
         call_timeout: Duration::from_secs(30),
     };
     let compiling = Instant::now();
-    let runtime = PluginRuntime::load(&engine, &path, limits, None)
+    let runtime = Runtime::load(&engine, &path, limits, None)
         .await
         .expect("the plugin loads");
     println!(

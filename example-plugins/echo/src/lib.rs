@@ -4,34 +4,42 @@
 //! the benchmarks rely on it.
 
 use gatehouse_guest::{
-    ChatState, Contact, FormValues, LogLevel, NetworkInfo, Plugin, Roster, SendOptions, Show,
-    TextMessage, Vcard, session,
+    ChatState, Contact, Error, FormValues, LogLevel, NetworkInfo, Plugin, Roster, SendOptions,
+    Show, TextMessage, Vcard, session,
 };
 
+/// The echo network keeps nothing in memory: its counters and each
+/// contact's last message are in the key-value store, so that they survive
+/// restarts and reloads.
 struct Echo;
 
 /// The most contacts an account may have.
 const MAX_CONTACTS: u32 = 100_000;
 
 impl Plugin for Echo {
-    fn gateway_info() -> NetworkInfo {
+    fn new() -> Self {
+        Echo
+    }
+
+    fn gateway_info(&mut self) -> NetworkInfo {
         NetworkInfo::new("Echo network", "echo")
             .instructions("Pick any user name; every message you send to a contact comes back.")
             .field_required("username", "User name")
             .field_optional("contacts", "Number of contacts", Some("3"))
     }
 
-    fn validate_registration(form: &FormValues) -> Result<(), String> {
+    fn validate_registration(&mut self, form: &FormValues) -> Result<(), Error> {
         let value = |var: &str| form.iter().find(|(k, _)| k == var).map(|(_, v)| v.as_str());
         match value("username") {
-            None | Some("") => return Err("a user name is needed".to_owned()),
-            Some("fail") => return Err("username refused by the echo network".to_owned()),
+            None | Some("") => return Err("a user name is needed".into()),
+            Some("fail") => return Err("username refused by the echo network".into()),
             Some(_) => {}
         }
-        contact_count(value("contacts")).map(|_| ())
+        contact_count(value("contacts"))?;
+        Ok(())
     }
 
-    fn login() -> Result<String, String> {
+    fn login(&mut self) -> Result<String, Error> {
         let username = session::registration_value("username").unwrap_or_default();
         if username == "crashlogin" {
             panic!("the echo network crashes on purpose for user crashlogin");
@@ -41,18 +49,22 @@ impl Plugin for Echo {
         Ok(format!("{PREFIX}Echo network: logged in as {username}"))
     }
 
-    fn fill_roster() -> Result<(), String> {
+    fn fill_roster(&mut self) -> Result<(), Error> {
         let count = contact_count(session::registration_value("contacts").as_deref())?;
         for i in 0..count {
-            let contact = Roster::by_legacy_id(&format!("c{i}")).map_err(|e| e.to_string())?;
+            let contact = Roster::by_legacy_id(&format!("c{i}"))?;
             contact.set_name(Some(&format!("Contact {i}")));
             contact.set_presence(Show::Online, Some("echo"), None);
-            contact.add_to_roster().map_err(|e| e.to_string())?;
+            contact.add_to_roster()?;
         }
         Ok(())
     }
 
-    fn jid_username_to_legacy_id(_username: &str, unescaped: &str) -> Result<String, String> {
+    fn jid_username_to_legacy_id(
+        &mut self,
+        _username: &str,
+        unescaped: &str,
+    ) -> Result<String, Error> {
         let count = contact_count(session::registration_value("contacts").as_deref())?;
         let known = unescaped
             .strip_prefix('c')
@@ -61,30 +73,30 @@ impl Plugin for Echo {
         if known {
             Ok(unescaped.to_owned())
         } else {
-            Err(format!("{unescaped} is not a contact on the echo network"))
+            Err(format!("{unescaped} is not a contact on the echo network").into())
         }
     }
 
-    fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
+    fn on_text(&mut self, contact: Contact, message: TextMessage) -> Result<Option<String>, Error> {
         let n = next("user-messages", 1);
         let legacy_id = format!("u{n}");
         match message.body.strip_prefix('/') {
-            Some(command) => run_command(contact, command, n)?,
+            Some(command) => run_command(&contact, command, n)?,
             None => {
-                contact.received(&legacy_id).map_err(|e| e.to_string())?;
-                echo(contact, &message.body)?;
+                contact.received(&legacy_id)?;
+                echo(&contact, &message.body)?;
             }
         }
         Ok(Some(legacy_id))
     }
 
     /// The network has a profile for every contact: the one `/vcard` sets.
-    fn fetch_vcard(contact: &Contact) -> Result<(), String> {
-        contact.set_vcard(&profile(contact));
+    fn fetch_vcard(&mut self, contact: Contact) -> Result<(), Error> {
+        contact.set_vcard(&profile(&contact));
         Ok(())
     }
 
-    fn on_timer(token: &str) {
+    fn on_timer(&mut self, token: &str) {
         // `/typing` stops typing a second later.
         if let Some(legacy_id) = token.strip_prefix("paused:")
             && let Ok(contact) = Roster::by_legacy_id(legacy_id)
@@ -93,7 +105,7 @@ impl Plugin for Echo {
         }
     }
 
-    fn on_chat_state(contact: &Contact, state: ChatState) {
+    fn on_chat_state(&mut self, contact: Contact, state: ChatState) {
         let name = match state {
             ChatState::Active => "active",
             ChatState::Composing => "composing",
@@ -101,27 +113,37 @@ impl Plugin for Echo {
             ChatState::Inactive => "inactive",
             ChatState::Gone => "gone",
         };
-        let _ = echo(contact, &format!("saw {name}"));
+        let _ = echo(&contact, &format!("saw {name}"));
     }
 
-    fn on_displayed(contact: &Contact, legacy_msg_ids: Vec<String>) {
+    fn on_displayed(&mut self, contact: Contact, legacy_msg_ids: Vec<String>) {
         let _ = echo(
-            contact,
+            &contact,
             &format!("saw displayed {}", legacy_msg_ids.join(" ")),
         );
     }
 
-    fn on_correct(contact: &Contact, legacy_msg_id: &str, body: &str) -> Result<(), String> {
-        echo(contact, &format!("saw correction {legacy_msg_id}: {body}"))
+    fn on_correct(
+        &mut self,
+        contact: Contact,
+        legacy_msg_id: &str,
+        body: &str,
+    ) -> Result<(), Error> {
+        echo(&contact, &format!("saw correction {legacy_msg_id}: {body}"))
     }
 
-    fn on_retract(contact: &Contact, legacy_msg_id: &str) -> Result<(), String> {
-        echo(contact, &format!("saw retraction {legacy_msg_id}"))
+    fn on_retract(&mut self, contact: Contact, legacy_msg_id: &str) -> Result<(), Error> {
+        echo(&contact, &format!("saw retraction {legacy_msg_id}"))
     }
 
-    fn on_react(contact: &Contact, legacy_msg_id: &str, emojis: Vec<String>) -> Result<(), String> {
+    fn on_react(
+        &mut self,
+        contact: Contact,
+        legacy_msg_id: &str,
+        emojis: Vec<String>,
+    ) -> Result<(), Error> {
         echo(
-            contact,
+            &contact,
             &format!("saw reactions {legacy_msg_id}: {}", emojis.join(" ")),
         )
     }
@@ -159,12 +181,12 @@ fn next(key: &str, n: u64) -> u64 {
 const PREFIX: &str = if cfg!(feature = "v2") { "v2: " } else { "" };
 
 /// Sends `body` from the contact with the next `e<k>` legacy id.
-fn echo(contact: &Contact, body: &str) -> Result<(), String> {
+fn echo(contact: &Contact, body: &str) -> Result<(), Error> {
     let id = format!("e{}", next("echo-messages", 1));
     send(contact, &format!("{PREFIX}{body}"), id)
 }
 
-fn send(contact: &Contact, body: &str, legacy_id: String) -> Result<(), String> {
+fn send(contact: &Contact, body: &str, legacy_id: String) -> Result<(), Error> {
     send_with(contact, body, legacy_id, None)
 }
 
@@ -175,17 +197,15 @@ fn send_with(
     body: &str,
     legacy_id: String,
     reply_to: Option<String>,
-) -> Result<(), String> {
-    session::kv_set(&last_key(contact), legacy_id.as_bytes()).map_err(|e| e.to_string())?;
+) -> Result<(), Error> {
+    session::kv_set(&last_key(contact), legacy_id.as_bytes())?;
     let options = SendOptions {
         legacy_msg_id: Some(legacy_id),
         reply_to,
         ..SendOptions::default()
     };
-    contact
-        .send_text_with(body, options)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    contact.send_text_with(body, options)?;
+    Ok(())
 }
 
 fn last_key(contact: &Contact) -> String {
@@ -197,7 +217,7 @@ fn last_message(contact: &Contact) -> Option<String> {
     session::kv_get(&last_key(contact)).and_then(|v| String::from_utf8(v).ok())
 }
 
-fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
+fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), Error> {
     // The user's message before this command.
     let previous = (n > 1).then(|| format!("u{}", n - 1));
     let (name, arg) = match command.split_once(' ') {
@@ -222,19 +242,17 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
             contact.set_presence(show, status, None);
         }
         "contact" if !arg.is_empty() => {
-            let new = Roster::by_legacy_id(arg).map_err(|e| e.to_string())?;
+            let new = Roster::by_legacy_id(arg)?;
             new.set_name(Some(arg));
             new.set_presence(Show::Online, Some("echo"), None);
-            new.add_to_roster().map_err(|e| e.to_string())?;
+            new.add_to_roster()?;
         }
-        "unfriend" => contact.remove_from_roster().map_err(|e| e.to_string())?,
-        "avatar" if arg == "none" => contact.set_avatar(None, None).map_err(|e| e.to_string())?,
+        "unfriend" => contact.remove_from_roster()?,
+        "avatar" if arg == "none" => contact.set_avatar(None, None)?,
         "avatar" => {
             let id = contact.legacy_id();
             let unique_id = format!("{id}-{}", next(&format!("avatar:{id}"), 1));
-            contact
-                .set_avatar(Some(&square_png(&id)), Some(&unique_id))
-                .map_err(|e| e.to_string())?;
+            contact.set_avatar(Some(&square_png(&id)), Some(&unique_id))?;
         }
         "vcard" => contact.set_vcard(&profile(contact)),
         "store" => {
@@ -267,15 +285,13 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
             session::set_timer(1000, &format!("paused:{}", contact.legacy_id()));
         }
         "read" => match previous {
-            Some(id) => contact.displayed(&id, false).map_err(|e| e.to_string())?,
+            Some(id) => contact.displayed(&id, false)?,
             None => echo(contact, "no previous message to read")?,
         },
         "react" => match previous {
             Some(id) => {
                 let emojis: Vec<String> = arg.split_whitespace().map(str::to_owned).collect();
-                contact
-                    .react(&id, &emojis, false)
-                    .map_err(|e| e.to_string())?;
+                contact.react(&id, &emojis, false)?;
             }
             None => echo(contact, "no previous message to react to")?,
         },
@@ -288,14 +304,12 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
         },
         "correct" if !arg.is_empty() => match last_message(contact) {
             Some(id) => {
-                contact
-                    .correct(&id, arg, SendOptions::default())
-                    .map_err(|e| e.to_string())?;
+                contact.correct(&id, arg, SendOptions::default())?;
             }
             None => echo(contact, "nothing to correct")?,
         },
         "retract" => match last_message(contact) {
-            Some(id) => contact.retract(&id, false).map_err(|e| e.to_string())?,
+            Some(id) => contact.retract(&id, false)?,
             None => echo(contact, "nothing to retract")?,
         },
         "carbon" if !arg.is_empty() => {
@@ -304,9 +318,7 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), String> {
                 carbon: true,
                 ..SendOptions::default()
             };
-            contact
-                .send_text_with(arg, options)
-                .map_err(|e| e.to_string())?;
+            contact.send_text_with(arg, options)?;
         }
         "burst" => {
             let n: u64 = arg

@@ -6,21 +6,23 @@
 //! outlives plugin crashes and reloads, so what must outlive them too lives
 //! in the key-value store (the stream's id, the nick in use, whether the
 //! server welcomed us, the reconnection delay); the rest is rebuilt from
-//! the next lines. Contacts are keyed by their folded nick, so `Bob` and
-//! `bob` are one contact; their JID is its XEP-0106 escape.
+//! the next lines (the plugin's own fields). Contacts are keyed by their
+//! folded nick, so `Bob` and `bob` are one contact; their JID is its
+//! XEP-0106 escape.
+//!
+//! It is written with callbacks (`on_stream_data`, `on_timer`) rather than
+//! the SDK's tasks: the stream and the timers outlive the instance, and a
+//! task (with what it awaits) would not.
 
 mod line;
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use gatehouse_guest::{
-    Contact, FormValues, LogLevel, NetworkInfo, Plugin, Roster, SendOptions, Show, TextMessage,
-    session,
+    Contact, Error, FormValues, LogLevel, NetworkInfo, Plugin, Roster, SendOptions, Show,
+    TextMessage, session,
 };
 use line::{Line, LineBuffer, ctcp, fold, max_text, split_text, strip_formatting, valid_nick};
-
-struct Irc;
 
 /// How long to wait before reconnecting, at most (seconds).
 const MAX_BACKOFF: u32 = 60;
@@ -30,7 +32,7 @@ const USERHOST_BATCH: usize = 5;
 /// What an instance knows besides the key-value store: lost on a crash or a
 /// reload, and rebuilt from what the server sends next.
 #[derive(Default)]
-struct State {
+struct Irc {
     lines: LineBuffer,
     /// The last presence set per contact, so that a poll only sends changes.
     presences: HashMap<String, (Show, Option<String>)>,
@@ -41,16 +43,12 @@ struct State {
     whois: HashSet<String>,
 }
 
-thread_local! {
-    static STATE: RefCell<State> = RefCell::default();
-}
-
-fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    STATE.with(|state| f(&mut state.borrow_mut()))
-}
-
 impl Plugin for Irc {
-    fn gateway_info() -> NetworkInfo {
+    fn new() -> Self {
+        Irc::default()
+    }
+
+    fn gateway_info(&mut self) -> NetworkInfo {
         NetworkInfo::new("IRC", "irc")
             .instructions(
                 "Your IRC server (host:port; port 6697 uses TLS) and the nick to use there. \
@@ -77,24 +75,23 @@ impl Plugin for Irc {
             )
     }
 
-    fn validate_registration(form: &FormValues) -> Result<(), String> {
+    fn validate_registration(&mut self, form: &FormValues) -> Result<(), Error> {
         let value = |var: &str| form.iter().find(|(k, _)| k == var).map(|(_, v)| v.as_str());
         server_address(value("server").unwrap_or_default())?;
         let nick = value("nickname").unwrap_or_default();
         if !valid_nick(nick) {
-            return Err(format!("{nick:?} is not a valid IRC nickname"));
+            return Err(format!("{nick:?} is not a valid IRC nickname").into());
         }
         for nick in nick_list(value("contacts").unwrap_or_default()) {
             if !valid_nick(&nick) {
-                return Err(format!(
-                    "{nick:?} (in contacts) is not a valid IRC nickname"
-                ));
+                return Err(format!("{nick:?} (in contacts) is not a valid IRC nickname").into());
             }
         }
-        poll_seconds(value("presence_poll")).map(|_| ())
+        poll_seconds(value("presence_poll"))?;
+        Ok(())
     }
 
-    fn login() -> Result<String, String> {
+    fn login(&mut self) -> Result<String, Error> {
         let (host, port) = server_address(&registration("server"))?;
         // After a reload the stream is still open: carry on with it.
         if let Some(stream) = kv_u32("stream")
@@ -102,47 +99,50 @@ impl Plugin for Irc {
         {
             return Ok(format!("IRC: connected to {host}:{port} as {}", our_nick()));
         }
-        connect()?;
+        self.connect()?;
         Ok(format!(
             "IRC: connecting to {host}:{port} as {}",
             registration("nickname")
         ))
     }
 
-    fn logout() {
+    fn logout(&mut self) {
         if let Some(stream) = kv_u32("stream") {
             let _ = session::stream_write(stream, b"QUIT :Gatehouse\r\n");
             session::close_stream(stream);
         }
-        forget_connection();
+        self.forget_connection();
     }
 
-    fn fill_roster() -> Result<(), String> {
+    fn fill_roster(&mut self) -> Result<(), Error> {
         for nick in nick_list(&registration("contacts")) {
-            let contact = contact_for(&nick).map_err(|e| e.to_string())?;
-            contact.add_to_roster().map_err(|e| e.to_string())?;
+            contact_for(&nick)?.add_to_roster()?;
         }
         Ok(())
     }
 
-    fn jid_username_to_legacy_id(_username: &str, unescaped: &str) -> Result<String, String> {
+    fn jid_username_to_legacy_id(
+        &mut self,
+        _username: &str,
+        unescaped: &str,
+    ) -> Result<String, Error> {
         if valid_nick(unescaped) {
             Ok(fold(unescaped))
         } else {
-            Err(format!("{unescaped} is not a valid IRC nickname"))
+            Err(format!("{unescaped} is not a valid IRC nickname").into())
         }
     }
 
-    fn update_contact_info(contact: &Contact) -> Result<(), String> {
+    fn update_contact_info(&mut self, contact: Contact) -> Result<(), Error> {
         let id = contact.legacy_id();
         let name = kv_string(&format!("display:{id}")).unwrap_or(id);
         contact.set_name(Some(&name));
-        contact.add_to_roster().map_err(|e| e.to_string())?;
+        contact.add_to_roster()?;
         // Watch it from the next presence poll on.
         Ok(())
     }
 
-    fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
+    fn on_text(&mut self, contact: Contact, message: TextMessage) -> Result<Option<String>, Error> {
         let Some(stream) = kv_u32("stream").filter(|_| kv_string("welcomed").is_some()) else {
             return Err("not connected to the IRC server yet; try again in a moment".into());
         };
@@ -164,18 +164,19 @@ impl Plugin for Irc {
             };
             out.extend_from_slice(format!("PRIVMSG {target} :{text}\r\n").as_bytes());
         }
-        session::stream_write(stream, &out).map_err(|e| e.reason().to_owned())?;
+        // The user is told the host's reason alone, without its kind.
+        session::stream_write(stream, &out).map_err(|e| Error::new(e.reason()))?;
         Ok(None)
     }
 
-    fn on_timer(token: &str) {
+    fn on_timer(&mut self, token: &str) {
         match token.split_once(':') {
             Some(("poll", generation)) if Some(generation) == kv_string("poll").as_deref() => {
-                poll_presences();
+                self.poll_presences();
                 session::set_timer(poll_seconds_now() * 1000, token);
             }
             _ if token == "reconnect" => {
-                if let Err(e) = connect() {
+                if let Err(e) = self.connect() {
                     session::log(LogLevel::Warn, &format!("reconnecting: {e}"));
                     schedule_reconnect(&e);
                 }
@@ -184,25 +185,25 @@ impl Plugin for Irc {
         }
     }
 
-    fn on_stream_data(stream: u32, data: Vec<u8>) {
+    fn on_stream_data(&mut self, stream: u32, data: Vec<u8>) {
         if kv_u32("stream") != Some(stream) {
             return;
         }
-        for text in with_state(|s| s.lines.push(&data)) {
+        for text in self.lines.push(&data) {
             if let Some(line) = Line::parse(&text) {
-                handle(stream, &line);
+                self.handle(stream, &line);
             }
         }
     }
 
-    fn on_stream_closed(stream: u32, reason: Option<String>) {
+    fn on_stream_closed(&mut self, stream: u32, reason: Option<String>) {
         if kv_u32("stream") != Some(stream) {
             return;
         }
-        forget_connection();
+        self.forget_connection();
         let why = reason.unwrap_or_else(|| "closed by the server".into());
         for contact in Roster::contacts() {
-            set_presence(&contact, Show::Offline, None);
+            self.set_presence(&contact, Show::Offline, None);
         }
         schedule_reconnect(&why);
     }
@@ -210,253 +211,245 @@ impl Plugin for Irc {
 
 gatehouse_guest::export_plugin!(Irc);
 
-/// One line from the server.
-fn handle(stream: u32, line: &Line<'_>) {
-    let send = |text: String| {
-        let _ = session::stream_write(stream, format!("{text}\r\n").as_bytes());
-    };
-    match line.command {
-        "PING" => send(format!("PONG :{}", line.param(0))),
-        // RPL_WELCOME: registered, under the nick the server confirms.
-        "001" => {
-            kv_set("nick", line.param(0));
-            kv_set("welcomed", "1");
-            kv_set("backoff", "0");
-            if kv_string("reconnecting").is_some() {
-                session::kv_delete("reconnecting");
-                session::send_gateway_message(&format!(
-                    "Reconnected to the IRC server as {}.",
-                    line.param(0)
-                ));
-            }
-            session::log(
-                LogLevel::Info,
-                &format!("connected to IRC as {}", line.param(0)),
-            );
-            // A new poll generation: a chain left from an older connection stops.
-            let generation = kv_u32("poll").unwrap_or(0).wrapping_add(1).to_string();
-            kv_set("poll", &generation);
-            poll_presences();
-            session::set_timer(poll_seconds_now() * 1000, &format!("poll:{generation}"));
-        }
-        // ERR_NICKNAMEINUSE, ERR_ERRONEUSNICKNAME before we are registered:
-        // try another nick, and say so.
-        "433" | "432" if kv_string("welcomed").is_none() => {
-            let wanted = line.param(1);
-            let next = if wanted.len() < 30 {
-                format!("{wanted}_")
-            } else {
-                format!("gh{}", wanted.len())
-            };
-            session::send_gateway_message(&format!(
-                "The nick {wanted} is taken on the IRC server; trying {next}."
-            ));
-            kv_set("nick", &next);
-            send(format!("NICK {next}"));
-        }
-        "NICK" => {
-            let (Some(old), new) = (line.nick(), line.param(0)) else {
-                return;
-            };
-            if !valid_nick(new) {
-                return;
-            }
-            if fold(old) == fold(&our_nick()) {
-                kv_set("nick", new);
-                session::send_gateway_message(&format!("Your IRC nick is now {new}."));
-            } else if let Some(contact) = known(old) {
-                let _ = contact.send_text(&format!("/me is now known as {new}"));
-                set_presence(&contact, Show::Offline, None);
-            }
-        }
-        "PRIVMSG" | "NOTICE" => on_message(line),
-        // RPL_USERHOST: the online nicks of the oldest pending batch.
-        "302" => on_userhost(line.param(1)),
-        // RPL_AWAY (from a WHOIS, or a PRIVMSG to someone away).
-        "301" => {
-            let nick = fold(line.param(1));
-            with_state(|s| s.whois.remove(&nick));
-            if let Some(contact) = known(&nick) {
-                set_presence(&contact, Show::Away, Some(line.param(2).to_owned()));
-            }
-        }
-        // RPL_ENDOFWHOIS without an away message.
-        "318" => {
-            let nick = fold(line.param(1));
-            if with_state(|s| s.whois.remove(&nick))
-                && let Some(contact) = known(&nick)
-            {
-                set_presence(&contact, Show::Away, None);
-            }
-        }
-        // ERR_NOSUCHNICK: a message went to someone not on IRC.
-        "401" => {
-            if let Some(contact) = known(line.param(1)) {
-                set_presence(&contact, Show::Offline, None);
-                let _ =
-                    contact.send_text(&format!("(not delivered: {} is not on IRC)", line.param(1)));
-            }
-        }
-        "QUIT" => {
-            if let Some(nick) = line.nick()
-                && let Some(contact) = known(nick)
-            {
-                set_presence(&contact, Show::Offline, None);
-            }
-        }
-        "ERROR" => session::log(LogLevel::Warn, &format!("IRC server: {}", line.param(0))),
-        _ => {}
-    }
-}
-
-/// A private message or notice to the user. CTCP `ACTION` becomes `/me`;
-/// other CTCP requests (VERSION, PING, …) are ignored, and so are channel
-/// messages and server notices.
-fn on_message(line: &Line<'_>) {
-    let (Some(nick), target, text) = (line.nick(), line.param(0), line.param(1)) else {
-        return;
-    };
-    if fold(target) != fold(&our_nick()) || !valid_nick(nick) {
-        return;
-    }
-    let body = match ctcp(text) {
-        Some(("ACTION", action)) if line.command == "PRIVMSG" => format!("/me {action}"),
-        Some(_) => return,
-        None => text.to_owned(),
-    };
-    let body = strip_formatting(&body);
-    if body.trim().is_empty() {
-        return;
-    }
-    let Ok(contact) = contact_for(nick) else {
-        return;
-    };
-    // Whoever writes is online.
-    if with_state(|s| {
-        s.presences
-            .get(&fold(nick))
-            .is_none_or(|p| p.0 == Show::Offline)
-    }) {
-        set_presence(&contact, Show::Online, None);
-    }
-    if let Err(e) = contact.send_text_with(&body, SendOptions::default()) {
-        session::log(
-            LogLevel::Warn,
-            &format!("message from {nick}: {}", e.reason()),
-        );
-    }
-}
-
-/// Asks the server who of the contacts is online or away.
-fn poll_presences() {
-    let Some(stream) = kv_u32("stream") else {
-        return;
-    };
-    let nicks: Vec<String> = Roster::contacts()
-        .iter()
-        .map(|c| {
-            let id = c.legacy_id();
-            kv_string(&format!("display:{id}")).unwrap_or(id)
-        })
-        .collect();
-    let mut out = String::new();
-    for batch in nicks.chunks(USERHOST_BATCH) {
-        out.push_str(&format!("USERHOST {}\r\n", batch.join(" ")));
-        with_state(|s| {
-            s.userhost
-                .push_back(batch.iter().map(|n| fold(n)).collect())
-        });
-    }
-    if !out.is_empty() {
-        let _ = session::stream_write(stream, out.as_bytes());
-    }
-}
-
-/// `nick*=+user@host nick2=-user@host`: `-` is away. Nicks of the batch
-/// that are not named are offline.
-fn on_userhost(reply: &str) {
-    let Some(batch) = with_state(|s| s.userhost.pop_front()) else {
-        return;
-    };
-    let mut seen: HashMap<String, bool> = HashMap::new();
-    for entry in reply.split_whitespace() {
-        if let Some((nick, rest)) = entry.split_once('=') {
-            let nick = fold(nick.trim_end_matches('*'));
-            seen.insert(nick, rest.starts_with('-'));
-        }
-    }
-    let Some(stream) = kv_u32("stream") else {
-        return;
-    };
-    for nick in batch {
-        let Some(contact) = known(&nick) else {
-            continue;
+impl Irc {
+    /// One line from the server.
+    fn handle(&mut self, stream: u32, line: &Line<'_>) {
+        let send = |text: String| {
+            let _ = session::stream_write(stream, format!("{text}\r\n").as_bytes());
         };
-        let before = with_state(|s| s.presences.get(&nick).map(|p| p.0));
-        match seen.get(&nick) {
-            None => set_presence(&contact, Show::Offline, None),
-            Some(false) => set_presence(&contact, Show::Online, None),
-            // Newly away: the away message comes with a WHOIS.
-            Some(true) if before != Some(Show::Away) => {
-                if with_state(|s| s.whois.insert(nick.clone())) {
-                    let _ = session::stream_write(stream, format!("WHOIS {nick}\r\n").as_bytes());
+        match line.command {
+            "PING" => send(format!("PONG :{}", line.param(0))),
+            // RPL_WELCOME: registered, under the nick the server confirms.
+            "001" => {
+                kv_set("nick", line.param(0));
+                kv_set("welcomed", "1");
+                kv_set("backoff", "0");
+                if kv_string("reconnecting").is_some() {
+                    session::kv_delete("reconnecting");
+                    session::send_gateway_message(&format!(
+                        "Reconnected to the IRC server as {}.",
+                        line.param(0)
+                    ));
+                }
+                session::log(
+                    LogLevel::Info,
+                    &format!("connected to IRC as {}", line.param(0)),
+                );
+                // A new poll generation: a chain left from an older connection stops.
+                let generation = kv_u32("poll").unwrap_or(0).wrapping_add(1).to_string();
+                kv_set("poll", &generation);
+                self.poll_presences();
+                session::set_timer(poll_seconds_now() * 1000, &format!("poll:{generation}"));
+            }
+            // ERR_NICKNAMEINUSE, ERR_ERRONEUSNICKNAME before we are registered:
+            // try another nick, and say so.
+            "433" | "432" if kv_string("welcomed").is_none() => {
+                let wanted = line.param(1);
+                let next = if wanted.len() < 30 {
+                    format!("{wanted}_")
+                } else {
+                    format!("gh{}", wanted.len())
+                };
+                session::send_gateway_message(&format!(
+                    "The nick {wanted} is taken on the IRC server; trying {next}."
+                ));
+                kv_set("nick", &next);
+                send(format!("NICK {next}"));
+            }
+            "NICK" => {
+                let (Some(old), new) = (line.nick(), line.param(0)) else {
+                    return;
+                };
+                if !valid_nick(new) {
+                    return;
+                }
+                if fold(old) == fold(&our_nick()) {
+                    kv_set("nick", new);
+                    session::send_gateway_message(&format!("Your IRC nick is now {new}."));
+                } else if let Some(contact) = known(old) {
+                    let _ = contact.send_text(&format!("/me is now known as {new}"));
+                    self.set_presence(&contact, Show::Offline, None);
                 }
             }
-            Some(true) => {}
+            "PRIVMSG" | "NOTICE" => self.on_message(line),
+            // RPL_USERHOST: the online nicks of the oldest pending batch.
+            "302" => self.on_userhost(line.param(1)),
+            // RPL_AWAY (from a WHOIS, or a PRIVMSG to someone away).
+            "301" => {
+                let nick = fold(line.param(1));
+                self.whois.remove(&nick);
+                if let Some(contact) = known(&nick) {
+                    self.set_presence(&contact, Show::Away, Some(line.param(2).to_owned()));
+                }
+            }
+            // RPL_ENDOFWHOIS without an away message.
+            "318" => {
+                let nick = fold(line.param(1));
+                if self.whois.remove(&nick)
+                    && let Some(contact) = known(&nick)
+                {
+                    self.set_presence(&contact, Show::Away, None);
+                }
+            }
+            // ERR_NOSUCHNICK: a message went to someone not on IRC.
+            "401" => {
+                if let Some(contact) = known(line.param(1)) {
+                    self.set_presence(&contact, Show::Offline, None);
+                    let _ = contact
+                        .send_text(&format!("(not delivered: {} is not on IRC)", line.param(1)));
+                }
+            }
+            "QUIT" => {
+                if let Some(nick) = line.nick()
+                    && let Some(contact) = known(nick)
+                {
+                    self.set_presence(&contact, Show::Offline, None);
+                }
+            }
+            "ERROR" => session::log(LogLevel::Warn, &format!("IRC server: {}", line.param(0))),
+            _ => {}
         }
     }
-}
 
-/// Sets a contact's presence if it changed.
-fn set_presence(contact: &Contact, show: Show, status: Option<String>) {
-    let id = contact.legacy_id();
-    let changed = with_state(|s| {
-        let new = (show, status.clone());
-        if s.presences.get(&id) == Some(&new) {
-            false
+    /// A private message or notice to the user. CTCP `ACTION` becomes `/me`;
+    /// other CTCP requests (VERSION, PING, …) are ignored, and so are channel
+    /// messages and server notices.
+    fn on_message(&mut self, line: &Line<'_>) {
+        let (Some(nick), target, text) = (line.nick(), line.param(0), line.param(1)) else {
+            return;
+        };
+        if fold(target) != fold(&our_nick()) || !valid_nick(nick) {
+            return;
+        }
+        let body = match ctcp(text) {
+            Some(("ACTION", action)) if line.command == "PRIVMSG" => format!("/me {action}"),
+            Some(_) => return,
+            None => text.to_owned(),
+        };
+        let body = strip_formatting(&body);
+        if body.trim().is_empty() {
+            return;
+        }
+        let Ok(contact) = contact_for(nick) else {
+            return;
+        };
+        // Whoever writes is online.
+        if self
+            .presences
+            .get(&fold(nick))
+            .is_none_or(|p| p.0 == Show::Offline)
+        {
+            self.set_presence(&contact, Show::Online, None);
+        }
+        if let Err(e) = contact.send_text_with(&body, SendOptions::default()) {
+            session::log(
+                LogLevel::Warn,
+                &format!("message from {nick}: {}", e.reason()),
+            );
+        }
+    }
+
+    /// Asks the server who of the contacts is online or away.
+    fn poll_presences(&mut self) {
+        let Some(stream) = kv_u32("stream") else {
+            return;
+        };
+        let nicks: Vec<String> = Roster::contacts()
+            .iter()
+            .map(|c| {
+                let id = c.legacy_id();
+                kv_string(&format!("display:{id}")).unwrap_or(id)
+            })
+            .collect();
+        let mut out = String::new();
+        for batch in nicks.chunks(USERHOST_BATCH) {
+            out.push_str(&format!("USERHOST {}\r\n", batch.join(" ")));
+            self.userhost
+                .push_back(batch.iter().map(|n| fold(n)).collect());
+        }
+        if !out.is_empty() {
+            let _ = session::stream_write(stream, out.as_bytes());
+        }
+    }
+
+    /// `nick*=+user@host nick2=-user@host`: `-` is away. Nicks of the batch
+    /// that are not named are offline.
+    fn on_userhost(&mut self, reply: &str) {
+        let Some(batch) = self.userhost.pop_front() else {
+            return;
+        };
+        let mut seen: HashMap<String, bool> = HashMap::new();
+        for entry in reply.split_whitespace() {
+            if let Some((nick, rest)) = entry.split_once('=') {
+                let nick = fold(nick.trim_end_matches('*'));
+                seen.insert(nick, rest.starts_with('-'));
+            }
+        }
+        let Some(stream) = kv_u32("stream") else {
+            return;
+        };
+        for nick in batch {
+            let Some(contact) = known(&nick) else {
+                continue;
+            };
+            let before = self.presences.get(&nick).map(|p| p.0);
+            match seen.get(&nick) {
+                None => self.set_presence(&contact, Show::Offline, None),
+                Some(false) => self.set_presence(&contact, Show::Online, None),
+                // Newly away: the away message comes with a WHOIS.
+                Some(true) if before != Some(Show::Away) => {
+                    if self.whois.insert(nick.clone()) {
+                        let _ =
+                            session::stream_write(stream, format!("WHOIS {nick}\r\n").as_bytes());
+                    }
+                }
+                Some(true) => {}
+            }
+        }
+    }
+
+    /// Sets a contact's presence if it changed.
+    fn set_presence(&mut self, contact: &Contact, show: Show, status: Option<String>) {
+        let new = (show, status);
+        let id = contact.legacy_id();
+        if self.presences.get(&id) != Some(&new) {
+            contact.set_presence(show, new.1.as_deref(), None);
+            self.presences.insert(id, new);
+        }
+    }
+
+    /// Opens the connection and introduces the user.
+    fn connect(&mut self) -> Result<(), String> {
+        let (host, port) = server_address(&registration("server"))?;
+        let opened = if port == 6697 {
+            session::open_tls_stream(&host, port)
         } else {
-            s.presences.insert(id.clone(), new);
-            true
+            session::open_stream(&host, port)
+        };
+        let stream = opened.map_err(|e| format!("cannot reach {host}:{port}: {}", e.reason()))?;
+        self.forget_connection();
+        kv_set("stream", &stream.to_string());
+        let nick = registration("nickname");
+        kv_set("nick", &nick);
+        let mut hello = String::new();
+        let password = registration("password");
+        if !password.is_empty() {
+            hello.push_str(&format!("PASS :{password}\r\n"));
         }
-    });
-    if changed {
-        contact.set_presence(show, status.as_deref(), None);
+        hello.push_str(&format!(
+            "NICK {nick}\r\nUSER {nick} 0 * :{nick} via Gatehouse\r\n"
+        ));
+        session::stream_write(stream, hello.as_bytes()).map_err(|e| e.reason().to_owned())
     }
-}
 
-/// Opens the connection and introduces the user.
-fn connect() -> Result<(), String> {
-    let (host, port) = server_address(&registration("server"))?;
-    let opened = if port == 6697 {
-        session::open_tls_stream(&host, port)
-    } else {
-        session::open_stream(&host, port)
-    };
-    let stream = opened.map_err(|e| format!("cannot reach {host}:{port}: {}", e.reason()))?;
-    forget_connection();
-    kv_set("stream", &stream.to_string());
-    let nick = registration("nickname");
-    kv_set("nick", &nick);
-    let mut hello = String::new();
-    let password = registration("password");
-    if !password.is_empty() {
-        hello.push_str(&format!("PASS :{password}\r\n"));
+    /// Forgets everything about the current connection.
+    fn forget_connection(&mut self) {
+        session::kv_delete("stream");
+        session::kv_delete("welcomed");
+        self.lines = LineBuffer::default();
+        self.userhost.clear();
+        self.whois.clear();
     }
-    hello.push_str(&format!(
-        "NICK {nick}\r\nUSER {nick} 0 * :{nick} via Gatehouse\r\n"
-    ));
-    session::stream_write(stream, hello.as_bytes()).map_err(|e| e.reason().to_owned())
-}
-
-/// Forgets everything about the current connection.
-fn forget_connection() {
-    session::kv_delete("stream");
-    session::kv_delete("welcomed");
-    with_state(|s| {
-        s.lines = LineBuffer::default();
-        s.userhost.clear();
-        s.whois.clear();
-    });
 }
 
 /// Tells the user and tries again later, waiting twice as long each time.
@@ -478,7 +471,7 @@ fn known(nick: &str) -> Option<Contact> {
 }
 
 /// The contact for a nick as the network spells it, created if new.
-fn contact_for(nick: &str) -> Result<Contact, gatehouse_guest::Error> {
+fn contact_for(nick: &str) -> Result<Contact, Error> {
     let id = fold(nick);
     let key = format!("display:{id}");
     if kv_string(&key).is_none() {

@@ -419,7 +419,7 @@ impl Config {
                 );
             }
             for (j, pattern) in gateway.allow.iter().enumerate() {
-                if crate::plugin::streams::Grant::parse(pattern).is_none() {
+                if crate::plugin::Grant::parse(pattern).is_none() {
                     return bad(
                         format!("gateway[{i}].allow[{j}]"),
                         "must be host:port, host:*, or *.domain:port",

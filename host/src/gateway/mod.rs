@@ -6,241 +6,38 @@
 //! every user at start-up and on registration.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use jid::{BareJid, Jid};
+use jid::BareJid;
 use minidom::Element;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use xmpp_parsers::{
     disco::DiscoItemsResult,
     iq::Iq,
     message::Message,
-    presence::{Presence, Show, Type as PresenceType},
+    presence::{Presence, Type as PresenceType},
     stanza_error::DefinedCondition,
 };
 
 mod commands;
-mod pushes;
 
-pub use pushes::SentPush;
-
-use crate::config::GatewayConfig;
-use crate::link::Outbox;
+use crate::context::GatewayContext;
 use crate::plugin::reload::ReloadTrigger;
-use crate::plugin::{GatewayInfo, HostState, Instance, PluginRuntime};
-use crate::session::{self, SessionEvent, SessionHandle};
+use crate::session::{self, Runtime, Service, SessionEvent, SessionHandle};
 use crate::stanza::{
     disco,
     error::{iq_error, message_error, stanza_error},
-    message, ns, presence as presence_stanza,
-    privilege::Privileges,
+    ns,
     register::{self, Submission},
 };
-use crate::store::Store;
-
-/// What every part of a gateway shares: its JID, its outgoing queue, the
-/// database, the plugin's self-description and the server's privileges.
-pub struct GatewayContext {
-    /// The component's JID.
-    pub jid: BareJid,
-    /// The queue of stanzas to the server.
-    pub outbox: Outbox,
-    /// The database.
-    pub store: Store,
-    /// What the plugin said about its network.
-    pub info: GatewayInfo,
-    /// The operator's settings for this gateway.
-    pub config: GatewayConfig,
-    /// The TLS settings of plugins' streams.
-    pub tls: Arc<tokio_rustls::rustls::ClientConfig>,
-    /// XEP-0356 grants, per user domain.
-    privileges: RwLock<HashMap<String, Privileges>>,
-    /// Becomes true once the server had its chance to send its privileges
-    /// after the first handshake, so that sessions do not log in (and fill
-    /// rosters) before the gateway knows whether it may push roster items.
-    settled: watch::Sender<bool>,
-    next_id: AtomicU64,
-    id_prefix: String,
-    /// Roster pushes awaiting the server's answer.
-    pushes: pushes::Pushes,
-}
-
-impl GatewayContext {
-    /// A new context; not settled until [`GatewayContext::settle`].
-    pub fn new(
-        config: GatewayConfig,
-        jid: BareJid,
-        outbox: Outbox,
-        store: Store,
-        info: GatewayInfo,
-        tls: Arc<tokio_rustls::rustls::ClientConfig>,
-    ) -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-            ^ u64::from(std::process::id()).rotate_left(32);
-        GatewayContext {
-            jid,
-            outbox,
-            store,
-            info,
-            config,
-            tls,
-            privileges: RwLock::new(HashMap::new()),
-            settled: watch::channel(false).0,
-            next_id: AtomicU64::new(1),
-            id_prefix: format!("{:x}", seed & 0xffff_ffff),
-            pushes: pushes::Pushes::default(),
-        }
-    }
-
-    /// Whether `user` may register and have a session (`allow_users`).
-    pub fn admits(&self, user: &BareJid) -> bool {
-        crate::config::admitted(&self.config.allow_users, user)
-    }
-
-    /// A fresh stanza id, unique across restarts.
-    pub fn new_id(&self) -> String {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        format!("gh-{}-{n}", self.id_prefix)
-    }
-
-    /// Whether the user's server lets the gateway write their roster.
-    pub fn can_push_roster(&self, user: &BareJid) -> bool {
-        let privileges = self.privileges.read().unwrap_or_else(|p| p.into_inner());
-        privileges
-            .get(user.domain().as_str())
-            .is_some_and(|p| p.roster.can_set())
-    }
-
-    /// If the user's server lets the gateway send messages as them, the
-    /// namespace to wrap them in.
-    pub fn send_as_user_namespace(&self, user: &BareJid) -> Option<&'static str> {
-        let privileges = self.privileges.read().unwrap_or_else(|p| p.into_inner());
-        privileges
-            .get(user.domain().as_str())
-            .filter(|p| p.message_outgoing)
-            .map(|p| p.namespace)
-    }
-
-    /// Records what a server domain granted.
-    pub fn set_privileges(&self, domain: &str, granted: Privileges) {
-        tracing::info!(gateway = %self.jid, domain, ?granted, "privileges granted");
-        let mut privileges = self.privileges.write().unwrap_or_else(|p| p.into_inner());
-        privileges.insert(domain.to_owned(), granted);
-    }
-
-    /// Asks the user's server for the user's roster (XEP-0356 roster get);
-    /// the answer goes to the user's session.
-    pub fn ask_roster(&self, user: &BareJid) {
-        let id = self.new_id();
-        self.pushes.asked_roster(id.clone(), user.clone());
-        self.outbox.send(
-            Iq::from_get(
-                id,
-                xmpp_parsers::roster::Roster {
-                    ver: None,
-                    items: vec![],
-                },
-            )
-            .with_from(self.jid.clone().into())
-            .with_to(user.clone().into()),
-        );
-    }
-
-    /// Whose roster an answer carries, if it answers [`Self::ask_roster`].
-    pub fn roster_answered(&self, id: &str) -> Option<BareJid> {
-        self.pushes.roster_answered(id)
-    }
-
-    /// Remembers a roster push, to act on its answer.
-    pub fn sent_push(&self, id: String, push: SentPush) {
-        self.pushes.sent(id, push);
-    }
-
-    /// An answer from a server: if it refuses a roster push, roster pushes
-    /// to that domain stop (see `pushes`) and the contact is offered as a
-    /// subscription request instead.
-    pub fn on_push_answer(&self, id: &str, refused: bool) {
-        let Some(push) = self.pushes.answered(id) else {
-            return;
-        };
-        // Answered either way: a refused addition becomes a subscription
-        // request below, which needs no checking at the next login.
-        if let Err(e) = self.store.set_push_unconfirmed(push.row_id, false) {
-            tracing::warn!(gateway = %self.jid, error = %e, "cannot record a push's answer");
-        }
-        if !refused {
-            return;
-        }
-        let domain = push.user.domain().as_str();
-        {
-            let mut privileges = self.privileges.write().unwrap_or_else(|p| p.into_inner());
-            if let Some(granted) = privileges.get_mut(domain)
-                && granted.roster.can_set()
-            {
-                tracing::warn!(gateway = %self.jid, domain, "the server refuses roster pushes it granted: sending subscription requests instead");
-                granted.roster = crate::stanza::privilege::RosterAccess::None;
-            }
-        }
-        if !push.adding {
-            return;
-        }
-        tracing::info!(gateway = %self.jid, user = %push.user, contact = %push.contact, "roster push refused: asking to subscribe instead");
-        self.outbox.send(presence_stanza::subscribe(
-            push.contact.into(),
-            push.user.into(),
-            push.name.as_deref(),
-        ));
-    }
-
-    /// Marks the privileges as known.
-    pub fn settle(&self) {
-        self.settled.send_replace(true);
-    }
-
-    /// Waits until the privileges are known.
-    pub async fn wait_settled(&self) {
-        let mut settled = self.settled.subscribe();
-        // Err means the sender is gone: nothing will ever settle, go on.
-        let _ = settled.wait_for(|s| *s).await;
-    }
-
-    /// A chat message from the gateway to a user.
-    pub fn send_message(&self, user: &BareJid, text: &str) {
-        self.outbox.send(message::gateway_text(
-            self.jid.clone().into(),
-            user.clone().into(),
-            self.new_id(),
-            text,
-        ));
-    }
-
-    /// The gateway's status presence to a user (or one of their clients).
-    pub fn send_status(&self, to: Jid, show: Option<Show>, status: &str) {
-        self.outbox.send(presence_stanza::gateway_status(
-            self.jid.clone().into(),
-            to,
-            show,
-            status,
-        ));
-    }
-
-    /// A presence of one of the subscription types from the gateway.
-    pub fn send_presence_type(&self, to: Jid, type_: PresenceType) {
-        self.outbox
-            .send(presence_stanza::bare(type_, self.jid.clone().into(), to));
-    }
-}
 
 /// A gateway: its context, its plugin and its sessions.
 pub struct Gateway {
     ctx: Arc<GatewayContext>,
-    runtime: Arc<PluginRuntime>,
-    /// The instance that serves no user, for registration checks.
-    service: Option<Instance>,
+    runtime: Arc<Runtime>,
+    /// The instance that serves no user: registration checks, and the id
+    /// mapping of every session's new contacts.
+    service: Arc<Service>,
     sessions: HashMap<BareJid, SessionHandle>,
     /// Reloads the plugin on an administrator's command.
     reload: Option<ReloadTrigger>,
@@ -250,11 +47,11 @@ pub struct Gateway {
 
 impl Gateway {
     /// A gateway with no sessions yet.
-    pub fn new(ctx: Arc<GatewayContext>, runtime: Arc<PluginRuntime>) -> Self {
+    pub fn new(ctx: Arc<GatewayContext>, runtime: Arc<Runtime>) -> Self {
         Gateway {
             ctx,
+            service: Arc::new(Service::new(runtime.clone())),
             runtime,
-            service: None,
             sessions: HashMap::new(),
             reload: None,
             pending: HashMap::new(),
@@ -288,12 +85,12 @@ impl Gateway {
 
     /// Moves to a reloaded plugin: registration checks use it from now on,
     /// and every session swaps to it between two of its events.
-    pub fn reload(&mut self, runtime: Arc<PluginRuntime>) {
+    pub fn reload(&mut self, runtime: Arc<Runtime>) {
         if runtime.info.name != self.ctx.info.name || runtime.info.form != self.ctx.info.form {
             tracing::warn!(gateway = %self.ctx.jid, "the reloaded plugin describes its network differently; restart to show it");
         }
         self.runtime = runtime.clone();
-        self.service = None;
+        self.service.reload(runtime.clone());
         for session in self.sessions.values() {
             session.send(SessionEvent::Reload(runtime.clone()));
         }
@@ -306,7 +103,9 @@ impl Gateway {
     }
 
     fn spawn_session(&mut self, user: crate::store::UserRow) {
-        match session::spawn(self.ctx.clone(), self.runtime.clone(), user) {
+        let (ctx, runtime, service) =
+            (self.ctx.clone(), self.runtime.clone(), self.service.clone());
+        match session::spawn(ctx, runtime, service, user) {
             Ok((jid, handle)) => {
                 self.sessions.insert(jid, handle);
             }
@@ -464,8 +263,10 @@ impl Gateway {
             // New settings: log in again with them.
             self.stop_session(&user, false).await;
         } else {
-            self.ctx
-                .send_presence_type(user.clone().into(), PresenceType::Subscribe);
+            let subscribe = self
+                .ctx
+                .presence_to(user.clone().into(), PresenceType::Subscribe);
+            self.ctx.outbox.send(subscribe);
         }
         self.spawn_session(row);
         Ok(())
@@ -476,24 +277,13 @@ impl Gateway {
         &mut self,
         values: &[(String, String)],
     ) -> Result<Result<(), String>, String> {
-        let mut instance = match self.service.take() {
-            Some(instance) => instance,
-            None => self
-                .runtime
-                .instantiate(HostState::service())
-                .await
-                .map_err(|e| e.to_string())?,
-        };
-        match instance.validate_registration(values).await {
-            Ok(result) => {
-                self.service = Some(instance);
-                Ok(result)
-            }
-            Err(e) => {
+        self.service
+            .validate_registration(values)
+            .await
+            .map_err(|e| {
                 tracing::error!(gateway = %self.ctx.jid, error = %e, "validate-registration crashed");
-                Err("the gateway's plugin crashed while checking the form".into())
-            }
-        }
+                "the gateway's plugin crashed while checking the form".into()
+            })
     }
 
     /// Ends a user's session and waits for it; `unregister` also takes the
@@ -525,8 +315,10 @@ impl Gateway {
         });
         let users = futures::future::join_all(stops).await;
         for user in &users {
-            self.ctx
-                .send_presence_type(user.clone().into(), PresenceType::Unavailable);
+            let offline = self
+                .ctx
+                .presence_to(user.clone().into(), PresenceType::Unavailable);
+            self.ctx.outbox.send(offline);
         }
         tracing::info!(gateway = %self.ctx.jid, sessions = users.len(), "sessions ended");
     }
@@ -549,13 +341,17 @@ impl Gateway {
                 session.send(SessionEvent::Probe(from));
             }
             (PresenceType::Subscribe, Some(session)) => {
-                self.ctx
-                    .send_presence_type(user.clone().into(), PresenceType::Subscribed);
+                let subscribed = self
+                    .ctx
+                    .presence_to(user.clone().into(), PresenceType::Subscribed);
+                self.ctx.outbox.send(subscribed);
                 session.send(SessionEvent::Probe(from));
             }
             (PresenceType::Subscribe | PresenceType::Probe, None) => {
-                self.ctx
-                    .send_presence_type(user.into(), PresenceType::Unsubscribed);
+                let unsubscribed = self
+                    .ctx
+                    .presence_to(user.into(), PresenceType::Unsubscribed);
+                self.ctx.outbox.send(unsubscribed);
             }
             _ => {}
         }

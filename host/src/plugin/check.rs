@@ -12,6 +12,7 @@ use std::path::Path;
 use wasmtime::Engine;
 use wasmtime::wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
+use super::state::{HostState, Imports};
 use super::{GatewayInfo, Limits, PluginRuntime};
 
 /// The contract this host speaks, as written in `wit/gateway.wit`.
@@ -148,8 +149,20 @@ impl std::fmt::Display for CheckReport {
     }
 }
 
-/// Checks the plugin at `path` as the host would load it.
-pub async fn check(engine: &Engine, path: &Path) -> CheckReport {
+/// What a plugin built against 0.1 of the contract must change to run on
+/// 0.2, told by `check` to its author.
+const FROM_0_1: &str = "0.2 changed: every export that took `borrow<contact>` takes an owned \
+     `contact`; `by-legacy-id` takes no `jid-username` (export `legacy-id-to-jid-username` \
+     instead); the plugin must also export `legacy-id-to-jid-username` and `on-http-response` \
+     (HTTP goes through `session.http-request`). Rebuild with this host's SDK or WIT \
+     (`gatehouse plugin new` writes both)";
+
+/// Checks the plugin at `path` as the host would load it, with sessions
+/// whose state is `S`.
+pub async fn check<S: Send + 'static>(engine: &Engine, path: &Path) -> CheckReport
+where
+    HostState<S>: Imports,
+{
     let mut report = CheckReport::default();
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -168,7 +181,7 @@ pub async fn check(engine: &Engine, path: &Path) -> CheckReport {
         memory_mb: 256,
         call_timeout: std::time::Duration::from_secs(30),
     };
-    match PluginRuntime::load(engine, path, limits, None).await {
+    match PluginRuntime::<S>::load(engine, path, limits, None).await {
         Ok(runtime) => report.info = Some(runtime.info),
         Err(e) => {
             let newer = report
@@ -242,6 +255,7 @@ fn inspect(bytes: &[u8], report: &mut CheckReport) -> bool {
         )),
         Some(name) => report.contract_version = version_of(name).map(str::to_owned),
     }
+    let mut built_for_0_1 = false;
     for name in report
         .imports
         .iter()
@@ -251,14 +265,20 @@ fn inspect(bytes: &[u8], report: &mut CheckReport) -> bool {
     {
         match version_of(name) {
             Some(v) if compatible(v, ours) => {}
-            Some(v) => report.problems.push(format!(
-                "{name} is contract version {v}, which this host ({ours}) does not speak: \
-                 rebuild the plugin against this host's wit/gateway.wit"
-            )),
+            Some(v) => {
+                built_for_0_1 |= compatible(v, "0.1.0");
+                report.problems.push(format!(
+                    "{name} is contract version {v}, which this host ({ours}) does not speak: \
+                     rebuild the plugin against this host's wit/gateway.wit"
+                ))
+            }
             None => report.problems.push(format!(
                 "{name} has no version: build against wit/gateway.wit ({CONTRACT_PACKAGE}@{ours})"
             )),
         }
+    }
+    if built_for_0_1 && compatible(ours, "0.2.0") {
+        report.problems.push(FROM_0_1.to_owned());
     }
     report.problems.is_empty()
 }

@@ -5,7 +5,7 @@
 use http::uri::Scheme;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::streams::Grant;
+use super::grants::Grant;
 
 /// The wasi:http hooks of one instance: its grants.
 pub struct HttpGrants {

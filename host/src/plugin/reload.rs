@@ -12,6 +12,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::Engine;
 
+use super::state::{HostState, Imports};
 use super::{Limits, PluginRuntime, digested};
 
 /// How long a file must stay quiet before it is read when the watcher did
@@ -20,7 +21,7 @@ use super::{Limits, PluginRuntime, digested};
 const SETTLE: Duration = Duration::from_millis(300);
 
 /// Where a reloaded plugin goes.
-pub type ReloadSender = mpsc::UnboundedSender<Arc<PluginRuntime>>;
+pub type ReloadSender<S> = mpsc::UnboundedSender<Arc<PluginRuntime<S>>>;
 
 /// What the watcher saw happen to the plugin file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,14 +100,17 @@ fn report(waiters: &Waiters, outcome: &ReloadOutcome) {
 /// Watches `path` (through its folder, so that an atomic rename over it is
 /// seen) and sends each successfully loaded new version to `reloads`.
 /// Runs until `reloads` is closed. The trigger reloads on demand.
-pub fn watch(
+pub fn watch<S: Send + 'static>(
     path: PathBuf,
     loaded: [u8; 32],
     engine: Engine,
     limits: Limits,
     cache: Option<PathBuf>,
-    reloads: ReloadSender,
-) -> notify::Result<ReloadTrigger> {
+    reloads: ReloadSender<S>,
+) -> notify::Result<ReloadTrigger>
+where
+    HostState<S>: Imports,
+{
     let (changed_tx, mut changed) = mpsc::unbounded_channel();
     let waiters = Waiters::default();
     let trigger = ReloadTrigger {

@@ -140,9 +140,7 @@ impl Roster {
     pub fn chat_state(&mut self, id: ContactId, state: ChatState) -> Result<(), RosterError> {
         self.take_token()?;
         let (from, to) = self.endpoints(id, false)?;
-        self.gateway
-            .outbox
-            .send(markers::chat_state(from, to, state));
+        self.out.send(markers::chat_state(from, to, state));
         Ok(())
     }
 
@@ -151,9 +149,7 @@ impl Roster {
         self.take_token()?;
         let xmpp_id = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, false)?;
-        self.gateway
-            .outbox
-            .send(markers::received(from, to, &xmpp_id));
+        self.out.send(markers::received(from, to, &xmpp_id));
         Ok(())
     }
 
@@ -289,7 +285,7 @@ impl Roster {
     /// user wrote is lost from view.
     fn emit(&mut self, mut stanza: Message, as_user: bool) {
         if !as_user {
-            self.gateway.outbox.send(stanza);
+            self.out.send(stanza);
             return;
         }
         let id = match &stanza.id {
@@ -300,13 +296,13 @@ impl Roster {
                 id
             }
         };
-        if let Some(namespace) = self.gateway.send_as_user_namespace(&self.user) {
+        if let Some(namespace) = self.gateway.grants.send_as_user_namespace(&self.user) {
             if self.sent_as_user.len() == SENT_AS_USER_MEMORY {
                 self.sent_as_user.pop_front();
             }
             self.sent_as_user.push_back(id);
             let server: Jid = jid::BareJid::from_parts(None, self.user.domain()).into();
-            self.gateway.outbox.send(privilege::as_user(
+            self.out.send(privilege::as_user(
                 self.gateway.jid.clone().into(),
                 server,
                 namespace,
@@ -341,7 +337,7 @@ impl Roster {
             format!("[you, from another client] {body}"),
         );
         stanza.type_ = MessageType::Chat;
-        self.gateway.outbox.send(stanza);
+        self.out.send(stanza);
     }
 
     /// The XMPP id of a message by legacy id (see the module docs).
@@ -388,18 +384,18 @@ mod tests {
 
     use super::*;
     use crate::config::GatewayConfig;
-    use crate::gateway::GatewayContext;
-    use crate::link::{OutboxReceiver, outbox};
+    use crate::context::GatewayContext;
     use crate::plugin::GatewayInfo;
+    use crate::sender::outbox;
     use crate::stanza::{ns, privilege::Privileges, register::RegistrationForm};
     use crate::store::Store;
 
     /// A roster of one contact, `c0`, whose server grants the message
     /// privilege if `privileged`.
-    fn roster(privileged: bool) -> (Roster, ContactId, OutboxReceiver) {
+    fn roster(privileged: bool) -> (Roster, ContactId) {
         let store = Store::open_in_memory().unwrap();
         let user = store.upsert_user("gw.x", "u@x", &[]).unwrap();
-        let (sender, receiver) = outbox();
+        let (sender, _receiver) = outbox();
         let ctx = GatewayContext::new(
             GatewayConfig::new("gw.x", "s", "p.wasm"),
             jid::BareJid::new("gw.x").unwrap(),
@@ -414,7 +410,7 @@ mod tests {
                     fields: vec![],
                 },
             },
-            crate::plugin::streams::tls_config(&[]).unwrap(),
+            crate::plugin::tls_config(&[]).unwrap(),
         );
         if privileged {
             ctx.set_privileges(
@@ -427,7 +423,7 @@ mod tests {
         }
         let mut roster = Roster::load(Arc::new(ctx), &user).unwrap();
         let id = roster.by_legacy_id("c0", None).unwrap();
-        (roster, id, receiver)
+        (roster, id)
     }
 
     /// The message the user's server is asked to send as the user.
@@ -450,7 +446,7 @@ mod tests {
 
     #[test]
     fn every_action_can_be_the_users_own() {
-        let (mut roster, c0, mut sent) = roster(true);
+        let (mut roster, c0) = roster(true);
         roster
             .send_text(
                 c0,
@@ -461,9 +457,9 @@ mod tests {
                 },
             )
             .unwrap();
-        sent.try_next().unwrap();
+        roster.take_first_outgoing().unwrap();
         roster.displayed(c0, "e1", true).unwrap();
-        let marker = as_user(sent.try_next().unwrap());
+        let marker = as_user(roster.take_first_outgoing().unwrap());
         assert_eq!(marker.attr("from"), Some("u@x"));
         assert_eq!(marker.attr("to"), Some("c0@gw.x"));
         assert_eq!(
@@ -473,7 +469,7 @@ mod tests {
             Some("e1")
         );
         roster.react(c0, "e1", &["👍".into()], true).unwrap();
-        let reaction = as_user(sent.try_next().unwrap());
+        let reaction = as_user(roster.take_first_outgoing().unwrap());
         assert_eq!(
             reaction
                 .get_child("reactions", ns::REACTIONS)
@@ -491,7 +487,7 @@ mod tests {
                 },
             )
             .unwrap();
-        let text = as_user(sent.try_next().unwrap());
+        let text = as_user(roster.take_first_outgoing().unwrap());
         assert_eq!(text.attr("id"), Some("u9"));
         roster
             .correct(
@@ -504,7 +500,7 @@ mod tests {
                 },
             )
             .unwrap();
-        let correction = as_user(sent.try_next().unwrap());
+        let correction = as_user(roster.take_first_outgoing().unwrap());
         assert_eq!(
             correction
                 .get_child("replace", ns::MESSAGE_CORRECT)
@@ -512,7 +508,7 @@ mod tests {
             Some("u9")
         );
         roster.retract(c0, "u9", true).unwrap();
-        let retraction = as_user(sent.try_next().unwrap());
+        let retraction = as_user(roster.take_first_outgoing().unwrap());
         assert_eq!(
             retraction
                 .get_child("retract", ns::RETRACT)
@@ -520,14 +516,14 @@ mod tests {
             Some("u9")
         );
         assert!(roster.is_sent_as_user("u9"));
-        assert!(sent.try_next().is_none());
+        assert!(roster.take_first_outgoing().is_none());
     }
 
     #[test]
     fn without_the_privilege_markers_are_dropped_and_texts_shown_from_the_contact() {
-        let (mut roster, c0, mut sent) = roster(false);
+        let (mut roster, c0) = roster(false);
         roster.displayed(c0, "e1", true).unwrap();
-        assert!(sent.try_next().is_none());
+        assert!(roster.take_first_outgoing().is_none());
         roster
             .send_text(
                 c0,
@@ -538,7 +534,7 @@ mod tests {
                 },
             )
             .unwrap();
-        let Some(Stanza::Message(shown)) = sent.try_next() else {
+        let Some(Stanza::Message(shown)) = roster.take_first_outgoing() else {
             panic!("a message")
         };
         assert_eq!(
@@ -553,11 +549,11 @@ mod tests {
 
     #[test]
     fn an_unknown_id_names_the_message_being_handled() {
-        let (mut roster, c0, mut sent) = roster(true);
+        let (mut roster, c0) = roster(true);
         roster.set_handling(Some((c0, "client-7".into())));
         roster.received(c0, "u1").unwrap();
         roster.set_handling(None);
-        let Some(Stanza::Message(receipt)) = sent.try_next() else {
+        let Some(Stanza::Message(receipt)) = roster.take_first_outgoing() else {
             panic!("a message")
         };
         let receipt: Element = receipt.into();
@@ -573,7 +569,7 @@ mod tests {
             Some("u1")
         );
         roster.received(c0, "u2").unwrap();
-        let Some(Stanza::Message(receipt)) = sent.try_next() else {
+        let Some(Stanza::Message(receipt)) = roster.take_first_outgoing() else {
             panic!("a message")
         };
         let receipt: Element = receipt.into();

@@ -6,6 +6,10 @@
 //! host-held state: it outlives plugin instances (a crash or a reload does
 //! not lose it) and is written through to the database, so that a restart
 //! neither forgets a contact nor pushes it into the user's roster again.
+//!
+//! Operations produce the stanzas they mean (roster pushes, presences,
+//! messages from puppets) into the roster's [`Batch`]; the session takes
+//! them after each call and hands them to the gateway's sender.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -13,9 +17,9 @@ use std::sync::Arc;
 use jid::{BareJid, Jid};
 use xmpp_parsers::presence::Type as PresenceType;
 
-use crate::gateway::GatewayContext;
+use crate::context::GatewayContext;
 use crate::stanza::{
-    avatar, escape,
+    Batch, avatar, escape,
     presence::{self, ContactPresence},
     roster as roster_push,
     vcard::VCard,
@@ -107,6 +111,8 @@ pub struct Roster {
     /// Contacts whose roster push the server had not confirmed when the
     /// roster was loaded: checked against the user's roster at login.
     unconfirmed: Vec<ContactId>,
+    /// The stanzas operations produced, not taken yet.
+    out: Batch,
 }
 
 impl Roster {
@@ -127,6 +133,7 @@ impl Roster {
             created: Vec::new(),
             rate: messages::RateLimit::new(rate),
             unconfirmed: Vec::new(),
+            out: Batch::default(),
         };
         for row in roster.gateway.store.contacts(user.id)? {
             let Some(jid) = roster.puppet_jid(&row.jid_username) else {
@@ -167,9 +174,20 @@ impl Roster {
         self.user_id
     }
 
-    /// The gateway this roster is part of.
-    pub fn gateway(&self) -> &Arc<GatewayContext> {
-        &self.gateway
+    /// The stanzas the operations so far produced, in order, to send.
+    pub fn take_outgoing(&mut self) -> Vec<xmpp_parsers::stanza::Stanza> {
+        self.out.take()
+    }
+
+    /// The first stanza produced and not taken yet (for tests).
+    pub fn take_first_outgoing(&mut self) -> Option<xmpp_parsers::stanza::Stanza> {
+        self.out.take_first()
+    }
+
+    /// Queues a stanza behind those the roster produced (for the session's
+    /// own, so that the order is kept).
+    pub fn send(&mut self, stanza: impl Into<xmpp_parsers::stanza::Stanza>) {
+        self.out.send(stanza);
     }
 
     /// A contact by index.
@@ -180,6 +198,11 @@ impl Roster {
     /// Every contact's index.
     pub fn ids(&self) -> std::ops::Range<ContactId> {
         0..self.contacts.len()
+    }
+
+    /// The known contact with this legacy id.
+    pub fn known(&self, legacy_id: &str) -> Option<ContactId> {
+        self.by_legacy_id.get(legacy_id).copied()
     }
 
     /// The contact with this legacy id, created (and stored) on first use.
@@ -287,11 +310,11 @@ impl Roster {
             .store
             .set_contact_name(row_id, self.contacts[id].name.as_deref())?;
         if in_roster {
-            if self.gateway.can_push_roster(&self.user) {
+            if self.gateway.grants.can_push_roster(&self.user) {
                 self.push_item(id, false);
             }
             if let Some(name) = &self.contacts[id].name {
-                self.gateway.outbox.send(avatar::nick_event(
+                self.out.send(avatar::nick_event(
                     self.contacts[id].jid.clone(),
                     self.user.clone().into(),
                     name,
@@ -311,7 +334,7 @@ impl Roster {
         }
         contact.in_roster = true;
         let row_id = contact.row_id;
-        let pushing = self.gateway.can_push_roster(&self.user);
+        let pushing = self.gateway.grants.can_push_roster(&self.user);
         // A push stays unconfirmed until the server answers: a kill between
         // the commit and the write would lose it, and the next login checks.
         self.gateway
@@ -322,7 +345,7 @@ impl Roster {
             self.send_presence(id);
         } else {
             let contact = &self.contacts[id];
-            self.gateway.outbox.send(presence::subscribe(
+            self.out.send(presence::subscribe(
                 contact.jid.clone().into(),
                 self.user.clone().into(),
                 contact.name.as_deref(),
@@ -343,10 +366,10 @@ impl Roster {
                 continue;
             }
             count += 1;
-            if self.gateway.can_push_roster(&self.user) {
+            if self.gateway.grants.can_push_roster(&self.user) {
                 self.push_item(id, true);
             } else {
-                self.gateway.outbox.send(presence::subscribe(
+                self.out.send(presence::subscribe(
                     contact.jid.clone().into(),
                     self.user.clone().into(),
                     contact.name.as_deref(),
@@ -432,7 +455,7 @@ impl Roster {
 
     /// Answers a presence probe (or a new subscription) from the user with
     /// the contact's last presence.
-    pub fn send_presence(&self, id: ContactId) {
+    pub fn send_presence(&mut self, id: ContactId) {
         let Some(contact) = self.contacts.get(id) else {
             return;
         };
@@ -449,16 +472,16 @@ impl Roster {
             }
             None => presence::bare(PresenceType::Unavailable, contact.full_jid(), to),
         };
-        self.gateway.outbox.send(stanza);
+        self.out.send(stanza);
     }
 
     /// Shows every contact in the roster offline, for a session that ends
     /// (the gateway stops, or the user registers again): the user's client
     /// would show them online forever otherwise.
-    pub fn all_offline(&self) {
+    pub fn all_offline(&mut self) {
         let to: Jid = self.user.clone().into();
         for contact in self.contacts.iter().filter(|c| c.in_roster) {
-            self.gateway.outbox.send(presence::bare(
+            self.out.send(presence::bare(
                 PresenceType::Unavailable,
                 contact.full_jid(),
                 to.clone(),
@@ -476,11 +499,11 @@ impl Roster {
         }
     }
 
-    fn send_removal(&self, id: ContactId) {
+    fn send_removal(&mut self, id: ContactId) {
         let contact = &self.contacts[id];
         let to: Jid = self.user.clone().into();
-        if self.gateway.can_push_roster(&self.user) {
-            self.gateway.outbox.send(roster_push::remove_item(
+        if self.gateway.grants.can_push_roster(&self.user) {
+            self.out.send(roster_push::remove_item(
                 self.gateway.jid.clone().into(),
                 self.user.clone(),
                 self.gateway.new_id(),
@@ -489,12 +512,11 @@ impl Roster {
         } else {
             let from: Jid = contact.jid.clone().into();
             for type_ in [PresenceType::Unsubscribe, PresenceType::Unsubscribed] {
-                self.gateway
-                    .outbox
+                self.out
                     .send(presence::bare(type_, from.clone(), to.clone()));
             }
         }
-        self.gateway.outbox.send(presence::bare(
+        self.out.send(presence::bare(
             PresenceType::Unavailable,
             contact.full_jid(),
             to,
@@ -504,12 +526,12 @@ impl Roster {
     /// Pushes a contact's roster item; `adding` when it is not (or may not
     /// be) in the user's roster yet, so that a refused push turns into a
     /// subscription request (a refused rename is just dropped).
-    fn push_item(&self, id: ContactId, adding: bool) {
+    fn push_item(&mut self, id: ContactId, adding: bool) {
         let contact = &self.contacts[id];
         let iq_id = self.gateway.new_id();
-        self.gateway.sent_push(
+        self.gateway.track_push(
             iq_id.clone(),
-            crate::gateway::SentPush {
+            crate::context::SentPush {
                 user: self.user.clone(),
                 row_id: contact.row_id,
                 contact: contact.jid.clone(),
@@ -517,7 +539,7 @@ impl Roster {
                 adding,
             },
         );
-        self.gateway.outbox.send(roster_push::push_item(
+        self.out.send(roster_push::push_item(
             self.gateway.jid.clone().into(),
             self.user.clone(),
             iq_id,

@@ -52,7 +52,7 @@ impl Roster {
         contact.avatar_unique_id = unique_id;
         if changed && contact.in_roster {
             let jid = contact.jid.clone();
-            self.gateway.outbox.send(avatar::metadata_event(
+            self.out.send(avatar::metadata_event(
                 jid,
                 self.user.clone().into(),
                 info.as_ref(),

@@ -95,8 +95,7 @@ impl Session {
                 }
                 self.log_out().await;
                 if command == UserCommand::Kick {
-                    self.ctx.send_message(
-                        &self.user,
+                    self.tell(
                         "An administrator of the gateway logged you out. Go offline and online \
                          again, or run the 'Log in' command, to log in again.",
                     );

@@ -7,8 +7,9 @@ use xmpp_parsers::{
     stanza_error::DefinedCondition,
 };
 
+use super::calls::Crashed;
 use super::{LoginState, Session};
-use crate::plugin::{PluginError, TextMessage};
+use crate::plugin::TextMessage;
 use crate::roster::ContactId;
 use crate::stanza::{
     correction,
@@ -79,18 +80,14 @@ impl Session {
         };
         if let Some(text) = not_logged_in {
             if message::body(&m).is_some() {
-                self.ctx
-                    .outbox
-                    .send(reply_error(DefinedCondition::RecipientUnavailable, text));
+                self.send(reply_error(DefinedCondition::RecipientUnavailable, text));
             }
             return;
         }
         let contact = match self.resolve(&to).await {
             Ok(contact) => contact,
             Err(text) => {
-                self.ctx
-                    .outbox
-                    .send(reply_error(DefinedCondition::ItemNotFound, text));
+                self.send(reply_error(DefinedCondition::ItemNotFound, text));
                 return;
             }
         };
@@ -100,17 +97,11 @@ impl Session {
         let outcome = self.perform(contact, action, id.clone()).await;
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(reason)) => self
-                .ctx
-                .outbox
-                .send(reply_error(DefinedCondition::UndefinedCondition, reason)),
-            Err(e) => {
-                self.on_crash(&e, "a message");
-                self.ctx.outbox.send(reply_error(
-                    DefinedCondition::InternalServerError,
-                    "the gateway's plugin crashed".into(),
-                ));
-            }
+            Ok(Err(reason)) => self.send(reply_error(DefinedCondition::UndefinedCondition, reason)),
+            Err(Crashed) => self.send(reply_error(
+                DefinedCondition::InternalServerError,
+                "the gateway's plugin crashed".into(),
+            )),
         }
     }
 
@@ -173,24 +164,34 @@ impl Session {
         contact: ContactId,
         action: Action,
         xmpp_id: Option<String>,
-    ) -> Result<Result<(), String>, PluginError> {
-        if let Action::Text { body, reply_to } = action {
-            return self.text(contact, body, reply_to, xmpp_id).await;
-        }
-        let instance = self.instance().await?;
+    ) -> Result<Result<(), String>, Crashed> {
+        let during = "a message";
         match action {
-            Action::Text { .. } => unreachable!("handled above"),
+            Action::Text { body, reply_to } => self.text(contact, body, reply_to, xmpp_id).await,
             Action::Correct { legacy_id, body } => {
-                instance.on_correct(contact, &legacy_id, &body).await
+                self.call(during, async |i| {
+                    i.on_correct(contact, &legacy_id, &body).await
+                })
+                .await
             }
-            Action::Retract { legacy_id } => instance.on_retract(contact, &legacy_id).await,
+            Action::Retract { legacy_id } => {
+                self.call(during, async |i| i.on_retract(contact, &legacy_id).await)
+                    .await
+            }
             Action::React { legacy_id, emojis } => {
-                instance.on_react(contact, &legacy_id, emojis).await
+                self.call(during, async |i| {
+                    i.on_react(contact, &legacy_id, emojis).await
+                })
+                .await
             }
-            Action::Displayed { legacy_ids } => {
-                instance.on_displayed(contact, legacy_ids).await.map(Ok)
-            }
-            Action::ChatState(state) => instance.on_chat_state(contact, state).await.map(Ok),
+            Action::Displayed { legacy_ids } => self
+                .call(during, async |i| i.on_displayed(contact, legacy_ids).await)
+                .await
+                .map(Ok),
+            Action::ChatState(state) => self
+                .call(during, async |i| i.on_chat_state(contact, state).await)
+                .await
+                .map(Ok),
         }
     }
 
@@ -202,7 +203,7 @@ impl Session {
         body: String,
         reply_to: Option<String>,
         xmpp_id: Option<String>,
-    ) -> Result<Result<(), String>, PluginError> {
+    ) -> Result<Result<(), String>, Crashed> {
         if let (Some(data), Some(xmpp_id)) = (self.data(), &xmpp_id) {
             data.roster.set_handling(Some((contact, xmpp_id.clone())));
         }
@@ -211,10 +212,9 @@ impl Session {
             xmpp_id: xmpp_id.clone(),
             reply_to,
         };
-        let result = match self.instance().await {
-            Ok(instance) => instance.on_text(contact, message).await,
-            Err(e) => Err(e),
-        };
+        let result = self
+            .call("a message", async |i| i.on_text(contact, message).await)
+            .await;
         if let Some(data) = self.data() {
             data.roster.set_handling(None);
             if let (Ok(Ok(Some(legacy_id))), Some(xmpp_id)) = (&result, &xmpp_id)

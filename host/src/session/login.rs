@@ -3,14 +3,14 @@
 //! filling the roster, logging out, and the gateway's presence that tells
 //! the user where their session stands.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use jid::{BareJid, Jid};
+use jid::Jid;
 use tokio::time::Instant;
 use xmpp_parsers::presence::{Show, Type as PresenceType};
 
 use super::Session;
+use crate::context::ServerRoster;
 
 /// After this many logins in a row that crash the plugin, the session is
 /// parked instead of retried.
@@ -19,6 +19,35 @@ const PARK_AFTER: u32 = 5;
 /// Login retries: the first after this, doubled each time up to the cap.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 const MAX_RETRY: Duration = Duration::from_secs(300);
+
+/// The kinds of [`LoginState`], without their details: what metrics and
+/// admin lists count sessions by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// [`LoginState::LoggedOut`].
+    LoggedOut,
+    /// [`LoginState::LoggingIn`].
+    LoggingIn,
+    /// [`LoginState::LoggedIn`].
+    LoggedIn,
+    /// [`LoginState::Failed`].
+    Failed,
+    /// [`LoginState::Parked`].
+    Parked,
+}
+
+impl LoginKind {
+    /// The kind's one-word name, as metrics and admin lists show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginKind::LoggedOut => "logged-out",
+            LoginKind::LoggingIn => "logging-in",
+            LoginKind::LoggedIn => "logged-in",
+            LoginKind::Failed => "failed",
+            LoginKind::Parked => "parked",
+        }
+    }
+}
 
 /// Where a session stands with the legacy network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,20 +75,16 @@ pub enum LoginState {
 }
 
 impl LoginState {
-    /// The state's one-word name, as metrics and admin lists show it.
-    pub fn name(&self) -> &'static str {
+    /// The state's kind.
+    pub fn kind(&self) -> LoginKind {
         match self {
-            LoginState::LoggedOut => "logged-out",
-            LoginState::LoggingIn => "logging-in",
-            LoginState::LoggedIn { .. } => "logged-in",
-            LoginState::Failed { .. } => "failed",
-            LoginState::Parked { .. } => "parked",
+            LoginState::LoggedOut => LoginKind::LoggedOut,
+            LoginState::LoggingIn => LoginKind::LoggingIn,
+            LoginState::LoggedIn { .. } => LoginKind::LoggedIn,
+            LoginState::Failed { .. } => LoginKind::Failed,
+            LoginState::Parked { .. } => LoginKind::Parked,
         }
     }
-
-    /// Every state's name, for metrics that count sessions by state.
-    pub const NAMES: [&'static str; 5] =
-        ["logged-out", "logging-in", "logged-in", "failed", "parked"];
 }
 
 impl std::fmt::Display for LoginState {
@@ -82,8 +107,8 @@ impl Session {
     pub(super) fn set_login(&mut self, login: LoginState) {
         crate::metrics::METRICS.session_state(
             self.ctx.jid.as_str(),
-            Some(self.login.name()),
-            Some(login.name()),
+            Some(self.login.kind().name()),
+            Some(login.kind().name()),
         );
         self.published.send_replace(login.clone());
         self.login = login;
@@ -93,11 +118,7 @@ impl Session {
         let to: Jid = self.user.clone().into();
         self.set_login(LoginState::LoggingIn);
         self.send_status(to.clone());
-        let result = match self.instance().await {
-            Ok(instance) => instance.login().await,
-            Err(e) => Err(e),
-        };
-        match result {
+        match self.call("login", async |i| i.login().await).await {
             Ok(Ok(status)) => {
                 tracing::info!(gateway = %self.ctx.jid, user = %self.user, %status, "logged in");
                 self.failures = 0;
@@ -108,8 +129,7 @@ impl Session {
                 self.send_status(to);
             }
             Ok(Err(reason)) => self.login_failed(reason),
-            Err(e) => {
-                self.on_crash(&e, "login");
+            Err(_) => {
                 self.login_crashes += 1;
                 if self.login_crashes >= PARK_AFTER {
                     self.park();
@@ -124,14 +144,11 @@ impl Session {
     pub(super) fn park(&mut self) {
         let crashes = self.login_crashes;
         tracing::error!(gateway = %self.ctx.jid, user = %self.user, crashes, "session parked");
-        self.ctx.send_message(
-            &self.user,
-            &format!(
-                "The gateway's plugin crashed at each of your last {crashes} logins, so your session \
-                 is parked: no more automatic retries. Go offline and online again (or register \
-                 again) to retry."
-            ),
-        );
+        self.tell(&format!(
+            "The gateway's plugin crashed at each of your last {crashes} logins, so your session \
+             is parked: no more automatic retries. Go offline and online again (or register \
+             again) to retry."
+        ));
         self.set_login(LoginState::Parked { crashes });
         self.retry_at = None;
         self.send_status(self.user.clone().into());
@@ -143,13 +160,10 @@ impl Session {
             .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
             .min(MAX_RETRY);
         tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, retry_in = ?delay, "login failed");
-        self.ctx.send_message(
-            &self.user,
-            &format!(
-                "Could not log in: {reason}. Retrying in {} s.",
-                delay.as_secs()
-            ),
-        );
+        self.tell(&format!(
+            "Could not log in: {reason}. Retrying in {} s.",
+            delay.as_secs()
+        ));
         self.set_login(LoginState::Failed { reason });
         self.retry_at = Some(Instant::now() + delay);
         self.send_status(self.user.clone().into());
@@ -160,15 +174,16 @@ impl Session {
     pub(super) fn check_unconfirmed_pushes(&mut self) {
         let Some(data) = self.data() else { return };
         let unconfirmed = data.roster.take_unconfirmed();
-        if unconfirmed.is_empty() || !self.ctx.can_push_roster(&self.user) {
+        if unconfirmed.is_empty() || !self.ctx.grants.can_push_roster(&self.user) {
             return;
         }
         tracing::info!(gateway = %self.ctx.jid, user = %self.user, contacts = unconfirmed.len(), "checking unconfirmed roster pushes");
         self.awaiting_roster = unconfirmed;
-        self.ctx.ask_roster(&self.user);
+        let request = self.ctx.roster_request(&self.user);
+        self.send(request);
     }
 
-    pub(super) fn on_server_roster(&mut self, roster: Option<HashSet<BareJid>>) {
+    pub(super) fn on_server_roster(&mut self, roster: ServerRoster) {
         let unconfirmed = std::mem::take(&mut self.awaiting_roster);
         let Some(data) = self.data() else { return };
         let pushed = data
@@ -178,17 +193,11 @@ impl Session {
     }
 
     pub(super) async fn fill_roster(&mut self) {
-        let result = match self.instance().await {
-            Ok(instance) => instance.fill_roster().await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(reason)) => self.ctx.send_message(
-                &self.user,
-                &format!("Could not fetch your contacts: {reason}"),
-            ),
-            Err(e) => self.on_crash(&e, "fill-roster"),
+        let result = self
+            .call("fill-roster", async |i| i.fill_roster().await)
+            .await;
+        if let Ok(Err(reason)) = result {
+            self.tell(&format!("Could not fetch your contacts: {reason}"));
         }
     }
 
@@ -196,10 +205,9 @@ impl Session {
         if !matches!(self.login, LoginState::LoggedIn { .. }) {
             return;
         }
-        if let Some(instance) = self.instance.as_mut()
-            && let Err(e) = instance.logout().await
-        {
-            self.on_crash(&e, "logout");
+        // No instance: nothing runs that could log out.
+        if self.instance.is_some() {
+            let _ = self.call("logout", async |i| i.logout().await).await;
         }
         self.set_login(LoginState::LoggedOut);
         self.retry_at = None;
@@ -207,21 +215,22 @@ impl Session {
     }
 
     /// The gateway's presence as the session stands.
-    pub(super) fn send_status(&self, to: Jid) {
-        match &self.login {
-            LoginState::LoggedIn { status } => self.ctx.send_status(to, None, status),
+    pub(super) fn send_status(&mut self, to: Jid) {
+        let presence = match &self.login {
+            LoginState::LoggedIn { status } => self.ctx.status_to(to, None, status),
             LoginState::Failed { reason } => {
                 self.ctx
-                    .send_status(to, Some(Show::Dnd), &format!("Login failed: {reason}"))
+                    .status_to(to, Some(Show::Dnd), &format!("Login failed: {reason}"))
             }
-            LoginState::Parked { crashes } => self.ctx.send_status(
+            LoginState::Parked { crashes } => self.ctx.status_to(
                 to,
                 Some(Show::Xa),
                 &format!("Parked: the plugin crashed at {crashes} logins in a row"),
             ),
-            LoginState::LoggingIn => self.ctx.send_status(to, Some(Show::Dnd), "Logging in…"),
-            LoginState::LoggedOut => self.ctx.send_presence_type(to, PresenceType::Unavailable),
-        }
+            LoginState::LoggingIn => self.ctx.status_to(to, Some(Show::Dnd), "Logging in…"),
+            LoginState::LoggedOut => self.ctx.presence_to(to, PresenceType::Unavailable),
+        };
+        self.send(presence);
     }
 
     pub(super) async fn on_available(&mut self, resource: Jid) {

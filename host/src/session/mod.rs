@@ -7,7 +7,15 @@
 //!
 //! The session logs in when it starts (after the gateway knows its
 //! privileges), retries a failed login with capped backoff, and answers the
-//! stanzas addressed to its user's puppets.
+//! stanzas addressed to its user's puppets. What its calls produce (the
+//! roster's stanzas) it hands to the gateway's sender after each call.
+//!
+//! - `calls`: the one way to call the plugin, under crash containment;
+//! - `data`: the state the session keeps across instances;
+//! - `imports`: the host side of every import the plugin calls;
+//! - `login`, `inbound` (messages), `puppet` (presences, iqs), `commands`:
+//!   what the session does for each kind of event;
+//! - `streams`, `http`: the network connections the host holds for it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,28 +30,33 @@ use xmpp_parsers::{
     presence::{Presence, Type as PresenceType},
 };
 
-use crate::gateway::GatewayContext;
-use crate::plugin::streams::{Grant, StreamEvent, Streams};
-use crate::plugin::{HostState, Instance, PluginError, PluginRuntime, SessionData};
+use crate::context::{GatewayContext, ServerRoster};
+use crate::plugin::{self, Grant, HostState};
 use crate::roster::{ContactId, Roster, RosterError};
-use crate::stanza::escape;
 use crate::store::UserRow;
 
-/// Sleeps until `at`, or for ever without one.
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
+mod calls;
 mod commands;
+mod data;
+mod http;
+mod imports;
 mod inbound;
 mod login;
 mod puppet;
+mod streams;
 
 pub use commands::{CommandReply, ContactLine, SessionReport, UserCommand};
-pub use login::LoginState;
+pub use data::SessionData;
+pub use login::{LoginKind, LoginState};
+pub use streams::{StreamEvent, Streams};
+
+/// A plugin compiled for sessions.
+pub type Runtime = plugin::PluginRuntime<SessionData>;
+/// A plugin instance serving a session.
+pub type SessionInstance = plugin::Instance<SessionData>;
+/// The gateway's own instance, which serves no user.
+pub type Service = plugin::Service<SessionData>;
+type State = HostState<SessionData>;
 
 /// What a session is asked to do.
 #[derive(Debug)]
@@ -65,12 +78,12 @@ pub enum SessionEvent {
     /// Log out and end (the user registered again with new settings).
     Stop(oneshot::Sender<()>),
     /// Move to a reloaded plugin.
-    Reload(Arc<PluginRuntime>),
+    Reload(Arc<Runtime>),
     /// An ad-hoc command of the user's (or an administrator's about them).
     Command(UserCommand, oneshot::Sender<CommandReply>),
-    /// The user's roster as the server has it (None: it would not say),
-    /// asked for to settle pushes a kill left unanswered.
-    ServerRoster(Option<std::collections::HashSet<BareJid>>),
+    /// The user's roster as the server has it, asked for to settle pushes
+    /// a kill left unanswered.
+    ServerRoster(ServerRoster),
 }
 
 /// The sending side of a session's mailbox.
@@ -103,41 +116,46 @@ impl SessionHandle {
     }
 }
 
-/// Starts a user's session.
+/// Starts a user's session, whose plugin instances come from `runtime`
+/// and whose id mappings from the gateway's `service`.
 pub fn spawn(
     ctx: Arc<GatewayContext>,
-    runtime: Arc<PluginRuntime>,
+    runtime: Arc<Runtime>,
+    service: Arc<Service>,
     user: UserRow,
 ) -> Result<(BareJid, SessionHandle), RosterError> {
     let roster = Roster::load(ctx.clone(), &user)?;
     let jid = roster.user().clone();
     let (tx, rx) = mpsc::unbounded_channel();
     let (stream_events_tx, stream_events) = mpsc::unbounded_channel();
-    let grants = ctx
+    let grants: Vec<Grant> = ctx
         .config
         .allow
         .iter()
         .filter_map(|a| Grant::parse(a))
         .collect();
-    let tls = ctx.tls.clone();
+    let streams = Streams::new(grants, ctx.tls.clone(), stream_events_tx);
     let (published, state) = watch::channel(LoginState::LoggedOut);
+    let data = SessionData {
+        ctx: ctx.clone(),
+        service,
+        roster,
+        registration: user.registration,
+        requested_timers: Vec::new(),
+        streams,
+    };
     let session = Session {
         ctx,
         runtime,
         user: jid.clone(),
         instance: None,
-        state: Some(HostState::for_session(SessionData {
-            roster,
-            registration: user.registration,
-            timers: Vec::new(),
-            streams: Streams::new(grants, tls, stream_events_tx),
-        })),
+        state: Some(data.into_state()),
         login: LoginState::LoggedOut,
         published,
         failures: 0,
         login_crashes: 0,
         retry_at: None,
-        timers: Vec::new(),
+        scheduled_timers: Vec::new(),
         stream_events,
         resources: HashSet::new(),
         awaiting_roster: Vec::new(),
@@ -145,20 +163,28 @@ pub fn spawn(
     crate::metrics::METRICS.session_state(
         session.ctx.jid.as_str(),
         None,
-        Some(session.login.name()),
+        Some(session.login.kind().name()),
     );
     let span = tracing::info_span!("session", gateway = %session.ctx.jid, user = %jid);
     tokio::spawn(tracing::Instrument::instrument(session.run(rx), span));
     Ok((jid, SessionHandle { tx, state }))
 }
 
+/// Sleeps until `at`, or for ever without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Session {
     ctx: Arc<GatewayContext>,
-    runtime: Arc<PluginRuntime>,
+    runtime: Arc<Runtime>,
     user: BareJid,
     /// The live instance, if any; `state` holds the host state otherwise.
-    instance: Option<Instance>,
-    state: Option<HostState>,
+    instance: Option<SessionInstance>,
+    state: Option<State>,
     login: LoginState,
     /// `login`, for whoever holds the handle.
     published: watch::Sender<LoginState>,
@@ -166,8 +192,8 @@ struct Session {
     /// Logins in a row that crashed the plugin.
     login_crashes: u32,
     retry_at: Option<Instant>,
-    /// The plugin's timers, soonest first.
-    timers: Vec<(Instant, String)>,
+    /// The plugin's timers, scheduled, soonest first.
+    scheduled_timers: Vec<(Instant, String)>,
     /// What happens on the session's network streams.
     stream_events: mpsc::UnboundedReceiver<StreamEvent>,
     /// The user's online clients.
@@ -183,6 +209,7 @@ impl Session {
         self.log_in().await;
         loop {
             self.after_calls().await;
+            self.flush();
             let wake = self.next_wake();
             let event = tokio::select! {
                 event = mailbox.recv() => event,
@@ -214,7 +241,7 @@ impl Session {
                         PresenceType::Unsubscribed,
                         PresenceType::Unavailable,
                     ] {
-                        self.ctx.send_presence_type(user.clone(), type_);
+                        self.send(self.ctx.presence_to(user.clone(), type_));
                     }
                     let _ = done.send(());
                     break;
@@ -223,6 +250,7 @@ impl Session {
                 SessionEvent::ServerRoster(roster) => self.on_server_roster(roster),
                 SessionEvent::Command(command, reply) => {
                     let answer = self.on_command(command).await;
+                    self.flush();
                     let _ = reply.send(answer);
                 }
                 SessionEvent::Stop(done) => {
@@ -230,12 +258,17 @@ impl Session {
                     if let Some(data) = self.data() {
                         data.roster.all_offline();
                     }
+                    self.flush();
                     let _ = done.send(());
                     break;
                 }
             }
         }
-        crate::metrics::METRICS.session_state(self.ctx.jid.as_str(), Some(self.login.name()), None);
+        crate::metrics::METRICS.session_state(
+            self.ctx.jid.as_str(),
+            Some(self.login.kind().name()),
+            None,
+        );
         tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session ended");
     }
 
@@ -245,58 +278,65 @@ impl Session {
     async fn after_calls(&mut self) {
         loop {
             let Some(data) = self.data() else { return };
-            let timers = std::mem::take(&mut data.timers);
+            let requested = std::mem::take(&mut data.requested_timers);
             let created = data.roster.take_created();
             let now = Instant::now();
-            for (delay_ms, token) in timers {
-                self.timers
+            for (delay_ms, token) in requested {
+                self.scheduled_timers
                     .push((now + Duration::from_millis(u64::from(delay_ms)), token));
             }
-            self.timers.sort_by_key(|(at, _)| *at);
+            self.scheduled_timers.sort_by_key(|(at, _)| *at);
             if created.is_empty() {
                 return;
             }
             for contact in created {
-                let result = match self.instance().await {
-                    Ok(instance) => instance.update_contact_info(contact).await,
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(reason)) => {
-                        tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, "update-contact-info failed");
-                    }
-                    Err(e) => self.on_crash(&e, "update-contact-info"),
+                let during = "update-contact-info";
+                if let Ok(Err(reason)) = self
+                    .call(during, async |i| i.update_contact_info(contact).await)
+                    .await
+                {
+                    tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, "update-contact-info failed");
                 }
             }
         }
     }
 
-    /// Hands what happened on a stream to the plugin.
+    /// Hands what happened on a stream (or an HTTP request) to the plugin.
     async fn on_stream_event(&mut self, event: StreamEvent) {
-        let result = match self.instance().await {
-            Ok(instance) => match &event {
-                StreamEvent::Data(id, data) => instance.on_stream_data(*id, data).await,
-                StreamEvent::Closed(id, reason) => {
-                    instance.on_stream_closed(*id, reason.as_deref()).await
+        let _ = match event {
+            StreamEvent::Data(id, data) => {
+                self.call("network data", async |i| i.on_stream_data(id, &data).await)
+                    .await
+            }
+            StreamEvent::Closed(id, reason) => {
+                let result = self
+                    .call("network data", async |i| {
+                        i.on_stream_closed(id, reason.as_deref()).await
+                    })
+                    .await;
+                if let Some(data) = self.data() {
+                    data.streams.ended(id);
                 }
-            },
-            Err(e) => Err(e),
+                result
+            }
+            StreamEvent::HttpResponse(id, response) => {
+                if response.is_err()
+                    && let Some(data) = self.data()
+                {
+                    data.streams.ended(id);
+                }
+                self.call("network data", async |i| {
+                    i.on_http_response(id, response).await
+                })
+                .await
+            }
         };
-        if let StreamEvent::Closed(id, _) = event
-            && let Some(data) = self.data()
-        {
-            data.streams.ended(id);
-        }
-        if let Err(e) = result {
-            self.on_crash(&e, "network data");
-        }
     }
 
     /// When the session must wake up without an event: a login retry or a
     /// plugin timer.
     fn next_wake(&self) -> Option<Instant> {
-        let timer = self.timers.first().map(|(at, _)| *at);
+        let timer = self.scheduled_timers.first().map(|(at, _)| *at);
         match (self.retry_at, timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -309,127 +349,43 @@ impl Session {
             self.retry_at = None;
             self.log_in().await;
         }
-        let due = self.timers.iter().take_while(|(at, _)| *at <= now).count();
-        let fired: Vec<(Instant, String)> = self.timers.drain(..due).collect();
+        let due = self
+            .scheduled_timers
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .count();
+        let fired: Vec<(Instant, String)> = self.scheduled_timers.drain(..due).collect();
         for (_, token) in fired {
-            let result = match self.instance().await {
-                Ok(instance) => instance.on_timer(&token).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                self.on_crash(&e, "on-timer");
-            }
+            let _ = self
+                .call("on-timer", async |i| i.on_timer(&token).await)
+                .await;
         }
     }
 
     /// Swaps to a reloaded plugin: the old instance goes (its host state
     /// stays), and a logged-in session logs in again on the new code, which
     /// resumes from what the host holds (roster, key-value store, timers).
-    async fn on_reload(&mut self, runtime: Arc<PluginRuntime>) {
-        if let Some(instance) = self.instance.take() {
-            self.state = instance
-                .into_state()
-                .into_session()
-                .map(HostState::for_session);
-        }
+    async fn on_reload(&mut self, runtime: Arc<Runtime>) {
+        self.drop_instance();
         self.runtime = runtime;
         if !matches!(self.login, LoginState::LoggedIn { .. }) {
             tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session on the reloaded plugin");
             return;
         }
-        let result = match self.instance().await {
-            Ok(instance) => instance.login().await,
-            Err(e) => Err(e),
-        };
-        match result {
+        match self
+            .call("login after a reload", async |i| i.login().await)
+            .await
+        {
             Ok(Ok(status)) => {
-                if self.login
-                    != (LoginState::LoggedIn {
-                        status: status.clone(),
-                    })
-                {
-                    self.set_login(LoginState::LoggedIn { status });
+                let login = LoginState::LoggedIn { status };
+                if self.login != login {
+                    self.set_login(login);
                     self.send_status(self.user.clone().into());
                 }
             }
             Ok(Err(reason)) => self.login_failed(reason),
-            Err(e) => {
-                self.on_crash(&e, "login after a reload");
-                self.login_failed("the plugin crashed".into());
-            }
+            Err(_) => self.login_failed("the plugin crashed".into()),
         }
         tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session on the reloaded plugin");
-    }
-
-    /// The live instance, made from the held state if there is none.
-    async fn instance(&mut self) -> Result<&mut Instance, PluginError> {
-        if self.instance.is_none() {
-            let state = self
-                .state
-                .take()
-                .ok_or_else(|| PluginError::Instantiate("session state lost".into()))?;
-            let instance = self.runtime.instantiate(state).await?;
-            self.instance = Some(instance);
-        }
-        self.instance
-            .as_mut()
-            .ok_or_else(|| PluginError::Instantiate("no instance".into()))
-    }
-
-    /// After a crash: drop the dead instance, keep the host state, tell the
-    /// user.
-    fn on_crash(&mut self, error: &PluginError, during: &str) {
-        tracing::error!(gateway = %self.ctx.jid, user = %self.user, during, %error, "plugin crashed");
-        if let Some(instance) = self.instance.take() {
-            let data = instance.into_state().into_session();
-            self.state = data.map(HostState::for_session);
-        }
-        let what = match error {
-            PluginError::Deadline(ms) => format!("ran past its {ms} ms time limit"),
-            PluginError::Memory(mb) => format!("used more than its {mb} MiB of memory"),
-            _ => "crashed".to_owned(),
-        };
-        self.ctx.send_message(
-            &self.user,
-            &format!("The gateway's plugin {what} during {during}; it was restarted."),
-        );
-    }
-
-    fn data(&mut self) -> Option<&mut SessionData> {
-        match &mut self.instance {
-            Some(instance) => instance.state().session(),
-            None => self.state.as_mut().and_then(HostState::session),
-        }
-    }
-
-    /// The contact a puppet JID's local part names: a known one, else the
-    /// plugin's `jid-username-to-legacy-id` decides. Err is the text of an
-    /// `item-not-found`.
-    async fn resolve(&mut self, to: &Jid) -> Result<ContactId, String> {
-        let username = to.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
-        if let Some(id) = self.data().and_then(|d| d.roster.by_username(&username)) {
-            return Ok(id);
-        }
-        let unescaped = escape::unescape(&username);
-        let answer = match self.instance().await {
-            Ok(instance) => {
-                instance
-                    .jid_username_to_legacy_id(&username, &unescaped)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        let legacy_id = match answer {
-            Ok(Ok(legacy_id)) => legacy_id,
-            Ok(Err(reason)) => return Err(reason),
-            Err(e) => {
-                self.on_crash(&e, "jid-username-to-legacy-id");
-                return Err("the gateway's plugin crashed".into());
-            }
-        };
-        let data = self.data().ok_or("session state lost")?;
-        data.roster
-            .by_legacy_id(&legacy_id, Some(&username))
-            .map_err(|e| e.to_string())
     }
 }

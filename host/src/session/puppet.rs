@@ -15,11 +15,36 @@ use crate::roster::ContactId;
 use crate::stanza::{
     avatar, disco,
     error::{iq_error, stanza_error},
-    ns, presence,
+    escape, ns, presence,
     vcard::{self, VCard},
 };
 
 impl Session {
+    /// The contact a puppet JID's local part names: a known one, else the
+    /// plugin's `jid-username-to-legacy-id` decides. Err is the text of an
+    /// `item-not-found`.
+    pub(super) async fn resolve(&mut self, to: &Jid) -> Result<ContactId, String> {
+        let username = to.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
+        if let Some(id) = self.data().and_then(|d| d.roster.by_username(&username)) {
+            return Ok(id);
+        }
+        let unescaped = escape::unescape(&username);
+        let answer = self
+            .call("jid-username-to-legacy-id", async |i| {
+                i.jid_username_to_legacy_id(&username, &unescaped).await
+            })
+            .await;
+        let legacy_id = match answer {
+            Ok(Ok(legacy_id)) => legacy_id,
+            Ok(Err(reason)) => return Err(reason),
+            Err(_) => return Err("the gateway's plugin crashed".into()),
+        };
+        let data = self.data().ok_or("session state lost")?;
+        data.roster
+            .by_legacy_id(&legacy_id, Some(&username))
+            .map_err(|e| e.to_string())
+    }
+
     pub(super) async fn on_presence(&mut self, p: Presence) {
         let Some(to) = p.to.as_ref() else { return };
         let username = to.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
@@ -33,19 +58,14 @@ impl Session {
             (PresenceType::Subscribe, Some(id)) => {
                 if let Some(contact) = data.roster.get(id) {
                     let from: Jid = contact.jid.clone().into();
-                    self.ctx
-                        .outbox
+                    data.roster
                         .send(presence::bare(PresenceType::Subscribed, from, user));
                 }
-                if let Some(data) = self.data() {
-                    data.roster.send_presence(id);
-                }
+                data.roster.send_presence(id);
             }
             (PresenceType::Probe | PresenceType::Subscribe, None) => {
                 let from = to.to_bare().into();
-                self.ctx
-                    .outbox
-                    .send(presence::bare(PresenceType::Unsubscribed, from, user));
+                self.send(presence::bare(PresenceType::Unsubscribed, from, user));
             }
             _ => {}
         }
@@ -61,7 +81,7 @@ impl Session {
             } => (from, to, id, payload),
             Iq::Set { from, to, id, .. } => {
                 let error = stanza_error(DefinedCondition::FeatureNotImplemented, "");
-                self.ctx.outbox.send(iq_error(from, to, &id, error));
+                self.send(iq_error(from, to, &id, error));
                 return;
             }
             Iq::Result { .. } | Iq::Error { .. } => return,
@@ -71,12 +91,12 @@ impl Session {
             Ok(contact) => contact,
             Err(text) => {
                 let error = stanza_error(DefinedCondition::ItemNotFound, text);
-                self.ctx.outbox.send(iq_error(from, to, &id, error));
+                self.send(iq_error(from, to, &id, error));
                 return;
             }
         };
         match self.answer(contact, &payload).await {
-            Ok(answer) => self.ctx.outbox.send(Iq::Result {
+            Ok(answer) => self.send(Iq::Result {
                 from: to,
                 to: from,
                 id,
@@ -84,7 +104,7 @@ impl Session {
             }),
             Err((condition, text)) => {
                 let error = stanza_error(condition, text);
-                self.ctx.outbox.send(iq_error(from, to, &id, error));
+                self.send(iq_error(from, to, &id, error));
             }
         }
     }
@@ -166,16 +186,11 @@ impl Session {
             .needs_vcard_fetch(contact)
             .map_err(|e| internal(&e))?
         {
-            let result = match self.instance().await {
-                Ok(instance) => instance.fetch_vcard(contact).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(reason)) => {
-                    tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, "fetch-vcard failed")
-                }
-                Err(e) => self.on_crash(&e, "fetch-vcard"),
+            let result = self
+                .call("fetch-vcard", async |i| i.fetch_vcard(contact).await)
+                .await;
+            if let Ok(Err(reason)) = result {
+                tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, "fetch-vcard failed")
             }
         }
         let data = self.data().ok_or_else(|| internal(&"session state lost"))?;

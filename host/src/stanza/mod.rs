@@ -66,3 +66,25 @@ pub(crate) fn with_attr(mut element: Element, name: &'static str, value: &str) -
     }
     element
 }
+
+/// Stanzas an operation produced, in order, for its caller to send: the
+/// roster and its contacts build stanzas, the session hands them on.
+#[derive(Debug, Default)]
+pub struct Batch(Vec<xmpp_parsers::stanza::Stanza>);
+
+impl Batch {
+    /// Adds a stanza.
+    pub fn send(&mut self, stanza: impl Into<xmpp_parsers::stanza::Stanza>) {
+        self.0.push(stanza.into());
+    }
+
+    /// Takes every stanza so far.
+    pub fn take(&mut self) -> Vec<xmpp_parsers::stanza::Stanza> {
+        std::mem::take(&mut self.0)
+    }
+
+    /// Takes the first stanza (for tests of what an operation produced).
+    pub fn take_first(&mut self) -> Option<xmpp_parsers::stanza::Stanza> {
+        (!self.0.is_empty()).then(|| self.0.remove(0))
+    }
+}

@@ -8,8 +8,8 @@
 //! Writes are grouped: the first write opens a transaction on the shared
 //! connection, and later writes join it until [`Store::commit`]. The host
 //! commits before anything leaves the process that could acknowledge a
-//! write — the link commits before it writes a batch of stanzas to the XMPP
-//! server, a legacy stream before it writes bytes — and a background thread
+//! write — a gateway's sender commits before it hands a batch of stanzas to
+//! the link, a legacy stream before it writes bytes — and a background thread
 //! commits whatever is left every [`COMMIT_INTERVAL`]. So what the host
 //! acknowledged survives a kill, and a busy gateway pays for one commit per
 //! batch of stanzas instead of one per row (a commit is most of a write's
@@ -257,6 +257,11 @@ impl Store {
         self.db().commit()
     }
 
+    /// Whether some writes wait for a commit.
+    pub fn has_uncommitted(&self) -> bool {
+        !self.db().conn.is_autocommit()
+    }
+
     /// Starts a thread that commits every [`COMMIT_INTERVAL`], for writes
     /// that nothing leaving the process forces out; it ends with the last
     /// handle on the store. (The host starts it; a store without it commits
@@ -267,7 +272,7 @@ impl Store {
             .name("store-commit".into())
             .spawn(move || commit_until_gone(db));
         if let Err(e) = spawned {
-            // Writes are still committed by the link and the streams.
+            // Writes are still committed by the senders and the streams.
             tracing::warn!(error = %e, "no periodic commits: cannot start a thread");
         }
     }

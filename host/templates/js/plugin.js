@@ -2,11 +2,22 @@
 //
 // The host calls the functions of `plugin` on behalf of one user. A result
 // export returns its value or throws a string (its error); an exception of
-// any other kind traps the instance, which the host restarts. See the
-// plugin guide (docs/plugin-guide.md in Gatehouse) for each call.
+// any other kind traps the instance, which the host restarts. Contacts are
+// host resources the plugin owns, those it looks up and those the exports
+// receive: `withContact` gives each back when done. See the plugin guide
+// (docs/plugin-guide.md in Gatehouse) for each call.
 
 import * as roster from "gatehouse:gateway/roster@{{version}}";
 import * as session from "gatehouse:gateway/session@{{version}}";
+
+/** Runs `f` on an owned contact handle, then gives the handle back. */
+function withContact(contact, f) {
+  try {
+    return f(contact);
+  } finally {
+    contact[Symbol.dispose]?.();
+  }
+}
 
 function registrationValue(name) {
   const found = session.registration().find(([key]) => key === name);
@@ -33,16 +44,19 @@ export const plugin = {
   logout() {},
   // Put the user's contacts in their XMPP roster.
   fillRoster() {
-    const contact = roster.byLegacyId("example", null);
     try {
-      contact.setName("Example contact");
-      contact.setPresence("online", null, null);
-      contact.addToRoster();
+      withContact(roster.byLegacyId("example"), (contact) => {
+        contact.setName("Example contact");
+        contact.setPresence("online", null, null);
+        contact.addToRoster();
+      });
     } catch (e) {
       throw `cannot fill the roster: ${e?.val ?? e}`;
-    } finally {
-      contact[Symbol.dispose]?.();
     }
+  },
+  // The JID local part of a new contact's id; null: its XEP-0106 escape.
+  legacyIdToJidUsername(_legacyId) {
+    return null;
   },
   jidUsernameToLegacyId(_username, unescaped) {
     return unescaped;
@@ -50,21 +64,40 @@ export const plugin = {
   // The user wrote to a contact: send it to the network here. This
   // skeleton answers with the same text.
   onText(contact, message) {
-    try {
-      contact.sendText(`you said: ${message.body}`, { legacyMsgId: null, when: null, replyTo: null, carbon: false });
-    } catch (e) {
-      throw `cannot answer: ${e?.val ?? e}`;
-    }
-    return null;
+    return withContact(contact, (contact) => {
+      try {
+        contact.sendText(`you said: ${message.body}`, { legacyMsgId: null, when: null, replyTo: null, carbon: false });
+      } catch (e) {
+        throw `cannot answer: ${e?.val ?? e}`;
+      }
+      return null;
+    });
   },
-  updateContactInfo(_contact) {},
-  fetchVcard(_contact) {},
+  updateContactInfo(contact) {
+    withContact(contact, () => {});
+  },
+  fetchVcard(contact) {
+    withContact(contact, () => {});
+  },
   onTimer(_token) {},
   onStreamData(_id, _data) {},
   onStreamClosed(_id, _reason) {},
-  onChatState(_contact, _state) {},
-  onDisplayed(_contact, _ids) {},
-  onCorrect(_contact, _id, _body) {},
-  onRetract(_contact, _id) {},
-  onReact(_contact, _id, _emojis) {},
+  // The head of the answer to `session.httpRequest(…)`; its body follows
+  // as onStreamData / onStreamClosed with the same id.
+  onHttpResponse(_id, _response) {},
+  onChatState(contact, _state) {
+    withContact(contact, () => {});
+  },
+  onDisplayed(contact, _ids) {
+    withContact(contact, () => {});
+  },
+  onCorrect(contact, _id, _body) {
+    withContact(contact, () => {});
+  },
+  onRetract(contact, _id) {
+    withContact(contact, () => {});
+  },
+  onReact(contact, _id, _emojis) {
+    withContact(contact, () => {});
+  },
 };

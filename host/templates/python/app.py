@@ -2,16 +2,18 @@
 
 The host calls the methods of `Plugin` on behalf of one user. A method whose
 WIT result has an error raises `Err(text)` for it; any other exception traps
-the instance, which the host restarts. See the plugin guide
-(docs/plugin-guide.md in Gatehouse) for each call.
+the instance, which the host restarts. Contacts are host resources the
+plugin owns, those it looks up and those the methods receive: a `with` block
+gives each back when done. See the plugin guide (docs/plugin-guide.md in
+Gatehouse) for each call.
 """
 
 from typing import List, Optional, Tuple
 
-from componentize_py_types import Err
+from componentize_py_types import Err, Result
 from wit_world import exports
 from wit_world.imports import roster, session
-from wit_world.imports.types import FieldKind, FormField, NetworkInfo, SendOptions, Show
+from wit_world.imports.types import FieldKind, FormField, HttpResponse, NetworkInfo, SendOptions, Show
 
 
 def registration_value(name: str) -> Optional[str]:
@@ -41,30 +43,37 @@ class Plugin(exports.Plugin):
     def fill_roster(self) -> None:
         """Put the user's contacts in their XMPP roster."""
         try:
-            with roster.by_legacy_id("example", None) as contact:
+            with roster.by_legacy_id("example") as contact:
                 contact.set_name("Example contact")
                 contact.set_presence(Show.ONLINE, None, None)
                 contact.add_to_roster()
         except Err as e:
             raise Err(f"cannot fill the roster: {e.value.value}") from None
 
+    def legacy_id_to_jid_username(self, legacy_id: str) -> Optional[str]:
+        """The JID local part of a new contact's id; None: its XEP-0106 escape."""
+        return None
+
     def jid_username_to_legacy_id(self, username: str, unescaped: str) -> str:
         return unescaped
 
-    def on_text(self, contact, message) -> Optional[str]:
+    def on_text(self, contact: roster.Contact, message) -> Optional[str]:
         """The user wrote to a contact: send it to the network here. This
         skeleton answers with the same text."""
-        try:
-            contact.send_text(f"you said: {message.body}", SendOptions(None, None, None, False))
-        except Err as e:
-            raise Err(f"cannot answer: {e.value.value}") from None
-        return None
+        with contact:
+            try:
+                contact.send_text(f"you said: {message.body}", SendOptions(None, None, None, False))
+            except Err as e:
+                raise Err(f"cannot answer: {e.value.value}") from None
+            return None
 
-    def update_contact_info(self, contact) -> None:
-        pass
+    def update_contact_info(self, contact: roster.Contact) -> None:
+        with contact:
+            pass
 
-    def fetch_vcard(self, contact) -> None:
-        pass
+    def fetch_vcard(self, contact: roster.Contact) -> None:
+        with contact:
+            pass
 
     def on_timer(self, token: str) -> None:
         pass
@@ -75,17 +84,27 @@ class Plugin(exports.Plugin):
     def on_stream_closed(self, id: int, reason: Optional[str]) -> None:
         pass
 
-    def on_chat_state(self, contact, state) -> None:
+    def on_http_response(self, id: int, response: Result[HttpResponse, str]) -> None:
+        """The head of the answer to `session.http_request(…)`; its body
+        follows as `on_stream_data` / `on_stream_closed` with the same id."""
         pass
 
-    def on_displayed(self, contact, legacy_msg_ids: List[str]) -> None:
-        pass
+    def on_chat_state(self, contact: roster.Contact, state) -> None:
+        with contact:
+            pass
 
-    def on_correct(self, contact, legacy_msg_id: str, body: str) -> None:
-        pass
+    def on_displayed(self, contact: roster.Contact, legacy_msg_ids: List[str]) -> None:
+        with contact:
+            pass
 
-    def on_retract(self, contact, legacy_msg_id: str) -> None:
-        pass
+    def on_correct(self, contact: roster.Contact, legacy_msg_id: str, body: str) -> None:
+        with contact:
+            pass
 
-    def on_react(self, contact, legacy_msg_id: str, emojis: List[str]) -> None:
-        pass
+    def on_retract(self, contact: roster.Contact, legacy_msg_id: str) -> None:
+        with contact:
+            pass
+
+    def on_react(self, contact: roster.Contact, legacy_msg_id: str, emojis: List[str]) -> None:
+        with contact:
+            pass

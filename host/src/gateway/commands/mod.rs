@@ -11,8 +11,9 @@
 //! Commands a session runs are answered from a task, so that a slow plugin
 //! call never holds up the gateway's other stanzas.
 //!
-//! This module checks who may run what and walks the stages; `run` does
-//! what each command does.
+//! This module checks who may run what and walks the stages; `catalogue`
+//! parses a node into a [`Command`], and one file per command (or family:
+//! `user` for the session's own) does what it does.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,112 +21,32 @@ use std::time::{Duration, Instant};
 use jid::{BareJid, Jid};
 use minidom::Element;
 use xmpp_parsers::{
-    data_forms::{Field, FieldType},
     disco::DiscoItemsResult,
     iq::Iq,
     stanza_error::{DefinedCondition, StanzaError},
 };
 
-mod run;
+mod catalogue;
+mod plugin;
+mod reload;
+mod session;
+mod unregister;
+mod user;
+mod users;
+
+use catalogue::{Access, Command};
 
 use super::Gateway;
+use crate::session::UserCommand;
 use crate::stanza::commands::{
     self, Action, CommandError, CommandRequest, CommandResponse, NoteType, Status,
 };
 use crate::stanza::error::{iq_error, stanza_error};
 
-/// Who may run a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    /// A registered user with a session.
-    User,
-    /// One of the gateway's `admins`.
-    Admin,
-}
-
-/// One command of the catalogue.
-struct Spec {
-    node: &'static str,
-    name: &'static str,
-    access: Access,
-    /// The form asked for before running, if any.
-    form: Option<fn() -> Element>,
-}
-
-/// Every command, in the order clients list them.
-const CATALOGUE: &[Spec] = &[
-    Spec {
-        node: "login",
-        name: "Log in",
-        access: Access::User,
-        form: None,
-    },
-    Spec {
-        node: "logout",
-        name: "Log out",
-        access: Access::User,
-        form: None,
-    },
-    Spec {
-        node: "sync-contacts",
-        name: "Re-sync contacts",
-        access: Access::User,
-        form: None,
-    },
-    Spec {
-        node: "contacts",
-        name: "List contacts",
-        access: Access::User,
-        form: None,
-    },
-    Spec {
-        node: "status",
-        name: "Show status",
-        access: Access::User,
-        form: None,
-    },
-    Spec {
-        node: "unregister",
-        name: "Unregister",
-        access: Access::User,
-        form: Some(unregister_form),
-    },
-    Spec {
-        node: "admin/users",
-        name: "List users (admin)",
-        access: Access::Admin,
-        form: None,
-    },
-    Spec {
-        node: "admin/session",
-        name: "Show a user's session (admin)",
-        access: Access::Admin,
-        form: Some(|| user_form("Show a user's session", "Whose session?")),
-    },
-    Spec {
-        node: "admin/kick",
-        name: "Kick a session (admin)",
-        access: Access::Admin,
-        form: Some(|| user_form("Kick a session", "Whose session to log out?")),
-    },
-    Spec {
-        node: "admin/reload",
-        name: "Reload the plugin (admin)",
-        access: Access::Admin,
-        form: None,
-    },
-    Spec {
-        node: "admin/plugin",
-        name: "Plugin version and limits (admin)",
-        access: Access::Admin,
-        form: None,
-    },
-];
-
 /// A command waiting for its form.
 #[derive(Debug)]
 pub(super) struct Pending {
-    node: &'static str,
+    command: Command,
     requester: Jid,
     since: Instant,
 }
@@ -136,25 +57,6 @@ const PENDING_FOR: Duration = Duration::from_secs(600);
 const MAX_PENDING: usize = 1000;
 /// How long the reload command waits for the new plugin to compile.
 const RELOAD_WAIT: Duration = Duration::from_secs(300);
-
-fn unregister_form() -> Element {
-    let mut confirm = Field::new("confirm", FieldType::Boolean);
-    confirm.label = Some("Yes, unregister and remove my contacts".into());
-    confirm.required = true;
-    commands::form(
-        "Unregister",
-        "This logs you out of the legacy network, removes its contacts from your roster \
-         and forgets your registration.",
-        vec![confirm],
-    )
-}
-
-fn user_form(title: &str, instructions: &str) -> Element {
-    let mut user = Field::new("user", FieldType::JidSingle);
-    user.label = Some("User".into());
-    user.required = true;
-    commands::form(title, instructions, vec![user])
-}
 
 /// What a finished command tells its requester.
 struct Completed {
@@ -247,10 +149,10 @@ impl Gateway {
     /// The commands `requester` may run, as a disco#items answer.
     pub(super) fn command_list(&self, requester: &Jid) -> DiscoItemsResult {
         let user = requester.to_bare();
-        let offered: Vec<(&str, &str)> = CATALOGUE
-            .iter()
-            .filter(|spec| self.may_run(spec.access, &user))
-            .map(|spec| (spec.node, spec.name))
+        let offered: Vec<(&str, &str)> = Command::ALL
+            .into_iter()
+            .filter(|command| self.may_run(command.access(), &user))
+            .map(|command| (command.node(), command.name()))
             .collect();
         commands::list(&self.ctx.jid.clone().into(), &offered)
     }
@@ -296,13 +198,13 @@ impl Gateway {
     ) -> Option<(Status, Answer)> {
         let refuse =
             |condition, text: &str| Some((Status::Completed, Err(refusal(condition, text))));
-        let Some(spec) = CATALOGUE.iter().find(|spec| spec.node == request.node) else {
+        let Some(command) = Command::parse(&request.node) else {
             return refuse(DefinedCondition::ItemNotFound, "no such command");
         };
         let requester = reply.from.to_bare();
-        if !self.may_run(spec.access, &requester) {
-            tracing::info!(gateway = %self.ctx.jid, user = %requester, node = spec.node, "ad-hoc command refused");
-            return match spec.access {
+        if !self.may_run(command.access(), &requester) {
+            tracing::info!(gateway = %self.ctx.jid, user = %requester, node = command.node(), "ad-hoc command refused");
+            return match command.access() {
                 Access::Admin => refuse(
                     DefinedCondition::Forbidden,
                     "only the gateway's administrators may run this command",
@@ -343,7 +245,7 @@ impl Gateway {
             }
             Action::Execute | Action::Complete => {}
         }
-        if let Some(form) = spec.form {
+        if let Some(form) = command.form() {
             if request.form.is_none() {
                 if request.session_id.is_some() {
                     return bad_session();
@@ -357,14 +259,14 @@ impl Gateway {
                 self.pending.insert(
                     reply.session_id.clone(),
                     Pending {
-                        node: spec.node,
+                        command,
                         requester: reply.from.clone(),
                         since: Instant::now(),
                     },
                 );
                 let ask = Completed {
                     note: (NoteType::Info, "Fill in the form and complete.".into()),
-                    form: Some(form()),
+                    form: Some(form),
                 };
                 return Some((Status::Executing, Ok(ask)));
             }
@@ -373,12 +275,36 @@ impl Gateway {
                 .as_ref()
                 .and_then(|id| self.pending.remove(id))
             {
-                Some(pending) if pending.node == spec.node && pending.requester == reply.from => {}
+                Some(pending) if pending.command == command && pending.requester == reply.from => {}
                 _ => return bad_session(),
             }
         }
-        tracing::info!(gateway = %self.ctx.jid, user = %requester, node = spec.node, "ad-hoc command");
-        self.run(spec.node, request, reply).await
+        tracing::info!(gateway = %self.ctx.jid, user = %requester, node = command.node(), "ad-hoc command");
+        self.run(command, request, reply).await
+    }
+
+    /// Runs a command whose access and form are checked; None when a task
+    /// will answer.
+    async fn run(
+        &mut self,
+        command: Command,
+        request: &CommandRequest,
+        reply: &Reply,
+    ) -> Option<(Status, Answer)> {
+        let done = |answer: Answer| Some((Status::Completed, answer));
+        match command {
+            Command::LogIn => self.forward(reply, UserCommand::LogIn),
+            Command::LogOut => self.forward(reply, UserCommand::LogOut),
+            Command::SyncContacts => self.forward(reply, UserCommand::SyncContacts),
+            Command::Contacts => self.forward(reply, UserCommand::Contacts),
+            Command::Status => self.forward(reply, UserCommand::Report),
+            Command::Unregister => self.unregister(request, reply).await,
+            Command::Users => done(self.list_users()),
+            Command::Session => self.about_session(request, reply, UserCommand::Report),
+            Command::Kick => self.about_session(request, reply, UserCommand::Kick),
+            Command::Reload => self.reload_plugin(reply),
+            Command::Plugin => done(Ok(self.plugin_report())),
+        }
     }
 }
 

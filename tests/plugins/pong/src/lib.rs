@@ -2,23 +2,28 @@
 //! with one `send-text` of the same body, and nothing else happens, so a
 //! call measures the export, one host import and the SDK between them.
 
-use gatehouse_guest::{Contact, NetworkInfo, Plugin, TextMessage};
+use gatehouse_guest::{Contact, Error, NetworkInfo, Plugin, TextMessage};
 
 struct Pong;
 
 impl Plugin for Pong {
-    fn gateway_info() -> NetworkInfo {
+    fn new() -> Self {
+        Pong
+    }
+
+    fn gateway_info(&mut self) -> NetworkInfo {
         NetworkInfo::new("Pong network", "pong")
     }
 
-    fn login() -> Result<String, String> {
+    fn login(&mut self) -> Result<String, Error> {
         Ok("pong".to_owned())
     }
 
-    fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
+    fn on_text(&mut self, contact: Contact, message: TextMessage) -> Result<Option<String>, Error> {
+        // The host's reason alone, without its kind.
         contact
             .send_text(&message.body)
-            .map_err(|e| e.reason().to_owned())?;
+            .map_err(|e| Error::new(e.reason()))?;
         Ok(None)
     }
 }

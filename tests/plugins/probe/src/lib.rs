@@ -4,34 +4,38 @@
 //! contact are commands that try what a sandboxed plugin may or may not
 //! do (files, environment, network), and the contact answers what
 //! happened. `get`, `sleep` and `talk` run as tasks of the SDK's async
-//! layer, answering when what they wait for arrives. `contacts`, `text`,
-//! `avatar` and `vcard` try the operator's caps.
+//! layer, answering when what they wait for arrives (the task keeps the
+//! contact the message came to). `contacts`, `text`, `avatar` and `vcard`
+//! try the operator's caps.
 
 use gatehouse_guest::{
-    Contact, NetworkInfo, Plugin, Roster, TextMessage, Vcard, http, session, task,
+    Contact, Error, NetworkInfo, Plugin, Roster, TextMessage, Vcard, http, session, task,
 };
 
 struct Probe;
 
 impl Plugin for Probe {
-    fn gateway_info() -> NetworkInfo {
+    fn new() -> Self {
+        Probe
+    }
+
+    fn gateway_info(&mut self) -> NetworkInfo {
         NetworkInfo::new("Probe network", "probe").field_required("username", "User name")
     }
 
-    fn login() -> Result<String, String> {
+    fn login(&mut self) -> Result<String, Error> {
         Ok("probing".to_owned())
     }
 
     /// Two contacts, added without names.
-    fn fill_roster() -> Result<(), String> {
+    fn fill_roster(&mut self) -> Result<(), Error> {
         for id in ["a", "b"] {
-            let contact = Roster::by_legacy_id(id).map_err(|e| e.to_string())?;
-            contact.add_to_roster().map_err(|e| e.to_string())?;
+            Roster::by_legacy_id(id)?.add_to_roster()?;
         }
         Ok(())
     }
 
-    fn update_contact_info(contact: &Contact) -> Result<(), String> {
+    fn update_contact_info(&mut self, contact: Contact) -> Result<(), Error> {
         let id = contact.legacy_id();
         let key = format!("updates:{id}");
         let count = session::kv_get(&key)
@@ -39,12 +43,12 @@ impl Plugin for Probe {
             .and_then(|s| s.parse::<u32>().ok())
             .unwrap_or(0)
             + 1;
-        session::kv_set(&key, count.to_string().as_bytes()).map_err(|e| e.to_string())?;
+        session::kv_set(&key, count.to_string().as_bytes())?;
         contact.set_name(Some(&format!("{id} updated {count}")));
         Ok(())
     }
 
-    fn on_text(contact: &Contact, message: TextMessage) -> Result<Option<String>, String> {
+    fn on_text(&mut self, contact: Contact, message: TextMessage) -> Result<Option<String>, Error> {
         let words: Vec<&str> = message.body.splitn(3, ' ').collect();
         let answer = match words.as_slice() {
             ["file", path] => match std::fs::read(path) {
@@ -80,7 +84,7 @@ impl Plugin for Probe {
                 return Ok(None);
             }
             ["sleep", ms, text] => {
-                let ms: u32 = ms.parse().map_err(|_| "bad delay".to_owned())?;
+                let ms: u32 = ms.parse().map_err(|_| "bad delay")?;
                 let text = text.to_string();
                 answer_later(contact, async move {
                     task::sleep(ms).await;
@@ -90,11 +94,9 @@ impl Plugin for Probe {
             }
             ["talk", authority, text] => {
                 let (host, port) = authority.rsplit_once(':').ok_or("bad address")?;
-                let port: u16 = port.parse().map_err(|_| "bad port".to_owned())?;
-                let stream = task::Stream::connect(host, port).map_err(|e| e.to_string())?;
-                stream
-                    .write(format!("{text}\n").as_bytes())
-                    .map_err(|e| e.to_string())?;
+                let port: u16 = port.parse().map_err(|_| "bad port")?;
+                let stream = task::Stream::connect(host, port)?;
+                stream.write(format!("{text}\n").as_bytes())?;
                 answer_later(contact, async move {
                     let mut heard = Vec::new();
                     loop {
@@ -155,18 +157,18 @@ impl Plugin for Probe {
             },
             _ => format!("unknown: {}", message.body),
         };
-        contact.send_text(&answer).map_err(|e| e.to_string())?;
+        contact.send_text(&answer)?;
         Ok(None)
     }
 
-    fn on_stream_data(stream: u32, data: Vec<u8>) {
+    fn on_stream_data(&mut self, stream: u32, data: Vec<u8>) {
         report(&format!(
             "data {stream}: {}",
             String::from_utf8_lossy(&data)
         ));
     }
 
-    fn on_stream_closed(stream: u32, reason: Option<String>) {
+    fn on_stream_closed(&mut self, stream: u32, reason: Option<String>) {
         report(&format!(
             "closed {stream}: {}",
             reason.unwrap_or_else(|| "by the peer".into())
@@ -174,15 +176,12 @@ impl Plugin for Probe {
     }
 }
 
-/// An HTTP GET through wasi:http; the body as text.
-/// Runs `work` as a task; the contact says what it returns.
-fn answer_later(contact: &Contact, work: impl Future<Output = String> + 'static) {
-    let legacy_id = contact.legacy_id();
+/// Runs `work` as a task; the contact, which the task keeps, says what it
+/// returns.
+fn answer_later(contact: Contact, work: impl Future<Output = String> + 'static) {
     task::spawn(async move {
         let answer = work.await;
-        if let Ok(contact) = Roster::by_legacy_id(&legacy_id) {
-            let _ = contact.send_text(&answer);
-        }
+        let _ = contact.send_text(&answer);
     });
 }
 

@@ -1,4 +1,5 @@
-//! Network streams the host holds for a session: a plugin asks for a TCP
+//! Network streams the host holds for a session (and its HTTP requests,
+//! which are streams with a head): a plugin asks for a TCP
 //! connection to a granted `host:port`, writes through the host, and gets
 //! what arrives as `on-stream-data` events between its other events.
 //!
@@ -7,100 +8,63 @@
 //! plugin being replaced. A plugin has no socket of its own.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring};
+use tokio_rustls::rustls::ClientConfig;
+
+use crate::plugin::bindings::gatehouse::gateway::types::HttpRequest;
+use crate::plugin::{Grant, HttpResponse};
 
 /// Longest a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most bytes handed to the plugin in one `on-stream-data`.
-const CHUNK: usize = 16 * 1024;
+pub(super) const CHUNK: usize = 16 * 1024;
+
+/// HTTP requests are numbered from here up, streams from 1 to below it:
+/// their events share `on-stream-data`, and a stream's number does not
+/// depend on how many requests came before.
+const FIRST_HTTP_ID: u32 = 1 << 31;
 
 /// Most streams one session may hold at once.
 const MAX_STREAMS: usize = 16;
 
-/// One `allow` entry: a host (exact, or `*.suffix`) and a port (or any).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
-    host: String,
-    port: Option<u16>,
-}
-
-impl Grant {
-    /// Reads `host:port`, `host:*` or `*.domain:port`; None if malformed.
-    pub fn parse(pattern: &str) -> Option<Grant> {
-        let (host, port) = pattern.rsplit_once(':')?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.contains(char::is_whitespace) {
-            return None;
-        }
-        if let Some(domain) = host.strip_prefix("*.")
-            && (domain.is_empty() || domain.contains('*'))
-        {
-            return None;
-        }
-        if host != "*" && host.trim_start_matches("*.").contains('*') {
-            return None;
-        }
-        let port = match port {
-            "*" => None,
-            p => Some(p.parse::<u16>().ok().filter(|p| *p != 0)?),
-        };
-        Some(Grant {
-            host: host.to_ascii_lowercase(),
-            port,
-        })
-    }
-
-    /// Whether this grant lets a plugin reach `host:port`.
-    pub fn allows(&self, host: &str, port: u16) -> bool {
-        if self.port.is_some_and(|p| p != port) {
-            return false;
-        }
-        let host = host.to_ascii_lowercase();
-        match self.host.strip_prefix("*.") {
-            Some(domain) => host.ends_with(&format!(".{domain}")),
-            None => self.host == host,
-        }
-    }
-}
-
-/// The TLS settings streams use: the web's root certificates (Mozilla's,
-/// from `webpki-roots`) plus the operator's extra CA files (PEM), for
-/// servers with a private CA.
-pub fn tls_config(extra_ca: &[PathBuf]) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for path in extra_ca {
-        let certs =
-            CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 /// A connection, plain or TLS.
-trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(super) trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
+
+/// Connects to `host:port` (granted: the caller checked), with TLS when
+/// given its settings.
+pub(super) async fn connect(
+    host: &str,
+    port: u16,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<Box<dyn Connection>, StreamError> {
+    let address = format!("{host}:{port}");
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| StreamError::Connect(address.clone(), "timed out".into()))?
+        .map_err(|e| StreamError::Connect(address, e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let Some(tls) = tls else {
+        return Ok(Box::new(tcp));
+    };
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| StreamError::Tls(host.to_owned(), e.to_string()))?;
+    let connector = TlsConnector::from(tls.clone());
+    let secured = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+        .await
+        .map_err(|_| StreamError::Tls(host.to_owned(), "timed out".into()))?
+        .map_err(|e| StreamError::Tls(host.to_owned(), e.to_string()))?;
+    Ok(Box::new(secured))
+}
 
 /// What happens on a stream, for the session to hand to the plugin.
 #[derive(Debug)]
@@ -109,6 +73,9 @@ pub enum StreamEvent {
     Data(u32, Vec<u8>),
     /// The stream ended; `Some` with the reason if it failed.
     Closed(u32, Option<String>),
+    /// The head of an HTTP response (its body follows as `Data`, its end
+    /// as `Closed`), or why the request failed (then nothing follows).
+    HttpResponse(u32, Result<HttpResponse, String>),
 }
 
 /// Why a stream call was refused.
@@ -129,6 +96,9 @@ pub enum StreamError {
     /// The TLS handshake failed (an untrusted or mismatched certificate…).
     #[error("TLS with {0}: {1}")]
     Tls(String, String),
+    /// An HTTP request that cannot be sent as it is.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A session's open streams.
@@ -136,13 +106,15 @@ pub struct Streams {
     grants: Vec<Grant>,
     tls: Arc<ClientConfig>,
     next_id: u32,
+    next_http_id: u32,
     open: HashMap<u32, OpenStream>,
     events: mpsc::UnboundedSender<StreamEvent>,
 }
 
 struct OpenStream {
-    writer: mpsc::UnboundedSender<Vec<u8>>,
-    tasks: [AbortHandle; 2],
+    /// None for an HTTP request, which takes no writes.
+    writer: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    tasks: Vec<AbortHandle>,
 }
 
 impl Streams {
@@ -156,6 +128,7 @@ impl Streams {
             grants,
             tls,
             next_id: 1,
+            next_http_id: FIRST_HTTP_ID,
             open: HashMap::new(),
             events,
         }
@@ -164,32 +137,9 @@ impl Streams {
     /// Opens a granted connection, with TLS (the certificate checked
     /// against `host`) if `tls`.
     pub async fn open(&mut self, host: &str, port: u16, tls: bool) -> Result<u32, StreamError> {
-        if !self.grants.iter().any(|g| g.allows(host, port)) {
-            return Err(StreamError::Denied(host.to_owned(), port));
-        }
-        if self.open.len() >= MAX_STREAMS {
-            return Err(StreamError::TooMany);
-        }
-        let address = format!("{host}:{port}");
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
-            .await
-            .map_err(|_| StreamError::Connect(address.clone(), "timed out".into()))?
-            .map_err(|e| StreamError::Connect(address, e.to_string()))?;
-        let _ = tcp.set_nodelay(true);
-        let connection: Box<dyn Connection> = if tls {
-            let name = ServerName::try_from(host.to_owned())
-                .map_err(|e| StreamError::Tls(host.to_owned(), e.to_string()))?;
-            let connector = TlsConnector::from(self.tls.clone());
-            let secured = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
-                .await
-                .map_err(|_| StreamError::Tls(host.to_owned(), "timed out".into()))?
-                .map_err(|e| StreamError::Tls(host.to_owned(), e.to_string()))?;
-            Box::new(secured)
-        } else {
-            Box::new(tcp)
-        };
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.admit(host, port)?;
+        let connection = connect(host, port, tls.then_some(&self.tls)).await?;
+        let id = self.new_id();
         let (mut reader, mut writer) = tokio::io::split(connection);
         let (writes, mut to_write) = mpsc::unbounded_channel::<Vec<u8>>();
         let events = self.events.clone();
@@ -227,11 +177,54 @@ impl Streams {
         self.open.insert(
             id,
             OpenStream {
-                writer: writes,
-                tasks: [read_task.abort_handle(), write_task.abort_handle()],
+                writer: Some(writes),
+                tasks: vec![read_task.abort_handle(), write_task.abort_handle()],
             },
         );
         Ok(id)
+    }
+
+    /// Sends an HTTP request to a granted address; what comes back arrives
+    /// as events under the returned id (see [`super::http`]).
+    pub fn http_request(&mut self, request: HttpRequest) -> Result<u32, StreamError> {
+        let target = super::http::Target::parse(&request.url)?;
+        self.admit(&target.host, target.port)?;
+        let id = self.next_http_id;
+        self.next_http_id = self.next_http_id.wrapping_add(1).max(FIRST_HTTP_ID);
+        let tls = target.tls.then(|| self.tls.clone());
+        let task = tokio::spawn(super::http::fetch(
+            id,
+            target,
+            request,
+            tls,
+            self.events.clone(),
+        ));
+        self.open.insert(
+            id,
+            OpenStream {
+                writer: None,
+                tasks: vec![task.abort_handle()],
+            },
+        );
+        Ok(id)
+    }
+
+    /// Refuses an address not granted, or a stream past the cap.
+    fn admit(&self, host: &str, port: u16) -> Result<(), StreamError> {
+        if !self.grants.iter().any(|g| g.allows(host, port)) {
+            return Err(StreamError::Denied(host.to_owned(), port));
+        }
+        if self.open.len() >= MAX_STREAMS {
+            return Err(StreamError::TooMany);
+        }
+        Ok(())
+    }
+
+    fn new_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = (self.next_id + 1) % FIRST_HTTP_ID;
+        self.next_id = self.next_id.max(1);
+        id
     }
 
     /// The grants streams are checked against.
@@ -241,18 +234,19 @@ impl Streams {
 
     /// Queues bytes for a stream.
     pub fn write(&self, id: u32, data: Vec<u8>) -> Result<(), StreamError> {
-        let stream = self.open.get(&id).ok_or(StreamError::NotOpen(id))?;
-        stream
-            .writer
-            .send(data)
-            .map_err(|_| StreamError::NotOpen(id))
+        let writer = self
+            .open
+            .get(&id)
+            .and_then(|stream| stream.writer.as_ref())
+            .ok_or(StreamError::NotOpen(id))?;
+        writer.send(data).map_err(|_| StreamError::NotOpen(id))
     }
 
     /// Closes a stream (what was queued is still written).
     pub fn close(&mut self, id: u32) {
         if let Some(stream) = self.open.remove(&id) {
             // Dropping the writer ends the write task after the queue; the
-            // reader stops now.
+            // reader (or an HTTP request) stops now.
             stream.tasks[0].abort();
         }
     }
@@ -320,7 +314,7 @@ mod tests {
         });
         let (tx, mut rx) = mpsc::unbounded_channel();
         let grants = vec![Grant::parse(&format!("127.0.0.1:{port}")).unwrap()];
-        let mut streams = Streams::new(grants, tls_config(&[]).unwrap(), tx);
+        let mut streams = Streams::new(grants, crate::plugin::tls_config(&[]).unwrap(), tx);
         assert!(matches!(
             streams.open("127.0.0.1", port.wrapping_add(1), false).await,
             Err(StreamError::Denied(_, _))

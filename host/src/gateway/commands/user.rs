@@ -1,0 +1,99 @@
+//! The user's own commands (log in, log out, re-sync, contacts, status):
+//! each is run by the user's session, and answered from a task once the
+//! session is done, so that a slow plugin call never holds up the gateway.
+
+use jid::{BareJid, Jid};
+use xmpp_parsers::stanza_error::DefinedCondition;
+
+use super::{Answer, Completed, Reply, refusal};
+use crate::gateway::Gateway;
+use crate::session::{CommandReply, SessionHandle, UserCommand};
+use crate::stanza::commands::{self, NoteType, Status};
+
+impl Gateway {
+    /// Hands a command to the requester's session; None: a task answers.
+    pub(super) fn forward(&self, reply: &Reply, command: UserCommand) -> Option<(Status, Answer)> {
+        let session = self.sessions.get(&reply.from.to_bare())?.clone();
+        self.answer_later(reply, session, command, None);
+        None
+    }
+
+    /// Sends a command to a session; a task answers when it is done.
+    pub(super) fn answer_later(
+        &self,
+        reply: &Reply,
+        session: SessionHandle,
+        command: UserCommand,
+        about: Option<BareJid>,
+    ) {
+        let outbox = self.ctx.outbox.clone();
+        let reply = reply.clone();
+        tokio::spawn(async move {
+            let answer = match session.command(command).await {
+                Some(answer) => Ok(session_answer(answer, about.as_ref())),
+                None => Err(refusal(
+                    DefinedCondition::ItemNotFound,
+                    "the session ended before it could answer",
+                )),
+            };
+            outbox.send(reply.iq(Status::Completed, answer));
+        });
+    }
+}
+
+/// A session's answer as a completed command.
+fn session_answer(answer: CommandReply, about: Option<&BareJid>) -> Completed {
+    match answer {
+        CommandReply::Done(text) => Completed::note(NoteType::Info, text),
+        CommandReply::Refused(text) => Completed::note(NoteType::Error, text),
+        CommandReply::Contacts(contacts) => {
+            let rows: Vec<Vec<String>> = contacts
+                .into_iter()
+                .map(|c| {
+                    let in_roster = if c.in_roster { "yes" } else { "no" };
+                    vec![c.jid, c.name, c.legacy_id, in_roster.to_owned()]
+                })
+                .collect();
+            Completed {
+                note: (NoteType::Info, format!("{} contacts.", rows.len())),
+                form: Some(commands::table(
+                    "Contacts",
+                    &[
+                        ("jid", "JID"),
+                        ("name", "Name"),
+                        ("legacy_id", "Legacy id"),
+                        ("in_roster", "In roster"),
+                    ],
+                    &rows,
+                )),
+            }
+        }
+        CommandReply::Report(report) => {
+            let resources: Vec<String> = report.resources.iter().map(Jid::to_string).collect();
+            let mut values = vec![
+                ("state", "State", report.login.kind().name().to_owned()),
+                ("status", "Status", report.login.to_string()),
+                ("contacts", "Contacts", report.contacts.to_string()),
+                ("in_roster", "In roster", report.in_roster.to_string()),
+                ("clients", "Clients online", resources.join(", ")),
+                (
+                    "instance",
+                    "Plugin instance",
+                    if report.instance {
+                        "running"
+                    } else {
+                        "not running"
+                    }
+                    .to_owned(),
+                ),
+            ];
+            if let Some(user) = about {
+                values.insert(0, ("user", "User", user.to_string()));
+            }
+            Completed {
+                note: (NoteType::Info, format!("Session {}.", report.login)),
+                form: Some(commands::result("Session", &values)),
+            }
+        }
+    }
+}

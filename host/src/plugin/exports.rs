@@ -1,0 +1,246 @@
+//! Each export of the contract as a typed method: the host's types in, the
+//! WIT's types out, and one call path ([`Instance::call`]) underneath.
+
+use xmpp_parsers::chatstates::ChatState;
+
+use super::bindings::gatehouse::gateway::types as wit;
+use super::{GatewayInfo, Instance, PluginError};
+use crate::stanza::register::{FieldKind, FormField, RegistrationForm};
+
+/// A text message the user sent, as the plugin receives it.
+#[derive(Debug, Clone)]
+pub struct TextMessage {
+    /// The body.
+    pub body: String,
+    /// The client's id for it.
+    pub xmpp_id: Option<String>,
+    /// The legacy id of the message it replies to.
+    pub reply_to: Option<String>,
+}
+
+/// The head of an HTTP response the host received for the plugin.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header fields, as received.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// A plugin's answer that the host hands on: Ok, or the plugin's reason.
+type Answer<T> = Result<Result<T, String>, PluginError>;
+
+impl<S: Send + 'static> Instance<S> {
+    /// `gateway-info`.
+    pub async fn gateway_info(&mut self) -> Result<GatewayInfo, PluginError> {
+        let info = self
+            .call("gateway_info", async |p, s| p.call_gateway_info(s).await)
+            .await?;
+        let fields = info.registration_fields.into_iter().map(|f| FormField {
+            var: f.var,
+            label: f.label,
+            kind: match f.kind {
+                wit::FieldKind::TextSingle => FieldKind::TextSingle,
+                wit::FieldKind::TextPrivate => FieldKind::TextPrivate,
+                wit::FieldKind::Boolean => FieldKind::Boolean,
+            },
+            required: f.required,
+            default_value: f.default_value,
+        });
+        Ok(GatewayInfo {
+            form: RegistrationForm {
+                title: format!("Registration to {}", info.name),
+                instructions: info.instructions,
+                fields: fields.collect(),
+            },
+            name: info.name,
+            network_type: info.network_type,
+        })
+    }
+
+    /// `validate-registration`.
+    pub async fn validate_registration(&mut self, form: &[(String, String)]) -> Answer<()> {
+        let form = form.to_vec();
+        self.call("validate_registration", async |p, s| {
+            p.call_validate_registration(s, &form).await
+        })
+        .await
+    }
+
+    /// `legacy-id-to-jid-username`.
+    pub async fn legacy_id_to_jid_username(
+        &mut self,
+        legacy_id: &str,
+    ) -> Result<Option<String>, PluginError> {
+        self.call("legacy_id_to_jid_username", async |p, s| {
+            p.call_legacy_id_to_jid_username(s, legacy_id).await
+        })
+        .await
+    }
+
+    /// `login`.
+    pub async fn login(&mut self) -> Answer<String> {
+        self.call("login", async |p, s| p.call_login(s).await).await
+    }
+
+    /// `logout`.
+    pub async fn logout(&mut self) -> Result<(), PluginError> {
+        self.call("logout", async |p, s| p.call_logout(s).await)
+            .await
+    }
+
+    /// `fill-roster`.
+    pub async fn fill_roster(&mut self) -> Answer<()> {
+        self.call("fill_roster", async |p, s| p.call_fill_roster(s).await)
+            .await
+    }
+
+    /// `jid-username-to-legacy-id`.
+    pub async fn jid_username_to_legacy_id(
+        &mut self,
+        username: &str,
+        unescaped: &str,
+    ) -> Answer<String> {
+        self.call("jid_username_to_legacy_id", async |p, s| {
+            p.call_jid_username_to_legacy_id(s, username, unescaped)
+                .await
+        })
+        .await
+    }
+
+    /// `on-text`.
+    pub async fn on_text(
+        &mut self,
+        contact: usize,
+        message: TextMessage,
+    ) -> Answer<Option<String>> {
+        let message = wit::TextMessage {
+            body: message.body,
+            xmpp_id: message.xmpp_id,
+            reply_to: message.reply_to,
+        };
+        self.call_with_contact("on_text", contact, async |p, s, c| {
+            p.call_on_text(s, c, &message).await
+        })
+        .await
+    }
+
+    /// `update-contact-info`.
+    pub async fn update_contact_info(&mut self, contact: usize) -> Answer<()> {
+        self.call_with_contact("update_contact_info", contact, async |p, s, c| {
+            p.call_update_contact_info(s, c).await
+        })
+        .await
+    }
+
+    /// `fetch-vcard`.
+    pub async fn fetch_vcard(&mut self, contact: usize) -> Answer<()> {
+        self.call_with_contact("fetch_vcard", contact, async |p, s, c| {
+            p.call_fetch_vcard(s, c).await
+        })
+        .await
+    }
+
+    /// `on-timer`.
+    pub async fn on_timer(&mut self, token: &str) -> Result<(), PluginError> {
+        self.call("on_timer", async |p, s| p.call_on_timer(s, token).await)
+            .await
+    }
+
+    /// `on-stream-data`.
+    pub async fn on_stream_data(&mut self, stream: u32, data: &[u8]) -> Result<(), PluginError> {
+        self.call("on_stream_data", async |p, s| {
+            p.call_on_stream_data(s, stream, data).await
+        })
+        .await
+    }
+
+    /// `on-stream-closed`.
+    pub async fn on_stream_closed(
+        &mut self,
+        stream: u32,
+        reason: Option<&str>,
+    ) -> Result<(), PluginError> {
+        self.call("on_stream_closed", async |p, s| {
+            p.call_on_stream_closed(s, stream, reason).await
+        })
+        .await
+    }
+
+    /// `on-http-response`.
+    pub async fn on_http_response(
+        &mut self,
+        request: u32,
+        response: Result<HttpResponse, String>,
+    ) -> Result<(), PluginError> {
+        let response = response.map(|head| wit::HttpResponse {
+            status: head.status,
+            headers: head.headers,
+        });
+        self.call("on_http_response", async |p, s| {
+            let response = response.as_ref().map_err(String::as_str);
+            p.call_on_http_response(s, request, response).await
+        })
+        .await
+    }
+
+    /// `on-chat-state`.
+    pub async fn on_chat_state(
+        &mut self,
+        contact: usize,
+        state: ChatState,
+    ) -> Result<(), PluginError> {
+        let state = match state {
+            ChatState::Active => wit::ChatState::Active,
+            ChatState::Composing => wit::ChatState::Composing,
+            ChatState::Paused => wit::ChatState::Paused,
+            ChatState::Inactive => wit::ChatState::Inactive,
+            ChatState::Gone => wit::ChatState::Gone,
+        };
+        self.call_with_contact("on_chat_state", contact, async |p, s, c| {
+            p.call_on_chat_state(s, c, state).await
+        })
+        .await
+    }
+
+    /// `on-displayed`.
+    pub async fn on_displayed(
+        &mut self,
+        contact: usize,
+        legacy_ids: Vec<String>,
+    ) -> Result<(), PluginError> {
+        self.call_with_contact("on_displayed", contact, async |p, s, c| {
+            p.call_on_displayed(s, c, &legacy_ids).await
+        })
+        .await
+    }
+
+    /// `on-correct`.
+    pub async fn on_correct(&mut self, contact: usize, legacy_id: &str, body: &str) -> Answer<()> {
+        self.call_with_contact("on_correct", contact, async |p, s, c| {
+            p.call_on_correct(s, c, legacy_id, body).await
+        })
+        .await
+    }
+
+    /// `on-retract`.
+    pub async fn on_retract(&mut self, contact: usize, legacy_id: &str) -> Answer<()> {
+        self.call_with_contact("on_retract", contact, async |p, s, c| {
+            p.call_on_retract(s, c, legacy_id).await
+        })
+        .await
+    }
+
+    /// `on-react`.
+    pub async fn on_react(
+        &mut self,
+        contact: usize,
+        legacy_id: &str,
+        emojis: Vec<String>,
+    ) -> Answer<()> {
+        self.call_with_contact("on_react", contact, async |p, s, c| {
+            p.call_on_react(s, c, legacy_id, &emojis).await
+        })
+        .await
+    }
+}

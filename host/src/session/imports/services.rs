@@ -1,0 +1,145 @@
+//! The `session` interface: the user, the gateway's messages, the
+//! key-value store, streams, HTTP requests, timers and the log.
+
+use super::{State, WitResult, stream_error};
+use crate::plugin::bindings::gatehouse::gateway::{session, types};
+
+impl State {
+    async fn open(&mut self, host: &str, port: u16, tls: bool) -> WitResult<u32> {
+        let data = match self.data() {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(data
+            .streams
+            .open(host, port, tls)
+            .await
+            .map_err(stream_error))
+    }
+}
+
+impl session::Host for State {
+    async fn user_jid(&mut self) -> wasmtime::Result<String> {
+        Ok(self
+            .data()
+            .map(|d| d.roster.user().to_string())
+            .unwrap_or_default())
+    }
+
+    async fn registration(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
+        Ok(self
+            .data()
+            .map(|d| d.registration.clone())
+            .unwrap_or_default())
+    }
+
+    async fn send_gateway_message(&mut self, text: String) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            let message = data.ctx.message_to(data.roster.user(), &text);
+            data.roster.send(message);
+        }
+        Ok(())
+    }
+
+    async fn kv_get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        let Ok(data) = self.data() else {
+            return Ok(None);
+        };
+        let user_id = data.roster.user_id();
+        match data.ctx.store.kv_get(user_id, &key) {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                tracing::error!(error = %e, "kv-get failed");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn kv_set(&mut self, key: String, value: Vec<u8>) -> WitResult<()> {
+        let data = match self.data() {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(e)),
+        };
+        let user_id = data.roster.user_id();
+        let gateway = &data.ctx;
+        let cap = u64::from(gateway.config.storage_kb) * 1024;
+        match gateway.store.kv_set(user_id, &key, &value, cap) {
+            Ok(true) => Ok(Ok(())),
+            Ok(false) => {
+                tracing::warn!(gateway = %gateway.jid, user = %data.roster.user(), key, "kv-set refused: store full");
+                Ok(Err(types::Error::LimitExceeded(format!(
+                    "the key-value store is limited to {} KiB",
+                    gateway.config.storage_kb
+                ))))
+            }
+            // Losing a write silently would break the plugin's own
+            // bookkeeping: stop the call instead.
+            Err(e) => wasmtime::bail!("kv-set failed: {e}"),
+        }
+    }
+
+    async fn kv_delete(&mut self, key: String) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            let user_id = data.roster.user_id();
+            if let Err(e) = data.ctx.store.kv_delete(user_id, &key) {
+                wasmtime::bail!("kv-delete failed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    async fn open_stream(&mut self, host: String, port: u16) -> WitResult<u32> {
+        self.open(&host, port, false).await
+    }
+
+    async fn open_tls_stream(&mut self, host: String, port: u16) -> WitResult<u32> {
+        self.open(&host, port, true).await
+    }
+
+    async fn stream_write(&mut self, stream: u32, data: Vec<u8>) -> WitResult<()> {
+        Ok(self.data().and_then(|d| {
+            // What the plugin stored before telling the legacy network is
+            // kept, whatever happens next.
+            d.ctx.store.commit().map_err(|e| {
+                tracing::error!(error = %e, "cannot commit before a stream write");
+                types::Error::Other("the gateway's database is failing".into())
+            })?;
+            d.streams.write(stream, data).map_err(stream_error)
+        }))
+    }
+
+    async fn close_stream(&mut self, stream: u32) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            data.streams.close(stream);
+        }
+        Ok(())
+    }
+
+    async fn http_request(&mut self, request: types::HttpRequest) -> WitResult<u32> {
+        Ok(self
+            .data()
+            .and_then(|d| d.streams.http_request(request).map_err(stream_error)))
+    }
+
+    async fn set_timer(&mut self, delay_ms: u32, token: String) -> wasmtime::Result<()> {
+        if let Ok(data) = self.data() {
+            data.requested_timers.push((delay_ms, token));
+        }
+        Ok(())
+    }
+
+    async fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
+        let (gateway, user) = match self.session() {
+            Some(d) => (d.ctx.jid.to_string(), d.roster.user().to_string()),
+            None => Default::default(),
+        };
+        match level {
+            types::LogLevel::Trace => tracing::trace!(%gateway, %user, "plugin: {message}"),
+            types::LogLevel::Debug => tracing::debug!(%gateway, %user, "plugin: {message}"),
+            types::LogLevel::Info => tracing::info!(%gateway, %user, "plugin: {message}"),
+            types::LogLevel::Warn => tracing::warn!(%gateway, %user, "plugin: {message}"),
+            types::LogLevel::Error => tracing::error!(%gateway, %user, "plugin: {message}"),
+        }
+        Ok(())
+    }
+}
