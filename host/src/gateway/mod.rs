@@ -35,9 +35,12 @@ use crate::stanza::{
 pub struct Gateway {
     ctx: Arc<GatewayContext>,
     runtime: Arc<Runtime>,
-    /// The instance that serves no user: registration checks, and the id
-    /// mapping of every session's new contacts.
-    service: Arc<Service>,
+    /// An instance that serves no user, for registration checks.
+    checks: Service,
+    /// Another, shared by every session for its new contacts' id mapping:
+    /// a registration never waits behind a session's mapping, nor a
+    /// session behind a registration.
+    mapping: Arc<Service>,
     sessions: HashMap<BareJid, SessionHandle>,
     /// Reloads the plugin on an administrator's command.
     reload: Option<ReloadTrigger>,
@@ -50,7 +53,8 @@ impl Gateway {
     pub fn new(ctx: Arc<GatewayContext>, runtime: Arc<Runtime>) -> Self {
         Gateway {
             ctx,
-            service: Arc::new(Service::new(runtime.clone())),
+            checks: Service::new(runtime.clone()),
+            mapping: Arc::new(Service::new(runtime.clone())),
             runtime,
             sessions: HashMap::new(),
             reload: None,
@@ -90,7 +94,8 @@ impl Gateway {
             tracing::warn!(gateway = %self.ctx.jid, "the reloaded plugin describes its network differently; restart to show it");
         }
         self.runtime = runtime.clone();
-        self.service.reload(runtime.clone());
+        self.checks.reload(runtime.clone());
+        self.mapping.reload(runtime.clone());
         for session in self.sessions.values() {
             session.send(SessionEvent::Reload(runtime.clone()));
         }
@@ -103,9 +108,9 @@ impl Gateway {
     }
 
     fn spawn_session(&mut self, user: crate::store::UserRow) {
-        let (ctx, runtime, service) =
-            (self.ctx.clone(), self.runtime.clone(), self.service.clone());
-        match session::spawn(ctx, runtime, service, user) {
+        let (ctx, runtime, mapping) =
+            (self.ctx.clone(), self.runtime.clone(), self.mapping.clone());
+        match session::spawn(ctx, runtime, mapping, user) {
             Ok((jid, handle)) => {
                 self.sessions.insert(jid, handle);
             }
@@ -272,12 +277,12 @@ impl Gateway {
         Ok(())
     }
 
-    /// Runs `validate-registration` on the service instance; Err is a crash.
+    /// Runs `validate-registration` on the checks' instance; Err is a crash.
     async fn validate(
         &mut self,
         values: &[(String, String)],
     ) -> Result<Result<(), String>, String> {
-        self.service
+        self.checks
             .validate_registration(values)
             .await
             .map_err(|e| {
