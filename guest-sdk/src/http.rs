@@ -25,8 +25,9 @@ use crate::task::Exchange;
 use crate::{HostError, HttpRequest};
 
 /// A request to send: `method` (`GET`, `POST`, …), an `http://` or
-/// `https://` `url`, header fields (the host adds `host`, `content-length`
-/// and `connection: close`) and the body, if any.
+/// `https://` `url`, header fields (the host sets `host`, `content-length`
+/// and `connection: close` itself, and refuses a request that names them)
+/// and the body, if any.
 pub type Request = HttpRequest;
 
 /// A response, body included.

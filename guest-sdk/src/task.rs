@@ -397,8 +397,8 @@ pub fn on_http_response(
 
 /// An HTTP request of this layer, sent by the host as `id`: its head comes
 /// to [`on_http_response`], its body to the stream slot of the same id.
-/// Dropped before the end (its task gone), the rest of its events are
-/// swallowed.
+/// Dropped before the end (its task gone), it is closed, and the events
+/// already on their way are swallowed.
 pub(crate) struct Exchange {
     id: u32,
     /// True once nothing more comes for it (the body ended, or the request
@@ -457,6 +457,7 @@ impl Drop for Exchange {
                     slot.orphan = true;
                     slot.buffer.clear();
                     slot.waker = None;
+                    session::close_stream(self.id);
                 }
                 _ => {
                     e.streams.remove(&self.id);

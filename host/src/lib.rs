@@ -42,9 +42,10 @@
 //! tells whether a file is a plugin this host runs, and [`scaffold`]
 //! writes a new plugin's skeleton.
 //!
-//! No module imports one above it: `plugin`, `link`, `store`, `stanza`,
-//! `config` and `metrics` import none of the others' layers, `context`
-//! and `roster` nothing of `session` or `gateway`.
+//! No two modules import each other, directly or round about
+//! (`../shared/tools/module-graph`): `plugin` is generic over the session's
+//! state rather than naming it, and `context` and `roster` import nothing
+//! of `session` or `gateway`.
 
 #![warn(missing_docs)]
 

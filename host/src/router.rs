@@ -228,13 +228,15 @@ pub async fn serve(
     // whose sender is gone before it is told to close would just stop.
     let shutdown = run(&mut gateway, &mut events, reloads, control).await;
     if let Some(done) = shutdown {
-        // The sessions' last words go to the link before it is told to close.
+        // One deadline for the last words: the sender commits and hands
+        // them to the link, then the link writes them and closes.
+        let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
         let outbox = gateway.ctx().outbox.clone();
-        if tokio::time::timeout(CLOSE_WAIT, outbox.flush())
+        if tokio::time::timeout_at(deadline, outbox.flush())
             .await
             .is_err()
         {
-            tracing::warn!(gateway = %jid, "the last stanzas could not be committed in time");
+            tracing::warn!(gateway = %jid, "the last stanzas could not be committed in time: they are not sent");
         }
         closing.send_replace(true);
         // What still arrives is dropped; the link must not wait on it.
@@ -245,7 +247,7 @@ pub async fn serve(
                 _ = drain => (&mut link_task).await.unwrap_or(()),
             }
         };
-        if tokio::time::timeout(CLOSE_WAIT, closed).await.is_err() {
+        if tokio::time::timeout_at(deadline, closed).await.is_err() {
             tracing::warn!(gateway = %jid, "the link did not close in time");
         }
         let _ = done.send(());

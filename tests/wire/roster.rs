@@ -451,3 +451,52 @@ async fn unanswered_pushes_are_checked_against_the_server_roster_after_a_restart
         }
     }
 }
+
+/// The plugin's `legacy-id-to-jid-username` names a new contact's puppet
+/// (the probe maps `@bob` to `at-bob`); an id it leaves alone keeps the
+/// XEP-0106 escape; the user's answer to the mapped puppet reaches the
+/// same contact.
+#[tokio::test]
+async fn the_plugins_id_mapping_names_new_puppets() {
+    let mut w = crate::sandbox::probe_session("").await;
+    let mut from = async |id: &str, expected_puppet: String| {
+        w.link
+            .send(&format!(
+                "<message type='chat' id='q' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>from {id} hi</body></message>"
+            ))
+            .await;
+        let message = w
+            .link
+            .recv_until("the new contact's message", |e| {
+                e.is("message", NS) && child_text(e, "body", NS).as_deref() == Some("hi")
+            })
+            .await;
+        assert_eq!(
+            message.attr("from"),
+            Some(format!("{expected_puppet}/gatehouse").as_str())
+        );
+        assert_eq!(message.attr("to"), Some(ROMEO));
+        assert_eq!(message.attr("type"), Some("chat"));
+    };
+    from("@Bob", format!("at-bob@{GATEWAY}")).await;
+    from("x/y", format!("x\\2fy@{GATEWAY}")).await;
+    // The mapped puppet is the same contact when the user writes to it.
+    w.link
+        .send(&format!(
+            "<message type='chat' id='q2' from='{ROMEO}/pc' to='at-bob@{GATEWAY}'><body>env X</body></message>"
+        ))
+        .await;
+    let answer = w
+        .link
+        .recv_until("the mapped contact's answer", |e| {
+            e.attr("from") == Some(format!("at-bob@{GATEWAY}/gatehouse").as_str())
+                && child_text(e, "body", NS).is_some()
+        })
+        .await;
+    assert!(
+        child_text(&answer, "body", NS)
+            .unwrap_or_default()
+            .starts_with("env refused:"),
+        "{answer:?}"
+    );
+}

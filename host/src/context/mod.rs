@@ -48,7 +48,7 @@ pub struct GatewayContext {
     /// XEP-0356 grants, per user domain.
     pub grants: Grants,
     /// The gateway's stanza ids.
-    pub ids: StanzaIds,
+    ids: StanzaIds,
     /// Becomes true once the server had its chance to send its privileges
     /// after the first handshake, so that sessions do not log in (and fill
     /// rosters) before the gateway knows whether it may push roster items.

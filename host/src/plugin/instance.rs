@@ -105,8 +105,7 @@ impl<S: Send + 'static> Instance<S> {
         let handle = self
             .store
             .data_mut()
-            .table()
-            .push(ContactRef(contact))
+            .push_contact(contact)
             .map_err(|e| PluginError::Trap(e.to_string()))?;
         self.call(export, async |plugin, store| {
             call(plugin, store, handle).await

@@ -56,7 +56,7 @@ pub use grants::{Grant, tls_config};
 pub use instance::Instance;
 pub use runtime::{GatewayInfo, Limits, PluginRuntime, digested};
 pub use service::Service;
-pub use state::{HostState, Imports};
+pub use state::{HandleError, HostState, Imports, MAX_CONTACT_HANDLES};
 
 /// The host's side of a `contact` resource handle: an index into the
 /// session's roster. Handles are per store, so a new instance simply gets

@@ -4,10 +4,11 @@
 //! budget, and the session's own state `S`, which the runtime only carries.
 
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::ContactRef;
 use super::bindings::gatehouse::gateway::{roster, session, types};
 use super::grants::Grant;
 use super::http::HttpGrants;
@@ -24,22 +25,24 @@ impl<T> Imports for T where
 {
 }
 
-/// The memory cap of one store. Growing past it traps the instance (a
-/// plugin handed an allocation failure may mishandle it), and says so in a
+/// The memory cap of one store. Any growth that cannot be granted traps
+/// the instance rather than hand the plugin a failure it may mishandle;
+/// growth past the cap (or the memory's own maximum) also says so in a
 /// flag the call path reads, rather than in an error text.
 #[derive(Debug, Default)]
 pub(super) struct MemoryCap {
     bytes: usize,
-    /// Set when the instance asked for more than `bytes`.
+    /// Set when the instance asked for more memory than it may have.
     pub(super) exceeded: bool,
 }
 
-/// The trap a memory growth past the cap raises.
+/// The trap a growth that cannot be granted raises.
 #[derive(Debug, thiserror::Error)]
-#[error("the instance asked for {desired} bytes of memory, over its cap of {cap}")]
-struct OverMemoryCap {
-    desired: usize,
-    cap: usize,
+enum GrowthRefused {
+    #[error("the instance asked for {desired} bytes of memory, over its cap of {cap}")]
+    Memory { desired: usize, cap: usize },
+    #[error("the instance asked for {desired} table elements, over the table's maximum")]
+    Table { desired: usize },
 }
 
 impl ResourceLimiter for MemoryCap {
@@ -49,15 +52,16 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.bytes {
+        let cap = maximum.map_or(self.bytes, |max| max.min(self.bytes));
+        if desired > cap {
             self.exceeded = true;
-            return Err(OverMemoryCap {
-                desired,
-                cap: self.bytes,
-            }
-            .into());
+            return Err(GrowthRefused::Memory { desired, cap }.into());
         }
-        Ok(maximum.is_none_or(|max| desired <= max))
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(error.context("the system could not grow the instance's memory"))
     }
 
     fn table_growing(
@@ -66,8 +70,32 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(maximum.is_none_or(|max| desired <= max))
+        if maximum.is_some_and(|max| desired > max) {
+            return Err(GrowthRefused::Table { desired }.into());
+        }
+        Ok(true)
     }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(error.context("the system could not grow a table of the instance"))
+    }
+}
+
+/// Most contact handles one instance may hold at once. A plugin that never
+/// drops the handles it is given would otherwise grow the host's table
+/// without bound, outside its memory cap; past this it is stopped (and
+/// restarted with an empty table), as one past its memory cap is.
+pub const MAX_CONTACT_HANDLES: usize = 65_536;
+
+/// Why a contact handle could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// The instance holds [`MAX_CONTACT_HANDLES`] already.
+    #[error("the plugin holds {MAX_CONTACT_HANDLES} contact handles without dropping them")]
+    TooMany,
+    /// The resource table refused.
+    #[error(transparent)]
+    Table(#[from] wasmtime::component::ResourceTableError),
 }
 
 /// Everything an instance's host calls can reach.
@@ -76,6 +104,8 @@ pub struct HostState<S> {
     http: wasmtime_wasi_http::WasiHttpCtx,
     http_grants: HttpGrants,
     table: ResourceTable,
+    /// Contact handles the plugin holds.
+    contact_handles: usize,
     session: Option<S>,
     pub(super) memory: MemoryCap,
     /// Epoch ticks the running call may still use.
@@ -107,6 +137,7 @@ impl<S> HostState<S> {
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
             http_grants: HttpGrants::new(grants),
             table: ResourceTable::new(),
+            contact_handles: 0,
             session,
             memory: MemoryCap::default(),
             ticks_left: 0,
@@ -126,15 +157,36 @@ impl<S> HostState<S> {
         self.session.as_mut()
     }
 
-    /// The session's state and the handle table, for an import that turns
-    /// a handle into a contact and acts on it.
-    pub fn parts(&mut self) -> (&mut ResourceTable, Option<&mut S>) {
-        (&mut self.table, self.session.as_mut())
+    /// The contact index behind a handle and the session's state, for an
+    /// import that acts on the contact.
+    pub fn contact_and_session(
+        &mut self,
+        handle: &Resource<ContactRef>,
+    ) -> Result<(usize, Option<&mut S>), HandleError> {
+        let id = self.table.get(handle)?.0;
+        Ok((id, self.session.as_mut()))
     }
 
-    /// The table of resource handles the plugin holds.
-    pub fn table(&mut self) -> &mut ResourceTable {
-        &mut self.table
+    /// A new handle on the contact with index `id`, for the plugin.
+    pub fn push_contact(&mut self, id: usize) -> Result<Resource<ContactRef>, HandleError> {
+        if self.contact_handles >= MAX_CONTACT_HANDLES {
+            return Err(HandleError::TooMany);
+        }
+        let handle = self.table.push(ContactRef(id))?;
+        self.contact_handles += 1;
+        Ok(handle)
+    }
+
+    /// The plugin dropped a contact handle.
+    pub fn drop_contact(&mut self, handle: Resource<ContactRef>) -> Result<(), HandleError> {
+        self.table.delete(handle)?;
+        self.contact_handles = self.contact_handles.saturating_sub(1);
+        Ok(())
+    }
+
+    /// The contact index behind a handle the plugin passed.
+    pub fn contact(&self, handle: &Resource<ContactRef>) -> Result<usize, HandleError> {
+        Ok(self.table.get(handle)?.0)
     }
 
     /// Gives the session's state back, to build the next instance's.

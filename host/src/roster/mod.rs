@@ -235,7 +235,7 @@ impl Roster {
             let other = &self.contacts[other].legacy_id;
             return Err(RosterError::Invalid(format!(
                 "legacy ids {other:?} and {legacy_id:?} both map to the JID local part {username:?}; \
-                 give by-legacy-id a jid-username to tell them apart"
+                 map them apart with the plugin's legacy-id-to-jid-username"
             )));
         }
         let jid = self

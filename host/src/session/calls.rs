@@ -50,13 +50,14 @@ impl Session {
             .ok_or_else(|| PluginError::Instantiate("no instance".into()))
     }
 
-    /// Drops the live instance, keeping its host state for the next one.
+    /// Drops the live instance, keeping its host state for the next one
+    /// (but not its HTTP requests, whose answers only it awaited).
     pub(super) fn drop_instance(&mut self) {
         if let Some(instance) = self.instance.take() {
-            self.state = instance
-                .into_state()
-                .into_session()
-                .map(SessionData::into_state);
+            self.state = instance.into_state().into_session().map(|mut data| {
+                data.streams.end_http_requests();
+                data.into_state()
+            });
         }
     }
 

@@ -187,18 +187,13 @@ impl Streams {
     /// Sends an HTTP request to a granted address; what comes back arrives
     /// as events under the returned id (see [`super::http`]).
     pub fn http_request(&mut self, request: HttpRequest) -> Result<u32, StreamError> {
-        let target = super::http::Target::parse(&request.url)?;
+        let request = super::http::Prepared::new(request)?;
+        let target = &request.target;
         self.admit(&target.host, target.port)?;
         let id = self.next_http_id;
         self.next_http_id = self.next_http_id.wrapping_add(1).max(FIRST_HTTP_ID);
         let tls = target.tls.then(|| self.tls.clone());
-        let task = tokio::spawn(super::http::fetch(
-            id,
-            target,
-            request,
-            tls,
-            self.events.clone(),
-        ));
+        let task = tokio::spawn(super::http::fetch(id, request, tls, self.events.clone()));
         self.open.insert(
             id,
             OpenStream {
@@ -249,6 +244,18 @@ impl Streams {
             // reader (or an HTTP request) stops now.
             stream.tasks[0].abort();
         }
+    }
+
+    /// Ends every HTTP request, for an instance that goes (its requests'
+    /// answers would reach an instance that never asked for them).
+    pub fn end_http_requests(&mut self) {
+        self.open.retain(|id, stream| {
+            let http = *id >= FIRST_HTTP_ID;
+            if http {
+                stream.tasks.iter().for_each(AbortHandle::abort);
+            }
+            !http
+        });
     }
 
     /// Forgets a stream that ended by itself.

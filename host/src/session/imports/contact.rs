@@ -37,10 +37,10 @@ impl roster::Host for State {
                 match service.legacy_id_to_jid_username(&legacy_id).await {
                     Ok(username) => username,
                     Err(e) => {
-                        tracing::error!(error = %e, "legacy-id-to-jid-username failed");
-                        return Ok(Err(types::Error::Other(format!(
-                            "the plugin's legacy-id-to-jid-username failed: {e}"
-                        ))));
+                        tracing::error!(error = %e, legacy_id, "legacy-id-to-jid-username crashed");
+                        return Ok(Err(types::Error::Other(
+                            "the plugin's legacy-id-to-jid-username crashed".into(),
+                        )));
                     }
                 }
             }
@@ -80,8 +80,7 @@ impl roster::Host for State {
 
 impl roster::HostContact for State {
     async fn legacy_id(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<String> {
-        let (table, data) = self.parts();
-        let id = table.get(&handle)?.0;
+        let (id, data) = self.contact_and_session(&handle)?;
         Ok(data
             .and_then(|d| d.roster.get(id))
             .map(|c| c.legacy_id.clone())
@@ -89,8 +88,7 @@ impl roster::HostContact for State {
     }
 
     async fn jid(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<String> {
-        let (table, data) = self.parts();
-        let id = table.get(&handle)?.0;
+        let (id, data) = self.contact_and_session(&handle)?;
         Ok(data
             .and_then(|d| d.roster.get(id))
             .map(|c| c.jid.to_string())
@@ -257,7 +255,7 @@ impl roster::HostContact for State {
     }
 
     async fn drop(&mut self, handle: Resource<ContactRef>) -> wasmtime::Result<()> {
-        self.table().delete(handle)?;
+        self.drop_contact(handle)?;
         Ok(())
     }
 }

@@ -41,9 +41,8 @@ fn stream_error(e: StreamError) -> types::Error {
         }
         StreamError::TooMany => types::Error::LimitExceeded(e.to_string()),
         StreamError::NotOpen(_) => types::Error::NotFound(e.to_string()),
-        StreamError::Connect(..) | StreamError::Tls(..) | StreamError::Invalid(..) => {
-            types::Error::Other(e.to_string())
-        }
+        StreamError::Invalid(..) => types::Error::Invalid(e.to_string()),
+        StreamError::Connect(..) | StreamError::Tls(..) => types::Error::Other(e.to_string()),
     }
 }
 
@@ -64,8 +63,7 @@ impl State {
         handle: &Resource<ContactRef>,
         operation: impl FnOnce(&mut Roster, usize) -> Result<T, RosterError>,
     ) -> WitResult<T> {
-        let (table, data) = self.parts();
-        let id = table.get(handle)?.0;
+        let (id, data) = self.contact_and_session(handle)?;
         Ok(data
             .ok_or_else(no_session)
             .and_then(|d| operation(&mut d.roster, id).map_err(Into::into)))
@@ -76,7 +74,7 @@ impl State {
     }
 
     fn new_handle(&mut self, id: usize) -> wasmtime::Result<Resource<ContactRef>> {
-        Ok(self.table().push(ContactRef(id))?)
+        Ok(self.push_contact(id)?)
     }
 }
 

@@ -3,6 +3,15 @@
 
 use super::{State, WitResult, stream_error};
 use crate::plugin::bindings::gatehouse::gateway::{session, types};
+use crate::session::SessionData;
+
+/// Commits the database before something leaves for the legacy network.
+fn commit(data: &SessionData) -> Result<(), types::Error> {
+    data.ctx.store.commit().map_err(|e| {
+        tracing::error!(error = %e, "cannot commit before writing to the network");
+        types::Error::Other("the gateway's database is failing".into())
+    })
+}
 
 impl State {
     async fn open(&mut self, host: &str, port: u16, tls: bool) -> WitResult<u32> {
@@ -100,10 +109,7 @@ impl session::Host for State {
         Ok(self.data().and_then(|d| {
             // What the plugin stored before telling the legacy network is
             // kept, whatever happens next.
-            d.ctx.store.commit().map_err(|e| {
-                tracing::error!(error = %e, "cannot commit before a stream write");
-                types::Error::Other("the gateway's database is failing".into())
-            })?;
+            commit(d)?;
             d.streams.write(stream, data).map_err(stream_error)
         }))
     }
@@ -116,9 +122,12 @@ impl session::Host for State {
     }
 
     async fn http_request(&mut self, request: types::HttpRequest) -> WitResult<u32> {
-        Ok(self
-            .data()
-            .and_then(|d| d.streams.http_request(request).map_err(stream_error)))
+        Ok(self.data().and_then(|d| {
+            // As before a stream write: what the plugin stored before telling
+            // the network is kept, whatever happens next.
+            commit(d)?;
+            d.streams.http_request(request).map_err(stream_error)
+        }))
     }
 
     async fn set_timer(&mut self, delay_ms: u32, token: String) -> wasmtime::Result<()> {

@@ -6,7 +6,8 @@
 //! happened. `get`, `sleep` and `talk` run as tasks of the SDK's async
 //! layer, answering when what they wait for arrives (the task keeps the
 //! contact the message came to). `contacts`, `text`, `avatar` and `vcard`
-//! try the operator's caps.
+//! try the operator's caps; `from ID TEXT` has a new contact write, its
+//! puppet named by the probe's id mapping (`@name` → `at-name`).
 
 use gatehouse_guest::{
     Contact, Error, NetworkInfo, Plugin, Roster, TextMessage, Vcard, http, session, task,
@@ -33,6 +34,12 @@ impl Plugin for Probe {
             Roster::by_legacy_id(id)?.add_to_roster()?;
         }
         Ok(())
+    }
+
+    /// Ids written `@name` are handles whose puppets are `at-name`; others
+    /// keep the XEP-0106 escape.
+    fn legacy_id_to_jid_username(&mut self, legacy_id: &str) -> Option<String> {
+        legacy_id.strip_prefix('@').map(|name| format!("at-{name}"))
     }
 
     fn update_contact_info(&mut self, contact: Contact) -> Result<(), Error> {
@@ -121,6 +128,11 @@ impl Plugin for Probe {
                 Ok(Err(e)) => format!("send refused: {}", e.reason()),
                 Err(_) => "bad id".to_owned(),
             },
+            // A contact created now, writing: its JID shows the mapping.
+            ["from", id, text] => {
+                Roster::by_legacy_id(id)?.send_text(text)?;
+                return Ok(None);
+            }
             ["contacts", n] => match n.parse::<u32>() {
                 Ok(n) => (0..n)
                     .find_map(|i| Roster::by_legacy_id(&format!("x{i}")).err())
