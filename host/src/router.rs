@@ -32,9 +32,6 @@ use crate::stanza::{
     privilege::Privileges,
 };
 
-/// The id of the ping that tells when the server's privileges are known.
-const SETTLE_PING: &str = "gh-settle";
-
 /// What the supervisor asks of a running gateway.
 #[derive(Debug)]
 pub enum Control {
@@ -51,11 +48,14 @@ pub async fn run(
     mut reloads: mpsc::UnboundedReceiver<Arc<Runtime>>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) -> Option<oneshot::Sender<()>> {
+    // The id of the ping that tells when the server's privileges are known:
+    // a new one for each connection.
+    let mut settle_ping = String::new();
     loop {
         tokio::select! {
             event = events.recv() => match event {
-                Some(LinkEvent::Connected) => on_connected(gateway.ctx()),
-                Some(LinkEvent::Stanza(stanza)) => route(gateway, *stanza).await,
+                Some(LinkEvent::Connected) => settle_ping = on_connected(gateway.ctx()),
+                Some(LinkEvent::Stanza(stanza)) => route(gateway, *stanza, &settle_ping).await,
                 Some(LinkEvent::Invalid(invalid)) => answer_invalid(gateway.ctx(), invalid),
                 None => return None,
             },
@@ -70,16 +70,18 @@ pub async fn run(
 
 /// After a handshake: ping the server. A server sends its `<privilege/>`
 /// grants right after the handshake, so once the ping's answer is back they
-/// are known (or there are none).
-fn on_connected(ctx: &GatewayContext) {
+/// are known (or there are none). Returns the ping's id.
+fn on_connected(ctx: &GatewayContext) -> String {
+    let id = ctx.new_id();
     ctx.outbox.send(
-        Iq::from_get(SETTLE_PING, Ping)
+        Iq::from_get(id.clone(), Ping)
             .with_from(ctx.jid.clone().into())
             .with_to(server_domain(&ctx.jid).into()),
     );
+    id
 }
 
-async fn route(gateway: &mut Gateway, stanza: Stanza) {
+async fn route(gateway: &mut Gateway, stanza: Stanza, settle_ping: &str) {
     let ctx = gateway.ctx().clone();
     let (from, to) = match &stanza {
         Stanza::Message(m) => (m.from.clone(), m.to.clone()),
@@ -91,7 +93,7 @@ async fn route(gateway: &mut Gateway, stanza: Stanza) {
         return;
     };
     if let Stanza::Iq(iq @ (Iq::Result { .. } | Iq::Error { .. })) = &stanza {
-        if let Answered::Roster(user, roster) = on_answer(&ctx, iq)
+        if let Answered::Roster(user, roster) = on_answer(&ctx, iq, settle_ping)
             && let Some(session) = gateway.session(&user)
         {
             session.send(SessionEvent::ServerRoster(roster));
@@ -131,9 +133,12 @@ async fn route(gateway: &mut Gateway, stanza: Stanza) {
 /// Answers to the gateway's own requests: the settle ping, roster pushes
 /// and requests (see `context::pushes`), keepalives. Errors are logged;
 /// nothing is ever answered.
-fn on_answer(ctx: &GatewayContext, iq: &Iq) -> Answered {
-    if let Iq::Result { id, .. } | Iq::Error { id, .. } = iq
-        && id == SETTLE_PING
+fn on_answer(ctx: &GatewayContext, iq: &Iq, settle_ping: &str) -> Answered {
+    if let Iq::Result { id, from, .. } | Iq::Error { id, from, .. } = iq
+        && id == settle_ping
+        && from
+            .as_ref()
+            .is_some_and(|f| f.to_bare() == server_domain(&ctx.jid))
     {
         ctx.settle();
         return Answered::Other;

@@ -126,3 +126,56 @@ async fn a_failed_login_is_told_and_retried() {
         .await;
     assert_eq!(retry.attr("to"), Some(ROMEO));
 }
+
+/// An ad-hoc command session belongs to whoever started it: another user
+/// who learnt its id cannot cancel it (`bad-sessionid`), its owner can.
+#[tokio::test]
+async fn only_its_requester_cancels_a_command_session() {
+    const JULIET: &str = "juliet@localhost";
+    const COMMANDS: &str = "http://jabber.org/protocol/commands";
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 0).await;
+    w.register(JULIET, "juliet", 0).await;
+    w.link
+        .send(&format!(
+            "<iq type='set' id='x1' from='{ROMEO}/pc' to='{GATEWAY}'>\
+             <command xmlns='{COMMANDS}' node='unregister' action='execute'/></iq>"
+        ))
+        .await;
+    let form = w
+        .link
+        .recv_until("the unregister form", |e| e.attr("id") == Some("x1"))
+        .await;
+    let session = form
+        .get_child("command", COMMANDS)
+        .and_then(|c| c.attr("sessionid"))
+        .expect("a command session id")
+        .to_owned();
+    let cancel = |from: &str, id: &str| {
+        format!(
+            "<iq type='set' id='{id}' from='{from}/pc' to='{GATEWAY}'>\
+             <command xmlns='{COMMANDS}' node='unregister' sessionid='{session}' action='cancel'/></iq>"
+        )
+    };
+    w.link.send(&cancel(JULIET, "x2")).await;
+    let refused = w
+        .link
+        .recv_until("juliet's refusal", |e| e.attr("id") == Some("x2"))
+        .await;
+    assert_eq!(refused.attr("type"), Some("error"));
+    let error = refused.get_child("error", NS).expect("an error");
+    assert!(error.has_child("bad-request", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert!(error.has_child("bad-sessionid", COMMANDS));
+    w.link.send(&cancel(ROMEO, "x3")).await;
+    let canceled = w
+        .link
+        .recv_until("romeo's cancel", |e| e.attr("id") == Some("x3"))
+        .await;
+    assert_eq!(canceled.attr("type"), Some("result"));
+    assert_eq!(
+        canceled
+            .get_child("command", COMMANDS)
+            .and_then(|c| c.attr("status")),
+        Some("canceled")
+    );
+}

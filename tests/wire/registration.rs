@@ -214,3 +214,31 @@ async fn unregistering_removes_contacts_and_the_user() {
     let query = get_form(&mut w, "f4").await;
     assert!(!query.has_child("registered", REGISTER));
 }
+
+/// Each registration form is checked on an instance of its own: what one
+/// registrant's check left in the plugin's memory (the probe remembers the
+/// last name it checked) is not there for the next one.
+#[tokio::test]
+async fn each_registration_is_checked_on_a_fresh_instance() {
+    let mut w = Wire::start_with(true, "probe", "").await;
+    w.link
+        .send(&register_iq("alice@localhost", "a1", "alice", "0"))
+        .await;
+    w.link
+        .recv_until("alice's registration", |e| e.attr("id") == Some("a1"))
+        .await;
+    w.link
+        .send(&register_iq(ROMEO, "w1", "whos-first", "0"))
+        .await;
+    let reply = w
+        .link
+        .recv_until("the refusal", |e| e.attr("id") == Some("w1"))
+        .await;
+    assert_eq!(reply.attr("type"), Some("error"));
+    let error = reply.get_child("error", NS).expect("an error");
+    assert!(error.has_child("not-acceptable", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert_eq!(
+        child_text(error, "text", "urn:ietf:params:xml:ns:xmpp-stanzas").as_deref(),
+        Some("checked before you: nobody")
+    );
+}

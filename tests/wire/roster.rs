@@ -500,3 +500,43 @@ async fn the_plugins_id_mapping_names_new_puppets() {
         "{answer:?}"
     );
 }
+
+/// Only the user's own server answers for the user: a refusal of Romeo's
+/// push sent by someone else (here Juliet, who saw the push's id) is not
+/// taken for the server's, so pushes stay on for the domain; Romeo's own
+/// server's answer still settles the push.
+#[tokio::test]
+async fn a_push_answer_from_someone_else_is_ignored() {
+    let mut w = Wire::start(true).await;
+    w.link
+        .send(&gatehouse_tests::register_iq(ROMEO, "r1", "romeo", "1"))
+        .await;
+    let first = w
+        .link
+        .recv_until("the push", |e| pushed_item(e).is_some())
+        .await;
+    let id = first.attr("id").expect("an id").to_owned();
+    assert_eq!(id.len(), "gh-".len() + 32, "an unguessable id: {id}");
+    w.link
+        .send(&format!(
+            "<iq type='error' id='{id}' from='juliet@localhost/pc' to='{GATEWAY}'><error type='wait'>\
+             <internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        ))
+        .await;
+    w.link
+        .send(&format!(
+            "<iq type='result' id='{id}' from='{ROMEO}' to='{GATEWAY}'/>"
+        ))
+        .await;
+    // A contact added now is still pushed, not asked for.
+    message(&mut w, &format!("c0@{GATEWAY}"), "/contact newbie").await;
+    let added = w
+        .link
+        .recv_until("newbie's push or request", |e| {
+            pushed_item(e).is_some()
+                || (e.is("presence", NS) && e.attr("type") == Some("subscribe"))
+        })
+        .await;
+    let item = pushed_item(&added).expect("pushed, not a subscription request");
+    assert_eq!(item.attr("jid"), Some(format!("newbie@{GATEWAY}").as_str()));
+}

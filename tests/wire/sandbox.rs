@@ -392,3 +392,69 @@ pub(crate) async fn ask_probe(w: &mut Wire, body: &str) -> String {
         .await;
     child_text(&answer, "body", NS).unwrap_or_default()
 }
+
+/// A call that waits in the host (a WASI clock sleep of a minute: no
+/// WebAssembly runs, so no epoch tick reaches it) is stopped at its
+/// wall-clock bound like a loop; the user is told, the next message gets a
+/// new instance, and an unregistration while the plugin is blocked again is
+/// answered within the bound, not after the sleep.
+#[tokio::test]
+async fn a_call_blocked_in_the_host_is_stopped_at_its_deadline() {
+    let mut w = probe_session("call_timeout_ms = 500").await;
+    let started = std::time::Instant::now();
+    w.link
+        .send(&format!(
+            "<message type='chat' id='b1' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>block 60000</body></message>"
+        ))
+        .await;
+    let told = w
+        .link
+        .recv_until("the user told", |e| {
+            e.attr("from") == Some(GATEWAY) && child_text(e, "body", NS).is_some()
+        })
+        .await;
+    assert_eq!(
+        child_text(&told, "body", NS).as_deref(),
+        Some(
+            "The gateway's plugin ran past its 500 ms time limit during a message; it was restarted."
+        )
+    );
+    let error = w
+        .link
+        .recv_until("the message's error", |e| e.attr("type") == Some("error"))
+        .await;
+    assert_eq!(error.attr("id"), Some("b1"));
+    assert!(error.get_child("error", NS).is_some_and(|e| e.has_child(
+        "internal-server-error",
+        "urn:ietf:params:xml:ns:xmpp-stanzas"
+    )));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "stopped long before the sleep's end"
+    );
+    assert_eq!(ask_probe(&mut w, "block 1").await, "woke after 1 ms");
+
+    // Blocked again, the user leaves: the answer does not wait for the sleep.
+    w.link
+        .send(&format!(
+            "<message type='chat' id='b2' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>block 60000</body></message>"
+        ))
+        .await;
+    let leaving = std::time::Instant::now();
+    w.link
+        .send(&format!(
+            "<iq type='set' id='u1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'><remove/></query></iq>"
+        ))
+        .await;
+    let answer = w
+        .link
+        .recv_until("the unregistration's answer", |e| {
+            e.attr("id") == Some("u1")
+        })
+        .await;
+    assert_eq!(answer.attr("type"), Some("result"));
+    assert!(
+        leaving.elapsed() < Duration::from_secs(30),
+        "answered within the bound"
+    );
+}

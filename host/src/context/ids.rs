@@ -1,25 +1,38 @@
-//! Stanza ids the gateway makes: unique across restarts, so that an answer
-//! to a stanza sent before a restart is never taken for one sent after.
+//! Stanza ids the gateway makes: unguessable, so that no one can forge the
+//! answer to a request of the gateway's (a roster push's refusal would turn
+//! pushes off for a whole domain), and unique across restarts.
+//!
+//! Each id is 128 bits of a keyed hash of a counter: the key is drawn from
+//! the system's random source once per process, and a hash is much cheaper
+//! than a system call per stanza.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Makes the gateway's stanza ids: `gh-<seed>-<n>`.
+use xmpp_parsers::sha2::{Digest, Sha256};
+
+/// Makes the gateway's stanza ids: `gh-<32 hex digits>`.
 #[derive(Debug)]
 pub struct StanzaIds {
     next: AtomicU64,
-    prefix: String,
+    key: [u8; 32],
 }
 
 impl Default for StanzaIds {
     fn default() -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-            ^ u64::from(std::process::id()).rotate_left(32);
+        let mut key = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut key) {
+            // No random source at all: the clock keeps ids unique, not
+            // unguessable; say so.
+            tracing::error!(error = %e, "no random source: stanza ids are guessable");
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            key[..16].copy_from_slice(&now.to_le_bytes());
+        }
         StanzaIds {
             next: AtomicU64::new(1),
-            prefix: format!("{:x}", seed & 0xffff_ffff),
+            key,
         }
     }
 }
@@ -28,7 +41,11 @@ impl StanzaIds {
     /// A fresh id.
     pub fn next(&self) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        format!("gh-{}-{n}", self.prefix)
+        let digest = Sha256::new()
+            .chain_update(self.key)
+            .chain_update(n.to_le_bytes())
+            .finalize();
+        format!("gh-{}", hex::encode(&digest[..16]))
     }
 }
 
@@ -37,8 +54,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_differ() {
+    fn ids_differ_within_and_across_processes() {
         let ids = StanzaIds::default();
-        assert_ne!(ids.next(), ids.next());
+        let (a, b) = (ids.next(), ids.next());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), "gh-".len() + 32);
+        // Another process (another key) never makes the same first id.
+        assert_ne!(StanzaIds::default().next(), a);
     }
 }

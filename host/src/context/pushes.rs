@@ -122,17 +122,29 @@ impl GatewayContext {
     /// above) and, if it added the contact, offers the contact as a
     /// subscription request instead.
     pub fn answered(&self, iq: &Iq) -> Answered {
-        let (id, refused) = match iq {
-            Iq::Result { id, .. } => (id, false),
-            Iq::Error { id, .. } => (id, true),
+        let (id, from, refused) = match iq {
+            Iq::Result { id, from, .. } => (id, from, false),
+            Iq::Error { id, from, .. } => (id, from, true),
             Iq::Get { .. } | Iq::Set { .. } => return Answered::Other,
         };
+        // Only the user's own server answers for the user: an answer from
+        // anyone else, with a guessed id, is left unmatched.
+        let from_user = |user: &BareJid| from.as_ref().is_some_and(|f| f.to_bare() == *user);
         if let Some(user) = self.pushes.roster_answered(id) {
+            if !from_user(&user) {
+                self.pushes.asked_roster(id.clone(), user);
+                return Answered::Other;
+            }
             return Answered::Roster(user, server_roster(iq));
         }
         let Some(push) = self.pushes.answered(id) else {
             return Answered::Other;
         };
+        if !from_user(&push.user) {
+            tracing::warn!(gateway = %self.jid, ?from, user = %push.user, "a roster push answered by someone else: ignored");
+            self.pushes.sent(id.clone(), push);
+            return Answered::Other;
+        }
         // Answered either way: a refused addition becomes a subscription
         // request below, which needs no checking at the next login.
         if let Err(e) = self.store.set_push_unconfirmed(push.row_id, false) {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use jid::BareJid;
 use minidom::Element;
-use tokio::sync::oneshot;
 use xmpp_parsers::{
     disco::DiscoItemsResult,
     iq::Iq,
@@ -35,7 +34,7 @@ use crate::stanza::{
 pub struct Gateway {
     ctx: Arc<GatewayContext>,
     runtime: Arc<Runtime>,
-    /// An instance that serves no user, for registration checks.
+    /// Registration checks, each on a fresh instance that serves no user.
     checks: Service,
     /// Another, shared by every session for its new contacts' id mapping:
     /// a registration never waits behind a session's mapping, nor a
@@ -277,7 +276,7 @@ impl Gateway {
         Ok(())
     }
 
-    /// Runs `validate-registration` on the checks' instance; Err is a crash.
+    /// Runs `validate-registration` on a fresh instance; Err is a crash.
     async fn validate(
         &mut self,
         values: &[(String, String)],
@@ -294,16 +293,10 @@ impl Gateway {
     /// Ends a user's session and waits for it; `unregister` also takes the
     /// user's contacts out of their roster.
     async fn stop_session(&mut self, user: &BareJid, unregister: bool) {
-        if let Some(handle) = self.sessions.remove(user) {
-            let (done, wait) = oneshot::channel();
-            let event = if unregister {
-                SessionEvent::Unregister(done)
-            } else {
-                SessionEvent::Stop(done)
-            };
-            if handle.send(event) {
-                let _ = wait.await;
-            }
+        if let Some(handle) = self.sessions.remove(user)
+            && !handle.end(unregister).await
+        {
+            tracing::warn!(gateway = %self.ctx.jid, %user, unregister, "the session did not end in time: aborted");
         }
     }
 
@@ -311,10 +304,10 @@ impl Gateway {
     /// network and shows its contacts offline, then the gateway shows
     /// itself offline to every user.
     pub async fn shutdown(&mut self) {
+        let jid = &self.ctx.jid;
         let stops = self.sessions.drain().map(|(user, handle)| async move {
-            let (done, wait) = oneshot::channel();
-            if handle.send(SessionEvent::Stop(done)) {
-                let _ = wait.await;
+            if !handle.end(false).await {
+                tracing::warn!(gateway = %jid, %user, "the session did not end in time: aborted");
             }
             user
         });

@@ -2,6 +2,12 @@
 //! the call's time budget armed, the epoch ticker held, a span, the failure
 //! classified from typed signals (the epoch interrupt's trap code, the
 //! memory cap's flag), and the call counted in the metrics.
+//!
+//! Two bounds hold a call to `call_timeout`: the epoch budget stops a
+//! plugin that computes, and a wall-clock timeout stops one that waits in
+//! the host (a WASI clock sleep, a poll, a connection), where no
+//! WebAssembly runs and no epoch tick can reach it. Either way the call's
+//! future is dropped and the instance is dead.
 
 use wasmtime::component::Resource;
 use wasmtime::{Store, Trap};
@@ -54,6 +60,13 @@ impl<S: Send + 'static> Instance<S> {
         PluginError::Trap(format!("{error:?}"))
     }
 
+    /// A call (or the instantiation) outlived its wall-clock bound: the
+    /// store was left mid-call, so nothing may run on it again.
+    pub(super) fn timed_out(&mut self) -> PluginError {
+        self.plugin = None;
+        PluginError::Deadline(self.limits.call_timeout.as_millis() as u64)
+    }
+
     /// The state, taken back from a dead or finished instance.
     pub fn into_state(self) -> HostState<S> {
         self.store.into_data()
@@ -65,8 +78,8 @@ impl<S: Send + 'static> Instance<S> {
     }
 
     /// Calls the export `export` (its name in Rust, `on_text`, which is the
-    /// span's and the metrics' label) through `call`, which is handed the plugin's exports and
-    /// the store.
+    /// span's and the metrics' label) through `call`, which is handed the
+    /// plugin's exports and the store.
     pub(super) async fn call<R>(
         &mut self,
         export: &'static str,
@@ -79,12 +92,14 @@ impl<S: Send + 'static> Instance<S> {
             .as_ref()
             .ok_or_else(|| PluginError::Instantiate("not instantiated".into()))?;
         let started = std::time::Instant::now();
-        let result = tracing::Instrument::instrument(
+        let running = tracing::Instrument::instrument(
             call(plugin.gatehouse_gateway_plugin(), &mut self.store),
             tracing::debug_span!("plugin_call", export),
-        )
-        .await;
-        let result = result.map_err(|e| self.classify(e));
+        );
+        let result = match tokio::time::timeout(self.limits.call_timeout, running).await {
+            Ok(result) => result.map_err(|e| self.classify(e)),
+            Err(_) => Err(self.timed_out()),
+        };
         let failure = result.as_ref().err().map(PluginError::failure_label);
         crate::metrics::METRICS.plugin_call(export, started.elapsed(), failure);
         result

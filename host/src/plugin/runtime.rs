@@ -164,11 +164,11 @@ where
         let mut instance = Instance::new(store, self.limits);
         instance.arm();
         let _ticking = epoch::TICKER.start();
-        let plugin = self
-            .pre
-            .instantiate_async(instance.store_mut())
-            .await
-            .map_err(|e| instance.classify(e))?;
+        let instantiating = self.pre.instantiate_async(instance.store_mut());
+        let plugin = match tokio::time::timeout(self.limits.call_timeout, instantiating).await {
+            Ok(plugin) => plugin.map_err(|e| instance.classify(e))?,
+            Err(_) => return Err(instance.timed_out()),
+        };
         instance.set_plugin(plugin);
         Ok(instance)
     }

@@ -1,6 +1,6 @@
-//! The gateway's own instance of its plugin, which serves no user: it
-//! checks registration forms and maps new contacts' legacy ids to JID
-//! local parts. It is a separate store from every session's, so a session
+//! The gateway's own instances of its plugin, which serve no user: one
+//! for each registration form to check, and one kept to map new contacts'
+//! legacy ids to JID local parts. It is a separate store from every session's, so a session
 //! can ask it for a mapping in the middle of a call of its own (an
 //! instance is never re-entered); sessions take turns on it.
 
@@ -38,13 +38,23 @@ where
         self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `validate-registration`; Err is a crash.
+    /// `validate-registration`, on an instance of its own: nothing one
+    /// registrant's form leaves in the plugin's memory (a password) can
+    /// reach the next registrant. Err is a crash.
     pub async fn validate_registration(
         &self,
         form: &[(String, String)],
     ) -> Result<Result<(), String>, PluginError> {
-        self.with_instance(async |i| i.validate_registration(form).await)
-            .await
+        let runtime = self.runtime();
+        let mut instance = runtime.instantiate(HostState::service()).await?;
+        instance.validate_registration(form).await
+    }
+
+    fn runtime(&self) -> Arc<PluginRuntime<S>> {
+        self.runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// `legacy-id-to-jid-username`; Err is a crash.
@@ -65,14 +75,7 @@ where
         let generation = self.generation.load(Ordering::Relaxed);
         let mut instance = match slot.take() {
             Some((made, instance)) if made == generation => instance,
-            _ => {
-                let runtime = self
-                    .runtime
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                runtime.instantiate(HostState::service()).await?
-            }
+            _ => self.runtime().instantiate(HostState::service()).await?,
         };
         let result = call(&mut instance).await;
         if result.is_ok() {

@@ -90,13 +90,45 @@ pub enum SessionEvent {
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
     tx: mpsc::UnboundedSender<SessionEvent>,
+    /// Unregister and Stop: taken before anything queued in `tx`, so that
+    /// ending a session never waits behind its backlog.
+    stop: mpsc::UnboundedSender<SessionEvent>,
     state: watch::Receiver<LoginState>,
+    task: tokio::task::AbortHandle,
+    /// How long ending the session may take: its current event and its
+    /// logout, each call bounded by the plugin's `call_timeout`.
+    stop_wait: Duration,
 }
 
 impl SessionHandle {
     /// Queues an event; false if the session has ended.
     pub fn send(&self, event: SessionEvent) -> bool {
-        self.tx.send(event).is_ok()
+        match event {
+            SessionEvent::Unregister(_) | SessionEvent::Stop(_) => self.stop.send(event).is_ok(),
+            _ => self.tx.send(event).is_ok(),
+        }
+    }
+
+    /// Ends the session (with `unregister`, its contacts leave the user's
+    /// roster too) and waits for it, within a bound: a session that does not
+    /// end in time is aborted. Returns false if it had to be.
+    pub async fn end(&self, unregister: bool) -> bool {
+        let (done, wait) = oneshot::channel();
+        let event = if unregister {
+            SessionEvent::Unregister(done)
+        } else {
+            SessionEvent::Stop(done)
+        };
+        if !self.send(event) {
+            return true;
+        }
+        match tokio::time::timeout(self.stop_wait, wait).await {
+            Ok(_) => true,
+            Err(_) => {
+                self.task.abort();
+                false
+            }
+        }
     }
 
     /// Where the session stands with the legacy network, read without
@@ -127,6 +159,7 @@ pub fn spawn(
     let roster = Roster::load(ctx.clone(), &user)?;
     let jid = roster.user().clone();
     let (tx, rx) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = mpsc::unbounded_channel();
     let (stream_events_tx, stream_events) = mpsc::unbounded_channel();
     let grants: Vec<Grant> = ctx
         .config
@@ -165,10 +198,28 @@ pub fn spawn(
         None,
         Some(session.login.kind().name()),
     );
+    let stop_wait = Duration::from_millis(session.ctx.config.call_timeout_ms)
+        .saturating_mul(STOP_CALLS)
+        .saturating_add(Duration::from_secs(1));
     let span = tracing::info_span!("session", gateway = %session.ctx.jid, user = %jid);
-    tokio::spawn(tracing::Instrument::instrument(session.run(rx), span));
-    Ok((jid, SessionHandle { tx, state }))
+    let task = tokio::spawn(tracing::Instrument::instrument(
+        session.run(rx, stop_rx),
+        span,
+    ));
+    let handle = SessionHandle {
+        tx,
+        stop,
+        state,
+        task: task.abort_handle(),
+        stop_wait,
+    };
+    Ok((jid, handle))
 }
+
+/// Plugin calls an ending session may make: those of the event it is
+/// handling (a message may take three: the id mapping, `on-text`,
+/// `update-contact-info`) and the logout.
+const STOP_CALLS: u32 = 4;
 
 /// Sleeps until `at`, or for ever without one.
 async fn sleep_until_some(at: Option<Instant>) {
@@ -204,7 +255,11 @@ struct Session {
 }
 
 impl Session {
-    async fn run(mut self, mut mailbox: mpsc::UnboundedReceiver<SessionEvent>) {
+    async fn run(
+        mut self,
+        mut mailbox: mpsc::UnboundedReceiver<SessionEvent>,
+        mut stops: mpsc::UnboundedReceiver<SessionEvent>,
+    ) {
         self.ctx.wait_settled().await;
         self.log_in().await;
         loop {
@@ -212,6 +267,8 @@ impl Session {
             self.flush();
             let wake = self.next_wake();
             let event = tokio::select! {
+                biased;
+                Some(stop) = stops.recv() => Some(stop),
                 event = mailbox.recv() => event,
                 Some(stream_event) = self.stream_events.recv() => {
                     self.on_stream_event(stream_event).await;

@@ -55,6 +55,8 @@ pub(super) struct Pending {
 const PENDING_FOR: Duration = Duration::from_secs(600);
 /// At most this many commands wait for their forms at once.
 const MAX_PENDING: usize = 1000;
+/// Of those, at most this many are one user's: no user fills the table.
+const MAX_PENDING_PER_USER: usize = 8;
 /// How long the reload command waits for the new plugin to compile.
 const RELOAD_WAIT: Duration = Duration::from_secs(300);
 
@@ -229,7 +231,14 @@ impl Gateway {
         };
         match request.action {
             Action::Cancel => {
-                self.pending.remove(&reply.session_id);
+                // A command session is its requester's: no one else ends it.
+                match self.pending.get(&reply.session_id) {
+                    Some(pending) if pending.requester != reply.from => return bad_session(),
+                    Some(_) => {
+                        self.pending.remove(&reply.session_id);
+                    }
+                    None => {}
+                }
                 let canceled = Completed::note(NoteType::Info, "Canceled.");
                 return Some((Status::Canceled, Ok(canceled)));
             }
@@ -250,7 +259,12 @@ impl Gateway {
                 if request.session_id.is_some() {
                     return bad_session();
                 }
-                if self.pending.len() >= MAX_PENDING {
+                let mine = self
+                    .pending
+                    .values()
+                    .filter(|p| p.requester.to_bare() == requester)
+                    .count();
+                if self.pending.len() >= MAX_PENDING || mine >= MAX_PENDING_PER_USER {
                     return refuse(
                         DefinedCondition::ResourceConstraint,
                         "too many commands waiting for their forms; try again later",

@@ -5,6 +5,28 @@ use super::{State, WitResult, stream_error};
 use crate::plugin::bindings::gatehouse::gateway::{session, types};
 use crate::session::SessionData;
 
+/// Longest plugin log line kept, in bytes; the rest is cut.
+const MAX_LOG_LINE: usize = 4096;
+
+/// A plugin's log text as one line of the host's log: control characters
+/// escaped (a newline cannot forge a line of the host's), and cut to
+/// [`MAX_LOG_LINE`].
+fn log_text(message: &str) -> String {
+    let mut line = String::with_capacity(message.len().min(MAX_LOG_LINE));
+    for c in message.chars() {
+        if line.len() >= MAX_LOG_LINE {
+            line.push('…');
+            break;
+        }
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
+}
+
 /// Commits the database before something leaves for the legacy network.
 fn commit(data: &SessionData) -> Result<(), types::Error> {
     data.ctx.store.commit().map_err(|e| {
@@ -142,6 +164,7 @@ impl session::Host for State {
             Some(d) => (d.ctx.jid.to_string(), d.roster.user().to_string()),
             None => Default::default(),
         };
+        let message = log_text(&message);
         match level {
             types::LogLevel::Trace => tracing::trace!(%gateway, %user, "plugin: {message}"),
             types::LogLevel::Debug => tracing::debug!(%gateway, %user, "plugin: {message}"),
@@ -150,5 +173,25 @@ impl session::Host for State {
             types::LogLevel::Error => tracing::error!(%gateway, %user, "plugin: {message}"),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_line_cannot_forge_another() {
+        assert_eq!(
+            log_text("ok\n2026-12-02 ERROR forged"),
+            "ok\\n2026-12-02 ERROR forged"
+        );
+        assert_eq!(log_text("tab\there ✓"), "tab\\there ✓");
+        let long = log_text(&"x".repeat(10_000));
+        assert!(
+            long.len() <= MAX_LOG_LINE + '…'.len_utf8(),
+            "{}",
+            long.len()
+        );
     }
 }

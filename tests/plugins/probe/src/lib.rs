@@ -6,18 +6,41 @@
 //! happened. `get`, `sleep` and `talk` run as tasks of the SDK's async
 //! layer, answering when what they wait for arrives (the task keeps the
 //! contact the message came to). `contacts`, `text`, `avatar` and `vcard`
-//! try the operator's caps; `from ID TEXT` has a new contact write, its
+//! try the operator's caps; `block MS` waits in the host; `from ID TEXT` has a new contact write, its
 //! puppet named by the probe's id mapping (`@name` → `at-name`).
 
 use gatehouse_guest::{
-    Contact, Error, NetworkInfo, Plugin, Roster, TextMessage, Vcard, http, session, task,
+    Contact, Error, FormValues, NetworkInfo, Plugin, Roster, TextMessage, Vcard, http, session,
+    task,
 };
 
-struct Probe;
+/// What one instance remembers: the last registrant it checked (to show
+/// whether a registration check sees what an earlier one left).
+struct Probe {
+    last_registrant: Option<String>,
+}
 
 impl Plugin for Probe {
     fn new() -> Self {
-        Probe
+        Probe {
+            last_registrant: None,
+        }
+    }
+
+    /// `whos-first` is refused with the name of the last registrant this
+    /// instance checked; any other name is accepted and remembered.
+    fn validate_registration(&mut self, form: &FormValues) -> Result<(), Error> {
+        let username = form
+            .iter()
+            .find(|(var, _)| var == "username")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        if username == "whos-first" {
+            let before = self.last_registrant.as_deref().unwrap_or("nobody");
+            return Err(format!("checked before you: {before}").into());
+        }
+        self.last_registrant = Some(username);
+        Ok(())
     }
 
     fn gateway_info(&mut self) -> NetworkInfo {
@@ -128,6 +151,13 @@ impl Plugin for Probe {
                 Ok(Err(e)) => format!("send refused: {}", e.reason()),
                 Err(_) => "bad id".to_owned(),
             },
+            // A wait in the host (a WASI clock sleep): no WebAssembly runs,
+            // so only the host's wall-clock bound can stop it.
+            ["block", ms] => {
+                let ms: u64 = ms.parse().map_err(|_| "bad delay".to_owned())?;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                format!("woke after {ms} ms")
+            }
             // A contact created now, writing: its JID shows the mapping.
             ["from", id, text] => {
                 Roster::by_legacy_id(id)?.send_text(text)?;
