@@ -110,6 +110,7 @@ fn on_text_send_text(c: &mut Criterion) {
         roster,
         registration: Vec::new(),
         requested_timers: Vec::new(),
+        scheduled_timers: 0,
         streams: Streams::new(Vec::new(), tls_config(&[]).unwrap(), events),
     }
     .into_state();

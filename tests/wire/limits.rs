@@ -83,3 +83,36 @@ async fn a_profile_past_the_cap_is_not_kept() {
     assert!(!after.contains(&"v".repeat(101)), "{after}");
     assert!(after.contains(&"v".repeat(100)), "{after}");
 }
+
+/// What would make one stanza too large for the server (which would then
+/// close the link for every user) never leaves: a 600 KiB legacy message id
+/// is refused with `limit-exceeded`; a 600 KiB error text from the plugin
+/// reaches the user cut to 1 KiB.
+#[tokio::test]
+async fn an_oversized_id_or_reason_never_makes_an_oversized_stanza() {
+    let mut w = probe_session("").await;
+    assert_eq!(
+        ask_probe(&mut w, "bigid 614400").await,
+        "bigid refused: a message's legacy id of 614400 bytes is over the gateway's 1024-byte limit for ids"
+    );
+    w.link
+        .send(&format!(
+            "<message type='chat' id='e1' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>bigerror 614400</body></message>"
+        ))
+        .await;
+    let error = w
+        .link
+        .recv_until("the message's error", |e| e.attr("id") == Some("e1"))
+        .await;
+    assert_eq!(error.attr("type"), Some("error"));
+    let text = error
+        .get_child("error", NS)
+        .and_then(|e| child_text(e, "text", "urn:ietf:params:xml:ns:xmpp-stanzas"))
+        .expect("the plugin's reason");
+    assert_eq!(text, format!("{}…", "e".repeat(1024)));
+    // The link is still up: the next message is answered.
+    assert_eq!(
+        ask_probe(&mut w, "env X").await.split(':').next(),
+        Some("env refused")
+    );
+}

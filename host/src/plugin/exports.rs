@@ -30,6 +30,29 @@ pub struct HttpResponse {
 /// A plugin's answer that the host hands on: Ok, or the plugin's reason.
 type Answer<T> = Result<Result<T, String>, PluginError>;
 
+/// The longest text of the plugin's the host passes on as a reason (an
+/// error, a login status): reasons become stanza texts, and one oversized
+/// stanza would make the server drop the link for every user.
+pub const MAX_REASON_BYTES: usize = 1024;
+
+/// `text` cut to [`MAX_REASON_BYTES`] on a character boundary, marked.
+pub fn bounded_text(mut text: String) -> String {
+    if text.len() > MAX_REASON_BYTES {
+        let mut end = MAX_REASON_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+/// An answer whose reason is bounded.
+fn bounded<T>(answer: Answer<T>) -> Answer<T> {
+    answer.map(|result| result.map_err(bounded_text))
+}
+
 impl<S: Send + 'static> Instance<S> {
     /// `gateway-info`.
     pub async fn gateway_info(&mut self) -> Result<GatewayInfo, PluginError> {
@@ -61,10 +84,12 @@ impl<S: Send + 'static> Instance<S> {
     /// `validate-registration`.
     pub async fn validate_registration(&mut self, form: &[(String, String)]) -> Answer<()> {
         let form = form.to_vec();
-        self.call("validate_registration", async |p, s| {
-            p.call_validate_registration(s, &form).await
-        })
-        .await
+        bounded(
+            self.call("validate_registration", async |p, s| {
+                p.call_validate_registration(s, &form).await
+            })
+            .await,
+        )
     }
 
     /// `legacy-id-to-jid-username`.
@@ -80,7 +105,9 @@ impl<S: Send + 'static> Instance<S> {
 
     /// `login`.
     pub async fn login(&mut self) -> Answer<String> {
-        self.call("login", async |p, s| p.call_login(s).await).await
+        // The status (Ok) becomes a presence status: bounded like a reason.
+        bounded(self.call("login", async |p, s| p.call_login(s).await).await)
+            .map(|result| result.map(bounded_text))
     }
 
     /// `logout`.
@@ -91,8 +118,10 @@ impl<S: Send + 'static> Instance<S> {
 
     /// `fill-roster`.
     pub async fn fill_roster(&mut self) -> Answer<()> {
-        self.call("fill_roster", async |p, s| p.call_fill_roster(s).await)
-            .await
+        bounded(
+            self.call("fill_roster", async |p, s| p.call_fill_roster(s).await)
+                .await,
+        )
     }
 
     /// `jid-username-to-legacy-id`.
@@ -101,11 +130,13 @@ impl<S: Send + 'static> Instance<S> {
         username: &str,
         unescaped: &str,
     ) -> Answer<String> {
-        self.call("jid_username_to_legacy_id", async |p, s| {
-            p.call_jid_username_to_legacy_id(s, username, unescaped)
-                .await
-        })
-        .await
+        bounded(
+            self.call("jid_username_to_legacy_id", async |p, s| {
+                p.call_jid_username_to_legacy_id(s, username, unescaped)
+                    .await
+            })
+            .await,
+        )
     }
 
     /// `on-text`.
@@ -119,26 +150,32 @@ impl<S: Send + 'static> Instance<S> {
             xmpp_id: message.xmpp_id,
             reply_to: message.reply_to,
         };
-        self.call_with_contact("on_text", contact, async |p, s, c| {
-            p.call_on_text(s, c, &message).await
-        })
-        .await
+        bounded(
+            self.call_with_contact("on_text", contact, async |p, s, c| {
+                p.call_on_text(s, c, &message).await
+            })
+            .await,
+        )
     }
 
     /// `update-contact-info`.
     pub async fn update_contact_info(&mut self, contact: usize) -> Answer<()> {
-        self.call_with_contact("update_contact_info", contact, async |p, s, c| {
-            p.call_update_contact_info(s, c).await
-        })
-        .await
+        bounded(
+            self.call_with_contact("update_contact_info", contact, async |p, s, c| {
+                p.call_update_contact_info(s, c).await
+            })
+            .await,
+        )
     }
 
     /// `fetch-vcard`.
     pub async fn fetch_vcard(&mut self, contact: usize) -> Answer<()> {
-        self.call_with_contact("fetch_vcard", contact, async |p, s, c| {
-            p.call_fetch_vcard(s, c).await
-        })
-        .await
+        bounded(
+            self.call_with_contact("fetch_vcard", contact, async |p, s, c| {
+                p.call_fetch_vcard(s, c).await
+            })
+            .await,
+        )
     }
 
     /// `on-timer`.
@@ -217,18 +254,22 @@ impl<S: Send + 'static> Instance<S> {
 
     /// `on-correct`.
     pub async fn on_correct(&mut self, contact: usize, legacy_id: &str, body: &str) -> Answer<()> {
-        self.call_with_contact("on_correct", contact, async |p, s, c| {
-            p.call_on_correct(s, c, legacy_id, body).await
-        })
-        .await
+        bounded(
+            self.call_with_contact("on_correct", contact, async |p, s, c| {
+                p.call_on_correct(s, c, legacy_id, body).await
+            })
+            .await,
+        )
     }
 
     /// `on-retract`.
     pub async fn on_retract(&mut self, contact: usize, legacy_id: &str) -> Answer<()> {
-        self.call_with_contact("on_retract", contact, async |p, s, c| {
-            p.call_on_retract(s, c, legacy_id).await
-        })
-        .await
+        bounded(
+            self.call_with_contact("on_retract", contact, async |p, s, c| {
+                p.call_on_retract(s, c, legacy_id).await
+            })
+            .await,
+        )
     }
 
     /// `on-react`.
@@ -238,9 +279,11 @@ impl<S: Send + 'static> Instance<S> {
         legacy_id: &str,
         emojis: Vec<String>,
     ) -> Answer<()> {
-        self.call_with_contact("on_react", contact, async |p, s, c| {
-            p.call_on_react(s, c, legacy_id, &emojis).await
-        })
-        .await
+        bounded(
+            self.call_with_contact("on_react", contact, async |p, s, c| {
+                p.call_on_react(s, c, legacy_id, &emojis).await
+            })
+            .await,
+        )
     }
 }

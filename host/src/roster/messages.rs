@@ -101,6 +101,9 @@ impl Roster {
         options: SendText,
     ) -> Result<String, RosterError> {
         self.within_limit("a message", body.len(), self.gateway.config.max_text_kb)?;
+        if let Some(legacy) = &options.legacy_msg_id {
+            self.id_within_limit("a message's legacy id", legacy)?;
+        }
         self.take_token()?;
         let contact = self.contact(id)?;
         let row_id = contact.row_id;
@@ -210,6 +213,15 @@ impl Roster {
         emojis: &[String],
         carbon: bool,
     ) -> Result<(), RosterError> {
+        let bytes: usize = emojis.iter().map(String::len).sum();
+        if emojis.len() > super::MAX_REACTIONS || bytes > super::MAX_REACTION_BYTES {
+            return Err(RosterError::LimitExceeded(format!(
+                "{} reactions of {bytes} bytes are over the gateway's limit ({} reactions, {} bytes)",
+                emojis.len(),
+                super::MAX_REACTIONS,
+                super::MAX_REACTION_BYTES
+            )));
+        }
         self.take_token()?;
         let target = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, carbon)?;
@@ -232,6 +244,8 @@ impl Roster {
         legacy_msg_id: &str,
         xmpp_id: &str,
     ) -> Result<(), RosterError> {
+        self.id_within_limit("a message's legacy id", legacy_msg_id)?;
+        self.id_within_limit("a message's XMPP id", xmpp_id)?;
         let row_id = self.contact(id)?.row_id;
         let known = self.gateway.store.xmpp_ids(row_id, legacy_msg_id)?;
         if !known.iter().any(|(x, _)| x == xmpp_id) {
@@ -352,6 +366,7 @@ impl Roster {
         id: ContactId,
         legacy_msg_id: &str,
     ) -> Result<(String, bool), RosterError> {
+        self.id_within_limit("a message's legacy id", legacy_msg_id)?;
         let row_id = self.contact(id)?.row_id;
         if let Some(found) = self
             .gateway

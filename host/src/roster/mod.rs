@@ -52,6 +52,13 @@ pub enum RosterError {
     Store(#[from] StoreError),
 }
 
+/// The longest legacy id (of a contact or a message) the gateway takes.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// The most reactions one `react` may set, and their bytes in all.
+pub const MAX_REACTIONS: usize = 32;
+const MAX_REACTION_BYTES: usize = 1024;
+
 /// A contact's index in its session's roster; stable for the session's life.
 pub type ContactId = usize;
 
@@ -216,6 +223,7 @@ impl Roster {
         if let Some(&id) = self.by_legacy_id.get(legacy_id) {
             return Ok(id);
         }
+        self.id_within_limit("a contact's legacy id", legacy_id)?;
         let username = match username {
             Some(given) => escape::prepare_username(given).ok_or_else(|| {
                 RosterError::Invalid(format!("{given:?} is not a valid JID local part"))
@@ -394,6 +402,20 @@ impl Roster {
         tracing::warn!(gateway = %self.gateway.jid, user = %self.user, what, bytes, cap_kb, "refused: over the size limit");
         Err(RosterError::LimitExceeded(format!(
             "{what} of {bytes} bytes is over the gateway's {cap_kb} KiB limit"
+        )))
+    }
+
+    /// Refuses (and logs) an id (a contact's, a message's) longer than
+    /// [`MAX_ID_BYTES`]: ids travel in stanza attributes and the database,
+    /// and one oversized stanza would make the server drop the link.
+    pub(crate) fn id_within_limit(&self, what: &str, id: &str) -> Result<(), RosterError> {
+        if id.len() <= MAX_ID_BYTES {
+            return Ok(());
+        }
+        let bytes = id.len();
+        tracing::warn!(gateway = %self.gateway.jid, user = %self.user, what, bytes, "refused: an id over the size limit");
+        Err(RosterError::LimitExceeded(format!(
+            "{what} of {bytes} bytes is over the gateway's {MAX_ID_BYTES}-byte limit for ids"
         )))
     }
 

@@ -22,6 +22,9 @@ pub struct SessionData {
     /// Timers the plugin asked for during the running export, as (delay in
     /// ms, token); the session schedules them once it returns.
     pub requested_timers: Vec<(u32, String)>,
+    /// How many timers the session has scheduled (it keeps them), so that
+    /// the imports can cap the plugin's timers.
+    pub scheduled_timers: usize,
     /// The network connections the host holds for the session.
     pub streams: Streams,
 }

@@ -175,6 +175,7 @@ pub fn spawn(
         roster,
         registration: user.registration,
         requested_timers: Vec::new(),
+        scheduled_timers: 0,
         streams,
     };
     let session = Session {
@@ -343,6 +344,10 @@ impl Session {
                     .push((now + Duration::from_millis(u64::from(delay_ms)), token));
             }
             self.scheduled_timers.sort_by_key(|(at, _)| *at);
+            let scheduled = self.scheduled_timers.len();
+            if let Some(data) = self.data() {
+                data.scheduled_timers = scheduled;
+            }
             if created.is_empty() {
                 return;
             }

@@ -5,6 +5,10 @@ use super::{State, WitResult, stream_error};
 use crate::plugin::bindings::gatehouse::gateway::{session, types};
 use crate::session::SessionData;
 
+/// The most timers a session may have pending, and the longest token.
+const MAX_TIMERS: usize = 10_000;
+const MAX_TIMER_TOKEN: usize = 1024;
+
 /// Longest plugin log line kept, in bytes; the rest is cut.
 const MAX_LOG_LINE: usize = 4096;
 
@@ -66,6 +70,17 @@ impl session::Host for State {
 
     async fn send_gateway_message(&mut self, text: String) -> wasmtime::Result<()> {
         if let Ok(data) = self.data() {
+            let cap = data.ctx.config.max_text_kb as usize * 1024;
+            let text = if text.len() > cap {
+                tracing::warn!(user = %data.roster.user(), bytes = text.len(), "a gateway message over max_text_kb: cut");
+                let mut end = cap;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                format!("{}…", &text[..end])
+            } else {
+                text
+            };
             let message = data.ctx.message_to(data.roster.user(), &text);
             data.roster.send(message);
         }
@@ -154,6 +169,17 @@ impl session::Host for State {
 
     async fn set_timer(&mut self, delay_ms: u32, token: String) -> wasmtime::Result<()> {
         if let Ok(data) = self.data() {
+            // A timer is the plugin's own bookkeeping: a plugin that asks
+            // for more than this is broken or hostile, and is stopped.
+            if token.len() > MAX_TIMER_TOKEN {
+                wasmtime::bail!(
+                    "a timer token of {} bytes (at most {MAX_TIMER_TOKEN})",
+                    token.len()
+                );
+            }
+            if data.requested_timers.len() + data.scheduled_timers >= MAX_TIMERS {
+                wasmtime::bail!("more than {MAX_TIMERS} timers");
+            }
             data.requested_timers.push((delay_ms, token));
         }
         Ok(())

@@ -180,6 +180,25 @@ impl Plugin for Probe {
                 },
                 Err(_) => "bad size".to_owned(),
             },
+            // A message whose legacy id is `n` bytes long.
+            ["bigid", n] => match n.parse() {
+                Ok(n) => {
+                    let options = gatehouse_guest::SendOptions {
+                        legacy_msg_id: Some("i".repeat(n)),
+                        ..Default::default()
+                    };
+                    match contact.send_text_with("with a long id", options) {
+                        Ok(_) => "bigid sent".to_owned(),
+                        Err(e) => format!("bigid refused: {}", e.reason()),
+                    }
+                }
+                Err(_) => "bad size".to_owned(),
+            },
+            // The message fails with a reason `n` bytes long.
+            ["bigerror", n] => match n.parse() {
+                Ok(n) => return Err("e".repeat(n).into()),
+                Err(_) => "bad size".to_owned(),
+            },
             ["avatar", n] => match n.parse() {
                 Ok(n) => match contact.set_avatar(Some(&vec![0u8; n]), None) {
                     Ok(()) => "avatar set".to_owned(),
