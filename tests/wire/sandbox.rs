@@ -322,7 +322,10 @@ async fn a_tls_stream_checks_the_certificate() {
         } else {
             String::new()
         };
-        let mut w = probe_session(&format!("allow = [\"localhost:{port}\"]\n{tls_ca}")).await;
+        // The certificate names localhost; the address it resolves to is
+        // internal, so it is granted too.
+        let grants = format!("allow = [\"localhost:{port}\", \"127.0.0.1:{port}\"]");
+        let mut w = probe_session(&format!("{grants}\n{tls_ca}")).await;
         let mut ask = async |body: &str| ask_probe(&mut w, body).await;
         let opened = ask(&format!("opentls localhost {port}")).await;
         assert!(opened.starts_with(expected), "{opened}");
@@ -456,5 +459,35 @@ async fn a_call_blocked_in_the_host_is_stopped_at_its_deadline() {
     assert!(
         leaving.elapsed() < Duration::from_secs(30),
         "answered within the bound"
+    );
+}
+
+/// A granted name that resolves to an internal address (here `localhost`,
+/// loopback: the XMPP server's component port lives there) is refused,
+/// unless a grant names the address itself; the connection then goes to
+/// the address that was checked.
+#[tokio::test]
+async fn a_granted_name_does_not_reach_an_internal_address() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let mut w = probe_session(&format!("allow = [\"localhost:{port}\"]")).await;
+    let refused = ask_probe(&mut w, &format!("open localhost {port}")).await;
+    assert!(
+        refused.starts_with("open refused: localhost resolves to ")
+            && refused.contains("an internal address (loopback, private, link-local): grant "),
+        "{refused}"
+    );
+    let mut w = probe_session(&format!(
+        "allow = [\"localhost:{port}\", \"127.0.0.1:{port}\"]"
+    ))
+    .await;
+    assert_eq!(
+        ask_probe(&mut w, &format!("open localhost {port}")).await,
+        "opened 1"
     );
 }

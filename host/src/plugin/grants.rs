@@ -1,7 +1,14 @@
 //! What the operator lets a plugin reach: the gateway's `allow` entries,
 //! checked before any connection (stream or HTTP) is made, and the
 //! certificates its TLS connections trust.
+//!
+//! A grant names a host; the address it resolves to is checked again, and
+//! the connection goes to that checked address (no second lookup). A
+//! granted name that resolves to a loopback, private, link-local or other
+//! internal address (the XMPP server's component port, a cloud metadata
+//! service) is refused unless a grant names that address itself.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -54,6 +61,43 @@ impl Grant {
     }
 }
 
+/// Whether a plugin may connect to `ip:port`, an address a granted name
+/// resolved to: a public address, or one a grant names literally.
+pub fn reachable(ip: IpAddr, port: u16, grants: &[Grant]) -> bool {
+    is_public(ip) || grants.iter().any(|g| g.allows(&ip.to_string(), port))
+}
+
+/// Not an address of this machine, its networks or its provider's.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => {
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local())
+            }
+        },
+    }
+}
+
+fn is_public_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, ..] = v4.octets();
+    // 100.64.0.0/10: carrier-grade NAT, the provider's own network.
+    let shared = a == 100 && (64..128).contains(&b);
+    !(v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || shared
+        || a == 0)
+}
+
 /// The TLS settings streams use: the web's root certificates (Mozilla's,
 /// from `webpki-roots`) plus the operator's extra CA files (PEM), for
 /// servers with a private CA.
@@ -76,4 +120,35 @@ pub fn tls_config(extra_ca: &[PathBuf]) -> Result<Arc<ClientConfig>, String> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_need_a_grant_of_their_own() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let named = vec![Grant::parse("irc.example.net:6667").unwrap()];
+        for internal in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!reachable(ip(internal), 6667, &named), "{internal}");
+        }
+        assert!(reachable(ip("203.0.113.7"), 6667, &named));
+        assert!(reachable(ip("2001:db8::1"), 6667, &named));
+        let literal = vec![Grant::parse("127.0.0.1:6667").unwrap()];
+        assert!(reachable(ip("127.0.0.1"), 6667, &literal));
+        assert!(!reachable(ip("127.0.0.1"), 6668, &literal));
+    }
 }

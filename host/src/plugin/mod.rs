@@ -52,7 +52,7 @@ pub mod bindings {
 pub use engine::engine;
 pub use error::PluginError;
 pub use exports::{HttpResponse, MAX_REASON_BYTES, TextMessage, bounded_text};
-pub use grants::{Grant, tls_config};
+pub use grants::{Grant, reachable, tls_config};
 pub use instance::Instance;
 pub use runtime::{GatewayInfo, Limits, PluginRuntime, digested};
 pub use service::Service;

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::rustls::ClientConfig;
 
 use super::streams::{CHUNK, StreamError, StreamEvent, connect};
-use crate::plugin::HttpResponse;
 use crate::plugin::bindings::gatehouse::gateway::types::HttpRequest;
+use crate::plugin::{Grant, HttpResponse};
 
 /// Header fields the host sets itself: the framing and the connection's
 /// use are the host's, so a plugin cannot smuggle a second request in.
@@ -119,9 +119,10 @@ pub(super) async fn fetch(
     id: u32,
     request: Prepared,
     tls: Option<Arc<ClientConfig>>,
+    grants: Vec<Grant>,
     events: mpsc::UnboundedSender<StreamEvent>,
 ) {
-    let (response, _connection) = match send(request, tls.as_ref()).await {
+    let (response, _connection) = match send(request, tls.as_ref(), &grants).await {
         Ok(response) => response,
         Err(reason) => {
             let _ = events.send(StreamEvent::HttpResponse(id, Err(reason)));
@@ -178,6 +179,7 @@ impl Drop for Connection {
 async fn send(
     request: Prepared,
     tls: Option<&Arc<ClientConfig>>,
+    grants: &[Grant],
 ) -> Result<(hyper::Response<hyper::body::Incoming>, Connection), String> {
     let Prepared {
         target,
@@ -193,7 +195,7 @@ async fn send(
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| format!("bad request: {e}"))?;
     outgoing.headers_mut().extend(headers);
-    let stream = connect(&target.host, target.port, tls)
+    let stream = connect(&target.host, target.port, tls, grants)
         .await
         .map_err(|e| e.to_string())?;
     let (mut sender, driver) =

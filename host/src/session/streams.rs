@@ -20,7 +20,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::plugin::bindings::gatehouse::gateway::types::HttpRequest;
-use crate::plugin::{Grant, HttpResponse};
+use crate::plugin::{Grant, HttpResponse, reachable};
 
 /// Longest a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,18 +40,41 @@ const MAX_STREAMS: usize = 16;
 pub(super) trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
 
-/// Connects to `host:port` (granted: the caller checked), with TLS when
-/// given its settings.
+/// Connects to `host:port` (a granted name: the caller checked), with TLS
+/// when given its settings. The name is resolved once, each address
+/// checked ([`reachable`]), and the connection made to a checked one.
 pub(super) async fn connect(
     host: &str,
     port: u16,
     tls: Option<&Arc<ClientConfig>>,
+    grants: &[Grant],
 ) -> Result<Box<dyn Connection>, StreamError> {
     let address = format!("{host}:{port}");
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+    let connecting = async {
+        let resolved = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| StreamError::Connect(address.clone(), e.to_string()))?;
+        let mut refused = None;
+        let mut failed = None;
+        for candidate in resolved {
+            if !reachable(candidate.ip(), port, grants) {
+                refused = Some(candidate.ip());
+                continue;
+            }
+            match TcpStream::connect(candidate).await {
+                Ok(tcp) => return Ok(tcp),
+                Err(e) => failed = Some(e.to_string()),
+            }
+        }
+        Err(match (failed, refused) {
+            (Some(reason), _) => StreamError::Connect(address.clone(), reason),
+            (None, Some(ip)) => StreamError::Internal(host.to_owned(), port, ip),
+            (None, None) => StreamError::Connect(address.clone(), "no address".into()),
+        })
+    };
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
-        .map_err(|_| StreamError::Connect(address.clone(), "timed out".into()))?
-        .map_err(|e| StreamError::Connect(address, e.to_string()))?;
+        .map_err(|_| StreamError::Connect(address.clone(), "timed out".into()))??;
     let _ = tcp.set_nodelay(true);
     let Some(tls) = tls else {
         return Ok(Box::new(tcp));
@@ -96,6 +119,11 @@ pub enum StreamError {
     /// The TLS handshake failed (an untrusted or mismatched certificate…).
     #[error("TLS with {0}: {1}")]
     Tls(String, String),
+    /// The granted name resolves only to internal addresses no grant names.
+    #[error(
+        "{0} resolves to {2}, an internal address (loopback, private, link-local): grant {2}:{1} itself to reach it"
+    )]
+    Internal(String, u16, std::net::IpAddr),
     /// An HTTP request that cannot be sent as it is.
     #[error("{0}")]
     Invalid(String),
@@ -138,7 +166,7 @@ impl Streams {
     /// against `host`) if `tls`.
     pub async fn open(&mut self, host: &str, port: u16, tls: bool) -> Result<u32, StreamError> {
         self.admit(host, port)?;
-        let connection = connect(host, port, tls.then_some(&self.tls)).await?;
+        let connection = connect(host, port, tls.then_some(&self.tls), &self.grants).await?;
         let id = self.new_id();
         let (mut reader, mut writer) = tokio::io::split(connection);
         let (writes, mut to_write) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -193,7 +221,14 @@ impl Streams {
         let id = self.next_http_id;
         self.next_http_id = self.next_http_id.wrapping_add(1).max(FIRST_HTTP_ID);
         let tls = target.tls.then(|| self.tls.clone());
-        let task = tokio::spawn(super::http::fetch(id, request, tls, self.events.clone()));
+        let grants = self.grants.clone();
+        let task = tokio::spawn(super::http::fetch(
+            id,
+            request,
+            tls,
+            grants,
+            self.events.clone(),
+        ));
         self.open.insert(
             id,
             OpenStream {

@@ -35,7 +35,7 @@ fn no_session() -> types::Error {
 
 fn stream_error(e: StreamError) -> types::Error {
     match e {
-        StreamError::Denied(..) => {
+        StreamError::Denied(..) | StreamError::Internal(..) => {
             tracing::warn!(error = %e, "a plugin was denied a connection");
             types::Error::Denied(e.to_string())
         }
