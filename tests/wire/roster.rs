@@ -502,8 +502,8 @@ async fn the_plugins_id_mapping_names_new_puppets() {
 }
 
 /// Only the user's own server answers for the user: a refusal of Romeo's
-/// push sent by someone else (here Juliet, who saw the push's id) is not
-/// taken for the server's, so pushes stay on for the domain; Romeo's own
+/// push sent by someone else (Juliet, or a client of Romeo's own, who saw
+/// the push's id) is not taken for the server's, so pushes stay on for the domain; Romeo's own
 /// server's answer still settles the push.
 #[tokio::test]
 async fn a_push_answer_from_someone_else_is_ignored() {
@@ -517,12 +517,15 @@ async fn a_push_answer_from_someone_else_is_ignored() {
         .await;
     let id = first.attr("id").expect("an id").to_owned();
     assert_eq!(id.len(), "gh-".len() + 32, "an unguessable id: {id}");
-    w.link
-        .send(&format!(
-            "<iq type='error' id='{id}' from='juliet@localhost/pc' to='{GATEWAY}'><error type='wait'>\
-             <internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
-        ))
-        .await;
+    // Juliet, and Romeo's own client (a full JID): neither is his server.
+    for forger in ["juliet@localhost/pc", "romeo@localhost/pc"] {
+        w.link
+            .send(&format!(
+                "<iq type='error' id='{id}' from='{forger}' to='{GATEWAY}'><error type='wait'>\
+                 <internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+            ))
+            .await;
+    }
     w.link
         .send(&format!(
             "<iq type='result' id='{id}' from='{ROMEO}' to='{GATEWAY}'/>"

@@ -127,9 +127,13 @@ impl GatewayContext {
             Iq::Error { id, from, .. } => (id, from, true),
             Iq::Get { .. } | Iq::Set { .. } => return Answered::Other,
         };
-        // Only the user's own server answers for the user: an answer from
-        // anyone else, with a guessed id, is left unmatched.
-        let from_user = |user: &BareJid| from.as_ref().is_some_and(|f| f.to_bare() == *user);
+        // Only the user's own server answers for the user, from the user's
+        // bare JID: an answer from anyone else (the user's own client
+        // included), with a guessed id, is left unmatched.
+        let from_user = |user: &BareJid| {
+            from.as_ref()
+                .is_some_and(|f| f.resource().is_none() && f.to_bare() == *user)
+        };
         if let Some(user) = self.pushes.roster_answered(id) {
             if !from_user(&user) {
                 self.pushes.asked_roster(id.clone(), user);

@@ -48,6 +48,12 @@ impl Grant {
         })
     }
 
+    /// Whether this grant names the address `ip` itself (an IP literal,
+    /// compared as an address: `::1` and `0:0::1` are one) and `port`.
+    pub fn names_address(&self, ip: IpAddr, port: u16) -> bool {
+        self.port.is_none_or(|p| p == port) && self.host.parse::<IpAddr>().is_ok_and(|h| h == ip)
+    }
+
     /// Whether this grant lets a plugin reach `host:port`.
     pub fn allows(&self, host: &str, port: u16) -> bool {
         if self.port.is_some_and(|p| p != port) {
@@ -64,30 +70,46 @@ impl Grant {
 /// Whether a plugin may connect to `ip:port`, an address a granted name
 /// resolved to: a public address, or one a grant names literally.
 pub fn reachable(ip: IpAddr, port: u16, grants: &[Grant]) -> bool {
-    is_public(ip) || grants.iter().any(|g| g.allows(&ip.to_string(), port))
+    is_public(ip) || grants.iter().any(|g| g.names_address(ip, port))
 }
 
 /// Not an address of this machine, its networks or its provider's.
 fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => {
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || v6.is_unique_local()
-                    || v6.is_unicast_link_local())
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            // An IPv4 address inside an IPv6 one (mapped, compatible,
+            // NAT64): judged as that IPv4 address.
+            let embedded = match segments {
+                [0, 0, 0, 0, 0, 0xffff, ..] | [0x64, 0xff9b, 0, 0, 0, 0, ..] => true,
+                [0, 0, 0, 0, 0, 0, hi, _] => hi != 0,
+                _ => false,
+            };
+            if embedded {
+                let [.., a, b, c, d] = v6.octets();
+                return is_public_v4(Ipv4Addr::new(a, b, c, d));
             }
-        },
+            // fec0::/10: the deprecated site-local range.
+            let site_local = segments[0] & 0xffc0 == 0xfec0;
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+                || site_local)
+        }
     }
 }
 
 fn is_public_v4(v4: Ipv4Addr) -> bool {
-    let [a, b, ..] = v4.octets();
-    // 100.64.0.0/10: carrier-grade NAT, the provider's own network.
+    let [a, b, c, _] = v4.octets();
+    // 100.64.0.0/10: carrier-grade NAT, the provider's own network;
+    // 192.0.0.0/24: protocol assignments; 198.18.0.0/15: benchmarking;
+    // 240.0.0.0/4: reserved.
     let shared = a == 100 && (64..128).contains(&b);
+    let protocol = a == 192 && b == 0 && c == 0;
+    let benchmarking = a == 198 && (b == 18 || b == 19);
     !(v4.is_loopback()
         || v4.is_private()
         || v4.is_link_local()
@@ -95,6 +117,9 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || v4.is_broadcast()
         || v4.is_multicast()
         || shared
+        || protocol
+        || benchmarking
+        || a >= 240
         || a == 0)
 }
 
@@ -142,6 +167,12 @@ mod tests {
             "fe80::1",
             "fd00:ec2::254",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "fec0::1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "240.0.0.1",
         ] {
             assert!(!reachable(ip(internal), 6667, &named), "{internal}");
         }
@@ -150,5 +181,10 @@ mod tests {
         let literal = vec![Grant::parse("127.0.0.1:6667").unwrap()];
         assert!(reachable(ip("127.0.0.1"), 6667, &literal));
         assert!(!reachable(ip("127.0.0.1"), 6668, &literal));
+        let v6 = vec![Grant::parse("[0:0::1]:6667").unwrap()];
+        assert!(reachable(ip("::1"), 6667, &v6));
+        // A wildcard names no address.
+        let wildcard = vec![Grant::parse("*.0.1:6667").unwrap()];
+        assert!(!reachable(ip("127.0.0.1"), 6667, &wildcard));
     }
 }

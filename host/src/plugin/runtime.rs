@@ -147,7 +147,18 @@ where
     }
 
     /// A new instance owning `state`, under the runtime's limits.
-    pub async fn instantiate(&self, mut state: HostState<S>) -> Result<Instance<S>, PluginError> {
+    pub async fn instantiate(&self, state: HostState<S>) -> Result<Instance<S>, PluginError> {
+        self.instantiate_or_keep(state)
+            .await
+            .map_err(|(error, _)| error)
+    }
+
+    /// [`PluginRuntime::instantiate`], giving `state` back when it fails:
+    /// a session's state outlives a plugin that cannot start.
+    pub async fn instantiate_or_keep(
+        &self,
+        mut state: HostState<S>,
+    ) -> Result<Instance<S>, (PluginError, HostState<S>)> {
         state.cap_memory((self.limits.memory_mb as usize) << 20);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
@@ -166,8 +177,15 @@ where
         let _ticking = epoch::TICKER.start();
         let instantiating = self.pre.instantiate_async(instance.store_mut());
         let plugin = match tokio::time::timeout(self.limits.call_timeout, instantiating).await {
-            Ok(plugin) => plugin.map_err(|e| instance.classify(e))?,
-            Err(_) => return Err(instance.timed_out()),
+            Ok(Ok(plugin)) => plugin,
+            Ok(Err(e)) => {
+                let error = instance.classify(e);
+                return Err((error, instance.into_state()));
+            }
+            Err(_) => {
+                let error = instance.timed_out();
+                return Err((error, instance.into_state()));
+            }
         };
         instance.set_plugin(plugin);
         Ok(instance)

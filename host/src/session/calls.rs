@@ -42,8 +42,15 @@ impl Session {
                 .state
                 .take()
                 .ok_or_else(|| PluginError::Instantiate("session state lost".into()))?;
-            let instance = self.runtime.instantiate(state).await?;
-            self.instance = Some(instance);
+            match self.runtime.instantiate_or_keep(state).await {
+                Ok(instance) => self.instance = Some(instance),
+                Err((error, state)) => {
+                    // The plugin could not start: its store is dead, the
+                    // session's data is not.
+                    self.state = state.into_session().map(SessionData::into_state);
+                    return Err(error);
+                }
+            }
         }
         self.instance
             .as_mut()

@@ -120,7 +120,7 @@ impl Session {
         self.send_status(to.clone());
         match self.call("login", async |i| i.login().await).await {
             Ok(Ok(status)) => {
-                tracing::info!(gateway = %self.ctx.jid, user = %self.user, %status, "logged in");
+                tracing::info!(gateway = %self.ctx.jid, user = %self.user, ?status, "logged in");
                 self.failures = 0;
                 self.login_crashes = 0;
                 self.set_login(LoginState::LoggedIn { status });
@@ -159,7 +159,7 @@ impl Session {
         let delay = FIRST_RETRY
             .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
             .min(MAX_RETRY);
-        tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, retry_in = ?delay, "login failed");
+        tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, retry_in = ?delay, "login failed");
         self.tell(&format!(
             "Could not log in: {reason}. Retrying in {} s.",
             delay.as_secs()

@@ -1,7 +1,8 @@
 //! A session: one registered user of one gateway, as an actor.
 //!
 //! Each session is a task with a mailbox and its own plugin instance. It
-//! handles its events one at a time, in arrival order, so the plugin never
+//! handles its events one at a time, in arrival order (an order to end
+//! goes first: what is still queued then gets an error), so the plugin never
 //! sees two calls at once and the user's messages reach the network in the
 //! order they were sent; sessions of different users run in parallel.
 //!
@@ -191,6 +192,7 @@ pub fn spawn(
         retry_at: None,
         scheduled_timers: Vec::new(),
         stream_events,
+        stops: stop_rx,
         resources: HashSet::new(),
         awaiting_roster: Vec::new(),
     };
@@ -203,10 +205,7 @@ pub fn spawn(
         .saturating_mul(STOP_CALLS)
         .saturating_add(Duration::from_secs(1));
     let span = tracing::info_span!("session", gateway = %session.ctx.jid, user = %jid);
-    let task = tokio::spawn(tracing::Instrument::instrument(
-        session.run(rx, stop_rx),
-        span,
-    ));
+    let task = tokio::spawn(tracing::Instrument::instrument(session.run(rx), span));
     let handle = SessionHandle {
         tx,
         stop,
@@ -217,10 +216,12 @@ pub fn spawn(
     Ok((jid, handle))
 }
 
-/// Plugin calls an ending session may make: those of the event it is
-/// handling (a message may take three: the id mapping, `on-text`,
-/// `update-contact-info`) and the logout.
-const STOP_CALLS: u32 = 4;
+/// Plugin calls an ending session may make before it ends: those of the
+/// event it is handling (a message may take three: the id mapping,
+/// `on-text`, `update-contact-info`; a login two, with an instantiation
+/// each), one more the backlog checks stop short of, and the logout. A
+/// session past it is aborted, and its contacts stay where they are.
+const STOP_CALLS: u32 = 8;
 
 /// Sleeps until `at`, or for ever without one.
 async fn sleep_until_some(at: Option<Instant>) {
@@ -248,6 +249,8 @@ struct Session {
     scheduled_timers: Vec<(Instant, String)>,
     /// What happens on the session's network streams.
     stream_events: mpsc::UnboundedReceiver<StreamEvent>,
+    /// Orders to end (Unregister, Stop), taken before the mailbox.
+    stops: mpsc::UnboundedReceiver<SessionEvent>,
     /// The user's online clients.
     resources: HashSet<Jid>,
     /// Contacts whose pushes were unconfirmed at load, while the server's
@@ -256,20 +259,20 @@ struct Session {
 }
 
 impl Session {
-    async fn run(
-        mut self,
-        mut mailbox: mpsc::UnboundedReceiver<SessionEvent>,
-        mut stops: mpsc::UnboundedReceiver<SessionEvent>,
-    ) {
+    async fn run(mut self, mut mailbox: mpsc::UnboundedReceiver<SessionEvent>) {
         self.ctx.wait_settled().await;
         self.log_in().await;
-        loop {
+        let stop = loop {
             self.after_calls().await;
             self.flush();
+            // A stop goes before anything queued, without starving the
+            // other branches below of their turn.
+            if let Ok(stop) = self.stops.try_recv() {
+                break Some(stop);
+            }
             let wake = self.next_wake();
             let event = tokio::select! {
-                biased;
-                Some(stop) = stops.recv() => Some(stop),
+                Some(stop) = self.stops.recv() => break Some(stop),
                 event = mailbox.recv() => event,
                 Some(stream_event) = self.stream_events.recv() => {
                     self.on_stream_event(stream_event).await;
@@ -280,7 +283,7 @@ impl Session {
                     continue;
                 }
             };
-            let Some(event) = event else { break };
+            let Some(event) = event else { break None };
             match event {
                 SessionEvent::Available(resource) => self.on_available(resource).await,
                 SessionEvent::Unavailable(resource) => self.on_unavailable(resource).await,
@@ -288,22 +291,6 @@ impl Session {
                 SessionEvent::Message(m) => self.on_message(*m).await,
                 SessionEvent::Presence(p) => self.on_presence(*p).await,
                 SessionEvent::Iq(iq) => self.on_iq(*iq).await,
-                SessionEvent::Unregister(done) => {
-                    self.log_out().await;
-                    if let Some(data) = self.data() {
-                        data.roster.remove_all();
-                    }
-                    let user: Jid = self.user.clone().into();
-                    for type_ in [
-                        PresenceType::Unsubscribe,
-                        PresenceType::Unsubscribed,
-                        PresenceType::Unavailable,
-                    ] {
-                        self.send(self.ctx.presence_to(user.clone(), type_));
-                    }
-                    let _ = done.send(());
-                    break;
-                }
                 SessionEvent::Reload(runtime) => self.on_reload(runtime).await,
                 SessionEvent::ServerRoster(roster) => self.on_server_roster(roster),
                 SessionEvent::Command(command, reply) => {
@@ -311,16 +298,12 @@ impl Session {
                     self.flush();
                     let _ = reply.send(answer);
                 }
-                SessionEvent::Stop(done) => {
-                    self.log_out().await;
-                    if let Some(data) = self.data() {
-                        data.roster.all_offline();
-                    }
-                    self.flush();
-                    let _ = done.send(());
-                    break;
-                }
+                stop @ (SessionEvent::Unregister(_) | SessionEvent::Stop(_)) => break Some(stop),
             }
+        };
+        if let Some(stop) = stop {
+            self.end(stop).await;
+            self.refuse_queued(&mut mailbox);
         }
         crate::metrics::METRICS.session_state(
             self.ctx.jid.as_str(),
@@ -328,6 +311,72 @@ impl Session {
             None,
         );
         tracing::debug!(gateway = %self.ctx.jid, user = %self.user, "session ended");
+    }
+
+    /// Ends the session: logs out; on unregistration takes every contact
+    /// out of the user's roster and the gateway out of their presence, else
+    /// shows the contacts offline.
+    async fn end(&mut self, stop: SessionEvent) {
+        self.log_out().await;
+        match stop {
+            SessionEvent::Unregister(done) => {
+                if let Some(data) = self.data() {
+                    data.roster.remove_all();
+                }
+                let user: Jid = self.user.clone().into();
+                for type_ in [
+                    PresenceType::Unsubscribe,
+                    PresenceType::Unsubscribed,
+                    PresenceType::Unavailable,
+                ] {
+                    self.send(self.ctx.presence_to(user.clone(), type_));
+                }
+                let _ = done.send(());
+            }
+            SessionEvent::Stop(done) => {
+                if let Some(data) = self.data() {
+                    data.roster.all_offline();
+                }
+                self.flush();
+                let _ = done.send(());
+            }
+            _ => {}
+        }
+    }
+
+    /// What was still queued when the session ended gets an answer, not
+    /// silence: an error for messages and iqs, a refusal for commands.
+    fn refuse_queued(&mut self, mailbox: &mut mpsc::UnboundedReceiver<SessionEvent>) {
+        let ended = || {
+            crate::stanza::error::stanza_error(
+                xmpp_parsers::stanza_error::DefinedCondition::RecipientUnavailable,
+                "the session ended before this was handled",
+            )
+        };
+        while let Ok(event) = mailbox.try_recv() {
+            match event {
+                SessionEvent::Message(m)
+                    if m.type_ != xmpp_parsers::message::MessageType::Error =>
+                {
+                    let error = crate::stanza::error::message_error(
+                        m.from,
+                        m.to,
+                        m.id.map(|id| id.0),
+                        ended(),
+                    );
+                    self.send(error);
+                }
+                SessionEvent::Iq(iq) => {
+                    if let Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. } = *iq {
+                        self.send(crate::stanza::error::iq_error(from, to, &id, ended()));
+                    }
+                }
+                SessionEvent::Command(_, reply) => {
+                    let _ = reply.send(CommandReply::Refused("The session ended.".into()));
+                }
+                _ => {}
+            }
+        }
     }
 
     /// What the last calls left to do: schedule the timers the plugin set,
@@ -352,12 +401,16 @@ impl Session {
                 return;
             }
             for contact in created {
+                // A session asked to end does not finish this backlog.
+                if !self.stops.is_empty() {
+                    return;
+                }
                 let during = "update-contact-info";
                 if let Ok(Err(reason)) = self
                     .call(during, async |i| i.update_contact_info(contact).await)
                     .await
                 {
-                    tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, "update-contact-info failed");
+                    tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, "update-contact-info failed");
                 }
             }
         }
@@ -417,7 +470,14 @@ impl Session {
             .take_while(|(at, _)| *at <= now)
             .count();
         let fired: Vec<(Instant, String)> = self.scheduled_timers.drain(..due).collect();
+        let scheduled = self.scheduled_timers.len();
+        if let Some(data) = self.data() {
+            data.scheduled_timers = scheduled;
+        }
         for (_, token) in fired {
+            if !self.stops.is_empty() {
+                return;
+            }
             let _ = self
                 .call("on-timer", async |i| i.on_timer(&token).await)
                 .await;

@@ -190,7 +190,7 @@ impl Session {
                 .call("fetch-vcard", async |i| i.fetch_vcard(contact).await)
                 .await;
             if let Ok(Err(reason)) = result {
-                tracing::warn!(gateway = %self.ctx.jid, user = %self.user, %reason, "fetch-vcard failed")
+                tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, "fetch-vcard failed")
             }
         }
         let data = self.data().ok_or_else(|| internal(&"session state lost"))?;

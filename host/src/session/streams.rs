@@ -58,7 +58,7 @@ pub(super) async fn connect(
         let mut failed = None;
         for candidate in resolved {
             if !reachable(candidate.ip(), port, grants) {
-                refused = Some(candidate.ip());
+                refused = Some(candidate);
                 continue;
             }
             match TcpStream::connect(candidate).await {
@@ -68,7 +68,7 @@ pub(super) async fn connect(
         }
         Err(match (failed, refused) {
             (Some(reason), _) => StreamError::Connect(address.clone(), reason),
-            (None, Some(ip)) => StreamError::Internal(host.to_owned(), port, ip),
+            (None, Some(address)) => StreamError::Internal(host.to_owned(), port, address),
             (None, None) => StreamError::Connect(address.clone(), "no address".into()),
         })
     };
@@ -121,9 +121,11 @@ pub enum StreamError {
     Tls(String, String),
     /// The granted name resolves only to internal addresses no grant names.
     #[error(
-        "{0} resolves to {2}, an internal address (loopback, private, link-local): grant {2}:{1} itself to reach it"
+        "{0} resolves to {ip}, an internal address (loopback, private, link-local): grant {addr} itself to reach it",
+        ip = .2.ip(),
+        addr = .2
     )]
-    Internal(String, u16, std::net::IpAddr),
+    Internal(String, u16, std::net::SocketAddr),
     /// An HTTP request that cannot be sent as it is.
     #[error("{0}")]
     Invalid(String),

@@ -284,12 +284,13 @@ impl Gateway {
                 };
                 return Some((Status::Executing, Ok(ask)));
             }
-            match request
-                .session_id
-                .as_ref()
-                .and_then(|id| self.pending.remove(id))
-            {
-                Some(pending) if pending.command == command && pending.requester == reply.from => {}
+            // Only the requester who started it completes it: checked before
+            // the command session is taken out of the table.
+            let id = request.session_id.as_deref().unwrap_or_default();
+            match self.pending.get(id) {
+                Some(pending) if pending.command == command && pending.requester == reply.from => {
+                    self.pending.remove(id);
+                }
                 _ => return bad_session(),
             }
         }

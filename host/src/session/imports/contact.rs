@@ -33,6 +33,13 @@ impl roster::Host for State {
         let username = match data.roster.known(&legacy_id) {
             Some(_) => None,
             None => {
+                // Refused before the mapping instance ever sees it.
+                if let Err(e) = data
+                    .roster
+                    .id_within_limit("a contact's legacy id", &legacy_id)
+                {
+                    return Ok(Err(e.into()));
+                }
                 let service = data.service.clone();
                 match service.legacy_id_to_jid_username(&legacy_id).await {
                     Ok(username) => username,
