@@ -3,8 +3,18 @@
 //! fraction of a millisecond. Entries are keyed by the component's SHA-256
 //! and the engine's compatibility hash, so a changed plugin, a new wasmtime
 //! or another engine configuration never loads a stale artifact.
+//!
+//! Loading an entry runs the machine code in it, so only a folder and
+//! files nobody else could have written are trusted: the folder is created
+//! 0700, and a folder or an entry that is a symbolic link, belongs to
+//! another user, or is writable by group or others is not used (the plugin
+//! is compiled instead). Entries are written under unguessable names,
+//! created exclusively, then renamed into place.
 
+use std::fs::{DirBuilder, Metadata, OpenOptions};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use wasmtime::Engine;
@@ -22,7 +32,15 @@ pub fn component(
     let Some(dir) = cache else {
         return Component::new(engine, bytes);
     };
+    if let Err(why) = trusted_dir(dir) {
+        tracing::warn!(dir = %dir.display(), why, "the compiled cache is not safe to use: compiling");
+        return Component::new(engine, bytes);
+    }
     let entry = entry(dir, engine, bytes);
+    if std::fs::symlink_metadata(&entry).is_ok_and(|m| trusted(&m, false).is_err()) {
+        tracing::warn!(entry = %entry.display(), "a compiled cache entry someone else could have written: compiling");
+        let _ = std::fs::remove_file(&entry);
+    }
     if entry.exists() {
         // SAFETY: the file is one this host wrote with
         // `precompile_component` into its own cache folder, under a name
@@ -38,7 +56,7 @@ pub fn component(
         }
     }
     let compiled = engine.precompile_component(bytes)?;
-    if let Err(e) = store(dir, &entry, &compiled) {
+    if let Err(e) = store(&entry, &compiled) {
         tracing::warn!(dir = %dir.display(), error = %e, "cannot write the compiled cache");
     }
     // SAFETY: `compiled` was produced just above by this engine.
@@ -55,11 +73,53 @@ fn entry(dir: &Path, engine: &Engine, bytes: &[u8]) -> PathBuf {
     dir.join(format!("{content}-{:016x}.cwasm", hasher.finish()))
 }
 
-/// Writes an entry atomically (a reader never sees half a file).
-fn store(dir: &Path, entry: &Path, compiled: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let partial = entry.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&partial, compiled)?;
+/// The cache folder, created 0700 if missing; Err says why it is not to
+/// be trusted.
+fn trusted_dir(dir: &Path) -> Result<(), &'static str> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|_| "it cannot be created")?;
+    let metadata = std::fs::symlink_metadata(dir).map_err(|_| "it cannot be read")?;
+    trusted(&metadata, true)
+}
+
+/// Whether a folder or file is ours alone: no link, our user's, not
+/// writable by group or others.
+fn trusted(metadata: &Metadata, dir: bool) -> Result<(), &'static str> {
+    if metadata.file_type().is_symlink() {
+        return Err("it is a symbolic link");
+    }
+    if dir != metadata.is_dir() {
+        return Err("it is not what it should be (a folder, a file)");
+    }
+    let ours = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if ours.is_some_and(|uid| uid != metadata.uid()) {
+        return Err("it belongs to another user");
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return Err("group or others may write it");
+    }
+    Ok(())
+}
+
+/// Writes an entry atomically (a reader never sees half a file), through a
+/// file created exclusively under an unguessable name.
+fn store(entry: &Path, compiled: &[u8]) -> std::io::Result<()> {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(std::io::Error::other)?;
+    let partial = entry.with_extension(format!("tmp-{}", hex::encode(nonce)));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)?;
+    let written = file.write_all(compiled).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
     std::fs::rename(&partial, entry)
 }
 
@@ -91,5 +151,29 @@ mod tests {
         std::fs::write(&path, b"garbage").unwrap();
         component(&engine, bytes, Some(dir.path())).unwrap();
         assert_ne!(std::fs::read(&path).unwrap(), b"garbage");
+    }
+
+    #[test]
+    fn a_cache_others_could_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = Engine::default();
+        let bytes = EMPTY;
+        // A folder others may write: nothing is read from it or written.
+        let shared = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        component(&engine, bytes, Some(shared.path())).unwrap();
+        assert_eq!(std::fs::read_dir(shared.path()).unwrap().count(), 0);
+        // An entry that is a link to a file elsewhere is not loaded (it is
+        // replaced by a compiled one of our own).
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(elsewhere.path(), b"planted").unwrap();
+        let path = entry(dir.path(), &engine, bytes);
+        std::os::unix::fs::symlink(elsewhere.path(), &path).unwrap();
+        component(&engine, bytes, Some(dir.path())).unwrap();
+        let metadata = std::fs::symlink_metadata(&path).unwrap();
+        assert!(metadata.is_file(), "our own entry now");
+        assert_eq!(std::fs::read(elsewhere.path()).unwrap(), b"planted");
+        assert_eq!(metadata.mode() & 0o077, 0, "private to its owner");
     }
 }
