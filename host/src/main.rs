@@ -140,11 +140,18 @@ fn init_logging(log: &LogConfig, format: Option<LogFormat>) {
     }
 }
 
+/// What `config check` prints instead of a component secret: the output
+/// is pasted into bug reports and chats, the secret must not be.
+const MASKED_SECRET: &str = "(set; not shown)";
+
 fn config_check(file: &std::path::Path) -> anyhow::Result<()> {
-    let config = Config::load(file)?;
+    let mut config = Config::load(file)?;
+    for gateway in &mut config.gateways {
+        gateway.secret = MASKED_SECRET.to_owned();
+    }
     let text = toml::to_string_pretty(&config).context("print the configuration")?;
     println!(
-        "# {}: valid; every key, with its default if unset\n",
+        "# {}: valid; every key, with its default if unset (secrets not shown)\n",
         file.display()
     );
     print!("{text}");
