@@ -21,6 +21,7 @@ use xmpp_parsers::{
 mod commands;
 
 use crate::context::GatewayContext;
+use crate::plugin::HostState;
 use crate::plugin::reload::ReloadTrigger;
 use crate::session::{self, Runtime, Service, SessionEvent, SessionHandle};
 use crate::stanza::{
@@ -34,8 +35,6 @@ use crate::stanza::{
 pub struct Gateway {
     ctx: Arc<GatewayContext>,
     runtime: Arc<Runtime>,
-    /// Registration checks, each on a fresh instance that serves no user.
-    checks: Service,
     /// Another, shared by every session for its new contacts' id mapping:
     /// a registration never waits behind a session's mapping, nor a
     /// session behind a registration.
@@ -52,7 +51,6 @@ impl Gateway {
     pub fn new(ctx: Arc<GatewayContext>, runtime: Arc<Runtime>) -> Self {
         Gateway {
             ctx,
-            checks: Service::new(runtime.clone()),
             mapping: Arc::new(Service::new(runtime.clone())),
             runtime,
             sessions: HashMap::new(),
@@ -93,7 +91,6 @@ impl Gateway {
             tracing::warn!(gateway = %self.ctx.jid, "the reloaded plugin describes its network differently; restart to show it");
         }
         self.runtime = runtime.clone();
-        self.checks.reload(runtime.clone());
         self.mapping.reload(runtime.clone());
         for session in self.sessions.values() {
             session.send(SessionEvent::Reload(runtime.clone()));
@@ -281,13 +278,21 @@ impl Gateway {
         &mut self,
         values: &[(String, String)],
     ) -> Result<Result<(), String>, String> {
-        self.checks
+        // A fresh instance each time: nothing one registrant's form leaves
+        // in the plugin's memory (a password) reaches the next registrant.
+        let crashed = |e: crate::plugin::PluginError| {
+            tracing::error!(gateway = %self.ctx.jid, error = %e, "validate-registration crashed");
+            "the gateway's plugin crashed while checking the form".to_owned()
+        };
+        let mut instance = self
+            .runtime
+            .instantiate(HostState::service())
+            .await
+            .map_err(crashed)?;
+        instance
             .validate_registration(values)
             .await
-            .map_err(|e| {
-                tracing::error!(gateway = %self.ctx.jid, error = %e, "validate-registration crashed");
-                "the gateway's plugin crashed while checking the form".into()
-            })
+            .map_err(crashed)
     }
 
     /// Ends a user's session and waits for it; `unregister` also takes the

@@ -35,10 +35,15 @@ type Answer<T> = Result<Result<T, String>, PluginError>;
 /// stanza would make the server drop the link for every user.
 pub const MAX_REASON_BYTES: usize = 1024;
 
-/// `text` cut to [`MAX_REASON_BYTES`] on a character boundary, marked.
-pub fn bounded_text(mut text: String) -> String {
-    if text.len() > MAX_REASON_BYTES {
-        let mut end = MAX_REASON_BYTES;
+/// `text` cut to [`MAX_REASON_BYTES`].
+pub fn bounded_text(text: String) -> String {
+    cut(text, MAX_REASON_BYTES)
+}
+
+/// `text` cut to at most `bytes` on a character boundary, marked `…`.
+pub fn cut(mut text: String, bytes: usize) -> String {
+    if text.len() > bytes {
+        let mut end = bytes;
         while !text.is_char_boundary(end) {
             end -= 1;
         }

@@ -51,7 +51,7 @@ pub mod bindings {
 
 pub use engine::engine;
 pub use error::PluginError;
-pub use exports::{HttpResponse, MAX_REASON_BYTES, TextMessage, bounded_text};
+pub use exports::{HttpResponse, MAX_REASON_BYTES, TextMessage, cut};
 pub use grants::{Grant, reachable, tls_config};
 pub use instance::Instance;
 pub use runtime::{GatewayInfo, Limits, PluginRuntime, digested};

@@ -1,6 +1,5 @@
-//! The gateway's own instances of its plugin, which serve no user: one
-//! for each registration form to check, and one kept to map new contacts'
-//! legacy ids to JID local parts. It is a separate store from every session's, so a session
+//! The gateway's own instance of its plugin that maps new contacts'
+//! legacy ids to JID local parts for every session; it serves no user. It is a separate store from every session's, so a session
 //! can ask it for a mapping in the middle of a call of its own (an
 //! instance is never re-entered); sessions take turns on it.
 
@@ -36,18 +35,6 @@ where
     pub fn reload(&self, runtime: Arc<PluginRuntime<S>>) {
         *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) = runtime;
         self.generation.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// `validate-registration`, on an instance of its own: nothing one
-    /// registrant's form leaves in the plugin's memory (a password) can
-    /// reach the next registrant. Err is a crash.
-    pub async fn validate_registration(
-        &self,
-        form: &[(String, String)],
-    ) -> Result<Result<(), String>, PluginError> {
-        let runtime = self.runtime();
-        let mut instance = runtime.instantiate(HostState::service()).await?;
-        instance.validate_registration(form).await
     }
 
     fn runtime(&self) -> Arc<PluginRuntime<S>> {

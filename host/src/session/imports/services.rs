@@ -71,16 +71,10 @@ impl session::Host for State {
     async fn send_gateway_message(&mut self, text: String) -> wasmtime::Result<()> {
         if let Ok(data) = self.data() {
             let cap = data.ctx.config.max_text_kb as usize * 1024;
-            let text = if text.len() > cap {
+            if text.len() > cap {
                 tracing::warn!(user = %data.roster.user(), bytes = text.len(), "a gateway message over max_text_kb: cut");
-                let mut end = cap;
-                while !text.is_char_boundary(end) {
-                    end -= 1;
-                }
-                format!("{}…", &text[..end])
-            } else {
-                text
-            };
+            }
+            let text = crate::plugin::cut(text, cap);
             let message = data.ctx.message_to(data.roster.user(), &text);
             data.roster.send(message);
         }
