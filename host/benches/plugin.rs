@@ -87,8 +87,7 @@ fn on_text_send_text(c: &mut Criterion) {
     let runtime = std::sync::Arc::new(load(&rt, "pong", 0));
     let store = Store::open_in_memory().unwrap();
     let user = store.upsert_user("gw.x", "u@x", &[]).unwrap();
-    let (sender, mut receiver) = outbox();
-    let outbox = sender.clone();
+    let (sender, mut receiver) = outbox("gw.x");
     let ctx = Arc::new(GatewayContext::new(
         GatewayConfig {
             // No rate limit in the way of the measurement.
@@ -132,7 +131,7 @@ fn on_text_send_text(c: &mut Criterion) {
             assert_eq!(answer, Ok(None));
             // The answer the roster built, handed on as the session does.
             let data = instance.state().session().expect("a session");
-            outbox.send_all(data.roster.take_outgoing());
+            data.roster.flush_out();
             receiver.try_next().expect("the answer was queued")
         })
     });

@@ -91,7 +91,7 @@ pub enum LinkEvent {
 }
 
 /// What the link is handed to write, in order.
-pub type Outgoing = mpsc::UnboundedReceiver<Stanza>;
+pub type Outgoing = mpsc::Receiver<Stanza>;
 
 /// Reconnection delays: doubled from the first to the cap.
 const FIRST_RETRY: Duration = Duration::from_millis(200);

@@ -81,6 +81,13 @@ pub struct Metrics {
     pub stanzas_out: Family<Labels, Counter>,
     /// Stanzas waiting to be written, by gateway.
     pub queue_depth: Family<Labels, Gauge>,
+    /// Stanzas waiting in the sessions' queues (paced), by gateway.
+    pub outgoing_backlog: Family<Labels, Gauge>,
+    /// Plugin calls refused because the user's queue was full, by gateway.
+    pub outgoing_refused: Family<Labels, Counter>,
+    /// Stanzas dropped instead of sent, by gateway and reason
+    /// (`too-large`).
+    pub stanzas_dropped: Family<Labels, Counter>,
     /// Calls into plugins, by export.
     pub plugin_calls: Family<ExportLabel, Counter>,
     /// How long calls into plugins took, by export.
@@ -107,6 +114,9 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         stanzas_in: Family::default(),
         stanzas_out: Family::default(),
         queue_depth: Family::default(),
+        outgoing_backlog: Family::default(),
+        outgoing_refused: Family::default(),
+        stanzas_dropped: Family::default(),
         plugin_calls: Family::default(),
         plugin_call_seconds: Family::new_with_constructor(call_histogram as fn() -> Histogram),
         plugin_failures: Family::default(),
@@ -129,6 +139,21 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "queue_depth",
         "Stanzas waiting to be written to the XMPP server",
         metrics.queue_depth.clone(),
+    );
+    registry.register(
+        "outgoing_backlog",
+        "Stanzas the plugins sent that wait for their user's rate",
+        metrics.outgoing_backlog.clone(),
+    );
+    registry.register(
+        "outgoing_refused",
+        "Plugin calls refused because their user's outgoing queue was full",
+        metrics.outgoing_refused.clone(),
+    );
+    registry.register(
+        "stanzas_dropped",
+        "Stanzas dropped instead of sent (too-large: past max_stanza_kb)",
+        metrics.stanzas_dropped.clone(),
     );
     registry.register(
         "plugin_calls",

@@ -225,9 +225,13 @@ pub async fn serve(
     let jid = gateway.ctx().jid.clone();
     let (events_tx, mut events) = mpsc::channel(1024);
     let (closing, closing_rx) = watch::channel(false);
-    let (to_link, link_queue) = mpsc::unbounded_channel();
+    let (to_link, link_queue) = mpsc::channel(crate::sender::LINK_QUEUE);
     let store = gateway.ctx().store.clone();
-    let sender_task = tokio::spawn(crate::sender::run(jid.clone(), store, outbox, to_link));
+    let sender_config = crate::sender::SenderConfig {
+        jid: jid.clone(),
+        max_stanza_bytes: gateway.ctx().config.max_stanza_kb as usize * 1024,
+    };
+    let sender_task = tokio::spawn(crate::sender::run(sender_config, store, outbox, to_link));
     let mut link_task = tokio::spawn(crate::link::run(link, events_tx, link_queue, closing_rx));
     // The gateway (and its outbox) lives until the link is closed: a link
     // whose sender is gone before it is told to close would just stop.

@@ -103,7 +103,7 @@ impl Supervisor {
         );
         tracing::info!(gateway = %jid, plugin = %config.plugin.display(), network = runtime.info.name, "plugin loaded");
         warn_if_beside_the_database(&config.plugin, &self.config.store.path);
-        let (outbox, outbox_rx) = sender::outbox();
+        let (outbox, outbox_rx) = sender::outbox(jid.as_str());
         let link_config = link::LinkConfig {
             server: self.config.xmpp.server.clone(),
             jid: jid.clone(),

@@ -184,11 +184,28 @@ pub struct GatewayConfig {
     /// beside the web's roots; relative to this file.
     #[serde(default)]
     pub tls_ca: Vec<PathBuf>,
-    /// The most messages (texts, markers, chat states, reactions…) the
+    /// The most texts (messages, corrections, retractions, reactions) the
     /// plugin may send for one user per second, on average; bursts of
-    /// twice that pass. Past it, the plugin's calls are refused.
+    /// twice that pass. Past it they wait in the user's queue, in order
+    /// (receipts, markers and chat states are not counted).
     #[serde(default = "default_messages_per_second")]
     pub messages_per_second: u32,
+    /// The most changes of contacts' presences, names and avatars the
+    /// plugin may send for one user per second, on average; bursts of
+    /// twice that pass. Past it they wait, and a contact's waiting presence
+    /// is replaced by its newer one.
+    #[serde(default = "default_updates_per_second")]
+    pub updates_per_second: u32,
+    /// The most one user's waiting stanzas may hold, in KiB; past it the
+    /// plugin's calls are refused with `limit-exceeded`.
+    #[serde(default = "default_backlog_kb")]
+    pub backlog_kb: u32,
+    /// The largest stanza the gateway sends, in KiB; a larger one is
+    /// dropped and logged, since the XMPP server would close the component
+    /// link for every user (Prosody's limit is 512 KiB). Must leave room
+    /// for the largest text, avatar (base64) and profile.
+    #[serde(default = "default_max_stanza_kb")]
+    pub max_stanza_kb: u32,
     /// Who may register: `*`, `*@example.org`, `alice@example.org`.
     /// Default: the users of the gateway's own server (`*@example.org` for
     /// `echo.example.org`). Users registered before a pattern was removed
@@ -233,6 +250,9 @@ impl GatewayConfig {
             allow: Vec::new(),
             tls_ca: Vec::new(),
             messages_per_second: default_messages_per_second(),
+            updates_per_second: default_updates_per_second(),
+            backlog_kb: default_backlog_kb(),
+            max_stanza_kb: default_max_stanza_kb(),
             allow_users: Vec::new(),
             max_contacts: default_max_contacts(),
             max_text_kb: default_max_text_kb(),
@@ -261,6 +281,18 @@ fn default_max_vcard_kb() -> u32 {
 
 fn default_messages_per_second() -> u32 {
     100
+}
+
+fn default_updates_per_second() -> u32 {
+    1000
+}
+
+fn default_backlog_kb() -> u32 {
+    16 * 1024
+}
+
+fn default_max_stanza_kb() -> u32 {
+    256
 }
 
 fn default_storage_kb() -> u32 {
@@ -393,13 +425,10 @@ impl Config {
             if gateway.secret.is_empty() {
                 return bad(format!("gateway[{i}].secret"), "must not be empty");
             }
-            if gateway.messages_per_second == 0 {
-                return bad(
-                    format!("gateway[{i}].messages_per_second"),
-                    "must be at least 1",
-                );
-            }
             for (key, value) in [
+                ("messages_per_second", gateway.messages_per_second),
+                ("updates_per_second", gateway.updates_per_second),
+                ("backlog_kb", gateway.backlog_kb),
                 ("max_contacts", gateway.max_contacts),
                 ("max_text_kb", gateway.max_text_kb),
                 ("max_avatar_kb", gateway.max_avatar_kb),
@@ -408,6 +437,22 @@ impl Config {
                 if value == 0 {
                     return bad(format!("gateway[{i}].{key}"), "must be at least 1");
                 }
+            }
+            // What the other limits let through must fit in a stanza: the
+            // largest text, an avatar in base64, a profile, and room for
+            // the envelope (a text full of `<` escapes past that, and is
+            // dropped by the sender's guard rather than sent).
+            let needed = (gateway.max_text_kb)
+                .max(gateway.max_avatar_kb.saturating_mul(4).div_ceil(3))
+                .max(gateway.max_vcard_kb)
+                .saturating_add(8);
+            if !(needed..=512).contains(&gateway.max_stanza_kb) {
+                return bad(
+                    format!("gateway[{i}].max_stanza_kb"),
+                    &format!(
+                        "must be from {needed} (the largest text, avatar in base64 or profile, and 8 KiB) to 512 (Prosody's limit)"
+                    ),
+                );
             }
             if !(1..=4096).contains(&gateway.memory_mb) {
                 return bad(format!("gateway[{i}].memory_mb"), "must be from 1 to 4096");

@@ -8,6 +8,7 @@ use jid::{BareJid, Jid};
 use xmpp_parsers::presence::Type as PresenceType;
 
 use super::{ContactId, Roster, RosterError};
+use crate::sender::{Pace, Supersedes};
 use crate::stanza::{presence, roster as roster_push};
 
 impl Roster {
@@ -147,11 +148,11 @@ impl Roster {
                     .send(presence::bare(type_, from.clone(), to.clone()));
             }
         }
-        self.out.send(presence::bare(
-            PresenceType::Unavailable,
-            contact.full_jid(),
-            to,
-        ));
+        self.out.paced(
+            presence::bare(PresenceType::Unavailable, contact.full_jid(), to),
+            Pace::Free,
+            Some(Supersedes::Presence(contact.row_id)),
+        );
     }
 
     /// Pushes a contact's roster item; `adding` when it is not (or may not
@@ -170,13 +171,20 @@ impl Roster {
                 adding,
             },
         );
-        self.out.send(roster_push::push_item(
-            self.gateway.jid.clone().into(),
-            self.user.clone(),
-            iq_id,
-            contact.jid.clone(),
-            contact.name.as_deref(),
-            &self.gateway.info.name,
-        ));
+        // Adding is bounded by max_contacts; a rename is a change the
+        // plugin could repeat without end, paced like presences.
+        let pace = if adding { Pace::Free } else { Pace::Update };
+        self.out.paced(
+            roster_push::push_item(
+                self.gateway.jid.clone().into(),
+                self.user.clone(),
+                iq_id,
+                contact.jid.clone(),
+                contact.name.as_deref(),
+                &self.gateway.info.name,
+            ),
+            pace,
+            None,
+        );
     }
 }

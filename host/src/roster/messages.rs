@@ -17,6 +17,7 @@ use xmpp_parsers::{
 };
 
 use super::{ContactId, Roster, RosterError};
+use crate::sender::Pace;
 use crate::stanza::{correction, markers, message, privilege, reactions, reply, retraction};
 
 /// How many ids of messages sent as the user are remembered, to recognise
@@ -36,62 +37,7 @@ pub struct SendText {
     pub carbon: bool,
 }
 
-/// A token bucket: `per_second` messages a second on average, bursts of
-/// up to twice that.
-#[derive(Debug)]
-pub(super) struct RateLimit {
-    per_second: f64,
-    tokens: f64,
-    last: std::time::Instant,
-    /// When a refusal was last logged (refusals come in floods).
-    logged: Option<std::time::Instant>,
-}
-
-impl RateLimit {
-    pub(super) fn new(per_second: u32) -> Self {
-        RateLimit {
-            per_second: f64::from(per_second),
-            tokens: f64::from(per_second) * 2.0,
-            last: std::time::Instant::now(),
-            logged: None,
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = std::time::Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
-        self.tokens = (self.tokens + refill).min(self.per_second * 2.0);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 impl Roster {
-    /// Counts one message against the cap; Err past it.
-    fn take_token(&mut self) -> Result<(), RosterError> {
-        if self.rate.take() {
-            return Ok(());
-        }
-        let now = std::time::Instant::now();
-        if self
-            .rate
-            .logged
-            .is_none_or(|at| now.duration_since(at).as_secs() >= 1)
-        {
-            self.rate.logged = Some(now);
-            tracing::warn!(gateway = %self.gateway.jid, user = %self.user, "message cap reached: refusing the plugin's messages");
-        }
-        Err(RosterError::LimitExceeded(format!(
-            "more than {} messages a second for this user",
-            self.gateway.config.messages_per_second
-        )))
-    }
-
     /// Sends a text from a contact (or from the user, with `carbon`);
     /// returns its XMPP id.
     pub fn send_text(
@@ -104,7 +50,7 @@ impl Roster {
         if let Some(legacy) = &options.legacy_msg_id {
             self.id_within_limit("a message's legacy id", legacy)?;
         }
-        self.take_token()?;
+        self.room_for("a message")?;
         let contact = self.contact(id)?;
         let row_id = contact.row_id;
         let xmpp_id = options
@@ -135,13 +81,13 @@ impl Roster {
                 .store
                 .map_message(row_id, legacy, &xmpp_id, options.carbon)?;
         }
-        self.emit(text, options.carbon);
+        self.emit(text, options.carbon, Pace::Text);
         Ok(xmpp_id)
     }
 
     /// A chat state from a contact.
     pub fn chat_state(&mut self, id: ContactId, state: ChatState) -> Result<(), RosterError> {
-        self.take_token()?;
+        self.room_for("a message")?;
         let (from, to) = self.endpoints(id, false)?;
         self.out.send(markers::chat_state(from, to, state));
         Ok(())
@@ -149,7 +95,7 @@ impl Roster {
 
     /// A delivery receipt from a contact for the user's message.
     pub fn received(&mut self, id: ContactId, legacy_msg_id: &str) -> Result<(), RosterError> {
-        self.take_token()?;
+        self.room_for("a message")?;
         let xmpp_id = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, false)?;
         self.out.send(markers::received(from, to, &xmpp_id));
@@ -164,10 +110,10 @@ impl Roster {
         legacy_msg_id: &str,
         carbon: bool,
     ) -> Result<(), RosterError> {
-        self.take_token()?;
+        self.room_for("a message")?;
         let xmpp_id = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, carbon)?;
-        self.emit(markers::displayed(from, to, &xmpp_id), carbon);
+        self.emit(markers::displayed(from, to, &xmpp_id), carbon, Pace::Free);
         Ok(())
     }
 
@@ -180,13 +126,13 @@ impl Roster {
         options: SendText,
     ) -> Result<String, RosterError> {
         self.within_limit("a correction", body.len(), self.gateway.config.max_text_kb)?;
-        self.take_token()?;
+        self.room_for("a message")?;
         let original = self.resolve(id, legacy_msg_id)?;
         let xmpp_id = self.gateway.new_id();
         let (from, to) = self.endpoints(id, options.carbon)?;
         let mut text = message::chat_text(from, to, xmpp_id.clone(), body, options.when);
         correction::mark_correction(&mut text, &original);
-        self.emit(text, options.carbon);
+        self.emit(text, options.carbon, Pace::Text);
         Ok(xmpp_id)
     }
 
@@ -197,11 +143,11 @@ impl Roster {
         legacy_msg_id: &str,
         carbon: bool,
     ) -> Result<(), RosterError> {
-        self.take_token()?;
+        self.room_for("a message")?;
         let original = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, carbon)?;
         let retraction = retraction::retraction(from, to, self.gateway.new_id(), &original);
-        self.emit(retraction, carbon);
+        self.emit(retraction, carbon, Pace::Text);
         Ok(())
     }
 
@@ -222,12 +168,12 @@ impl Roster {
                 super::MAX_REACTION_BYTES
             )));
         }
-        self.take_token()?;
+        self.room_for("a message")?;
         let target = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, carbon)?;
         let mut reaction = reactions::reactions(from, to, &target, emojis);
         reaction.id = Some(Id(self.gateway.new_id()));
-        self.emit(reaction, carbon);
+        self.emit(reaction, carbon, Pace::Text);
         Ok(())
     }
 
@@ -297,9 +243,9 @@ impl Roster {
     /// privilege. Without the privilege, a message the user sent elsewhere
     /// is shown from the contact, marked as the user's, so that nothing the
     /// user wrote is lost from view.
-    fn emit(&mut self, mut stanza: Message, as_user: bool) {
+    fn emit(&mut self, mut stanza: Message, as_user: bool, pace: Pace) {
         if !as_user {
-            self.out.send(stanza);
+            self.out.paced(stanza, pace, None);
             return;
         }
         let id = match &stanza.id {
@@ -316,12 +262,11 @@ impl Roster {
             }
             self.sent_as_user.push_back(id);
             let server: Jid = jid::BareJid::from_parts(None, self.user.domain()).into();
-            self.out.send(privilege::as_user(
-                self.gateway.jid.clone().into(),
-                server,
-                namespace,
-                stanza,
-            ));
+            self.out.paced(
+                privilege::as_user(self.gateway.jid.clone().into(), server, namespace, stanza),
+                pace,
+                None,
+            );
             return;
         }
         let Some(body) = stanza.bodies.values().next().cloned() else {
@@ -351,7 +296,7 @@ impl Roster {
             format!("[you, from another client] {body}"),
         );
         stanza.type_ = MessageType::Chat;
-        self.out.send(stanza);
+        self.out.paced(stanza, pace, None);
     }
 
     /// The XMPP id of a message by legacy id (see the module docs).
@@ -410,7 +355,7 @@ mod tests {
     fn roster(privileged: bool) -> (Roster, ContactId) {
         let store = Store::open_in_memory().unwrap();
         let user = store.upsert_user("gw.x", "u@x", &[]).unwrap();
-        let (sender, _receiver) = outbox();
+        let (sender, _receiver) = outbox("gw.example.org");
         let ctx = GatewayContext::new(
             GatewayConfig::new("gw.x", "s", "p.wasm"),
             jid::BareJid::new("gw.x").unwrap(),

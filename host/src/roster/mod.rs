@@ -8,8 +8,10 @@
 //! neither forgets a contact nor pushes it into the user's roster again.
 //!
 //! Operations produce the stanzas they mean (roster pushes, presences,
-//! messages from puppets) into the roster's [`Batch`]; the session takes
-//! them after each call and hands them to the gateway's sender.
+//! messages from puppets) into the roster's [`Batch`], each with the rate
+//! it spends from; after each call the session moves them into the user's
+//! queue at the gateway's sender ([`crate::sender`]), which paces them.
+//! The plugin's calls are refused only once that queue is full.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,8 +20,9 @@ use jid::{BareJid, Jid};
 use xmpp_parsers::presence::Type as PresenceType;
 
 use crate::context::GatewayContext;
+use crate::sender::{Batch, Pace, Rates, SessionQueue, Supersedes};
 use crate::stanza::{
-    Batch, avatar, escape,
+    avatar, escape,
     presence::{self, ContactPresence},
     vcard::VCard,
 };
@@ -113,8 +116,10 @@ pub struct Roster {
     /// Contacts created since the session last asked: each gets one
     /// `update-contact-info` call once the running export returns.
     created: Vec<ContactId>,
-    /// The cap on messages the plugin sends for this user.
-    rate: messages::RateLimit,
+    /// The user's queue at the gateway's sender.
+    queue: Arc<SessionQueue>,
+    /// When a full queue was last logged (refusals come in floods).
+    full_logged: Option<std::time::Instant>,
     /// Contacts whose roster push the server had not confirmed when the
     /// roster was loaded: checked against the user's roster at login.
     unconfirmed: Vec<ContactId>,
@@ -125,9 +130,15 @@ pub struct Roster {
 impl Roster {
     /// The roster of a user, as the database remembers it.
     pub fn load(gateway: Arc<GatewayContext>, user: &UserRow) -> Result<Self, RosterError> {
-        let rate = gateway.config.messages_per_second;
         let user_jid = BareJid::new(&user.jid)
             .map_err(|e| RosterError::Invalid(format!("stored user JID {}: {e}", user.jid)))?;
+        let queue = gateway.outbox.session_queue(
+            user_jid.clone(),
+            Rates {
+                messages_per_second: gateway.config.messages_per_second,
+                updates_per_second: gateway.config.updates_per_second,
+            },
+        );
         let mut roster = Roster {
             gateway,
             user_id: user.id,
@@ -138,7 +149,8 @@ impl Roster {
             sent_as_user: VecDeque::new(),
             handling: None,
             created: Vec::new(),
-            rate: messages::RateLimit::new(rate),
+            queue,
+            full_logged: None,
             unconfirmed: Vec::new(),
             out: Batch::default(),
         };
@@ -181,9 +193,35 @@ impl Roster {
         self.user_id
     }
 
-    /// The stanzas the operations so far produced, in order, to send.
-    pub fn take_outgoing(&mut self) -> Vec<xmpp_parsers::stanza::Stanza> {
-        self.out.take()
+    /// Moves the stanzas the operations so far produced into the user's
+    /// queue at the sender, in order.
+    pub fn flush_out(&mut self) {
+        self.queue.push(self.out.take());
+    }
+
+    /// Refuses `what` when the user's queue already holds `backlog_kb`:
+    /// the plugin sends faster than its rates let out, for long.
+    pub(crate) fn room_for(&mut self, what: &str) -> Result<(), RosterError> {
+        let held = self.out.bytes() + self.queue.bytes();
+        let cap_kb = self.gateway.config.backlog_kb;
+        if held < cap_kb as usize * 1024 {
+            return Ok(());
+        }
+        crate::metrics::METRICS
+            .outgoing_refused
+            .get_or_create(&vec![("gateway", self.gateway.jid.to_string())])
+            .inc();
+        let now = std::time::Instant::now();
+        if self
+            .full_logged
+            .is_none_or(|at| now.duration_since(at).as_secs() >= 1)
+        {
+            self.full_logged = Some(now);
+            tracing::warn!(gateway = %self.gateway.jid, user = %self.user, held, cap_kb, "the user's outgoing queue is full: refusing the plugin's stanzas");
+        }
+        Err(RosterError::LimitExceeded(format!(
+            "{what} cannot be queued: this user's {cap_kb} KiB of waiting stanzas are full (the plugin sends faster than messages_per_second/updates_per_second let out)"
+        )))
     }
 
     /// The first stanza produced and not taken yet (for tests).
@@ -308,6 +346,7 @@ impl Roster {
                 self.gateway.config.max_text_kb,
             )?;
         }
+        self.room_for("a contact name")?;
         let contact = self.contact_mut(id)?;
         if contact.name == name {
             return Ok(());
@@ -322,11 +361,15 @@ impl Roster {
                 self.push_item(id, false);
             }
             if let Some(name) = &self.contacts[id].name {
-                self.out.send(avatar::nick_event(
-                    self.contacts[id].jid.clone(),
-                    self.user.clone().into(),
-                    name,
-                ));
+                self.out.paced(
+                    avatar::nick_event(
+                        self.contacts[id].jid.clone(),
+                        self.user.clone().into(),
+                        name,
+                    ),
+                    Pace::Update,
+                    Some(Supersedes::Nick(row_id)),
+                );
             }
         }
         Ok(())
@@ -341,6 +384,7 @@ impl Roster {
         if let Some(status) = &presence.status {
             self.within_limit("a status", status.len(), self.gateway.config.max_text_kb)?;
         }
+        self.room_for("a presence")?;
         let contact = self.contact_mut(id)?;
         if contact.presence.as_ref() == Some(&presence) {
             return Ok(());
@@ -371,7 +415,9 @@ impl Roster {
             }
             None => presence::bare(PresenceType::Unavailable, contact.full_jid(), to),
         };
-        self.out.send(stanza);
+        let row_id = contact.row_id;
+        self.out
+            .paced(stanza, Pace::Update, Some(Supersedes::Presence(row_id)));
     }
 
     /// Shows every contact in the roster offline, for a session that ends
@@ -380,11 +426,11 @@ impl Roster {
     pub fn all_offline(&mut self) {
         let to: Jid = self.user.clone().into();
         for contact in self.contacts.iter().filter(|c| c.in_roster) {
-            self.out.send(presence::bare(
-                PresenceType::Unavailable,
-                contact.full_jid(),
-                to.clone(),
-            ));
+            self.out.paced(
+                presence::bare(PresenceType::Unavailable, contact.full_jid(), to.clone()),
+                Pace::Free,
+                Some(Supersedes::Presence(contact.row_id)),
+            );
         }
     }
 

@@ -3,6 +3,7 @@
 //! clients on request and announced when they change.
 
 use super::{ContactId, Roster, RosterError};
+use crate::sender::{Pace, Supersedes};
 use crate::stanza::avatar::{self, AvatarInfo};
 use crate::stanza::vcard::VCard;
 use crate::store::AvatarRow;
@@ -19,6 +20,7 @@ impl Roster {
         if let Some(bytes) = &data {
             self.within_limit("an avatar", bytes.len(), self.gateway.config.max_avatar_kb)?;
         }
+        self.room_for("an avatar")?;
         let contact = self.contact(id)?;
         if unique_id.is_some()
             && contact.avatar_unique_id == unique_id
@@ -52,11 +54,11 @@ impl Roster {
         contact.avatar_unique_id = unique_id;
         if changed && contact.in_roster {
             let jid = contact.jid.clone();
-            self.out.send(avatar::metadata_event(
-                jid,
-                self.user.clone().into(),
-                info.as_ref(),
-            ));
+            self.out.paced(
+                avatar::metadata_event(jid, self.user.clone().into(), info.as_ref()),
+                Pace::Update,
+                Some(Supersedes::Avatar(row_id)),
+            );
             if self.contacts[id].presence.is_some() {
                 self.send_presence(id);
             }

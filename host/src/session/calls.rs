@@ -91,17 +91,23 @@ impl Session {
         }
     }
 
-    /// Hands what the roster produced to the gateway's sender.
+    /// Hands what the roster produced to the user's queue at the sender.
     pub(super) fn flush(&mut self) {
-        let Some(data) = self.data() else { return };
-        let out = data.roster.take_outgoing();
-        self.ctx.outbox.send_all(out);
+        if let Some(data) = self.data() {
+            data.roster.flush_out();
+        }
     }
 
-    /// Sends a stanza of the session's own, after what the roster produced.
+    /// Sends a stanza of the session's own, after what the roster produced
+    /// (in the user's queue, never held back by the rates itself).
     pub(super) fn send(&mut self, stanza: impl Into<Stanza>) {
-        self.flush();
-        self.ctx.outbox.send(stanza);
+        match self.data() {
+            Some(data) => {
+                data.roster.send(stanza);
+                data.roster.flush_out();
+            }
+            None => self.ctx.outbox.send(stanza),
+        }
     }
 
     /// A chat message from the gateway to the user.

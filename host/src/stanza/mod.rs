@@ -23,6 +23,7 @@ pub mod register;
 pub mod reply;
 pub mod retraction;
 pub mod roster;
+pub mod size;
 pub mod vcard;
 
 /// Namespaces that `xmpp_parsers::ns` does not have.
@@ -65,26 +66,4 @@ pub(crate) fn with_attr(mut element: Element, name: &'static str, value: &str) -
         Err(_) => unreachable!("attribute names are literals of this crate: {name}"),
     }
     element
-}
-
-/// Stanzas an operation produced, in order, for its caller to send: the
-/// roster and its contacts build stanzas, the session hands them on.
-#[derive(Debug, Default)]
-pub struct Batch(Vec<xmpp_parsers::stanza::Stanza>);
-
-impl Batch {
-    /// Adds a stanza.
-    pub fn send(&mut self, stanza: impl Into<xmpp_parsers::stanza::Stanza>) {
-        self.0.push(stanza.into());
-    }
-
-    /// Takes every stanza so far.
-    pub fn take(&mut self) -> Vec<xmpp_parsers::stanza::Stanza> {
-        std::mem::take(&mut self.0)
-    }
-
-    /// Takes the first stanza (for tests of what an operation produced).
-    pub fn take_first(&mut self) -> Option<xmpp_parsers::stanza::Stanza> {
-        (!self.0.is_empty()).then(|| self.0.remove(0))
-    }
 }
