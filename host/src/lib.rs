@@ -87,9 +87,11 @@ pub enum StartError {
 }
 
 /// Starts every gateway of a configuration and serves them until the task
-/// is dropped (for tests and embedders; `gatehouse run` uses
+/// is dropped, or until the database loses writes (fail-stop: then it
+/// returns the error) (for tests and embedders; `gatehouse run` uses
 /// [`supervisor::run_until_signalled`], which also reloads and shuts down).
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let _supervisor = supervisor::Supervisor::start(config).await?;
-    std::future::pending().await
+    let supervisor = supervisor::Supervisor::start(config).await?;
+    let reason = supervisor.store_failed().await;
+    Err(StartError::Store(store::StoreError::Failed(reason)))
 }

@@ -168,6 +168,11 @@ impl Supervisor {
         tracing::info!(gateway = jid, "gateway stopped");
     }
 
+    /// Resolves once the database has lost writes (see [`store::Store::failed`]).
+    pub fn store_failed(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        self.store.failed()
+    }
+
     /// Reloads every plugin file, changed or not (SIGUSR1).
     pub fn reload_plugins(&self) {
         tracing::info!(plugins = self.gateways.len(), "reloading the plugins");
@@ -273,6 +278,11 @@ pub enum RunError {
     /// A gateway could not start.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// The database lost writes: the process stops (fail-stop) without
+    /// sending what depended on them; restarted, it goes on from the
+    /// database.
+    #[error("the database lost writes ({0}): stopped without sending what depended on them")]
+    Store(String),
 }
 
 /// Runs the gateways of a configuration (loaded from `path`) until SIGTERM
@@ -286,8 +296,11 @@ pub async fn run_until_signalled(path: &Path, config: Config) -> Result<(), RunE
     let mut term = signal(SignalKind::terminate()).map_err(RunError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
     let mut supervisor = Supervisor::start(config).await.map_err(RunError::Start)?;
+    let failed = supervisor.store_failed();
+    tokio::pin!(failed);
     loop {
         tokio::select! {
+            reason = &mut failed => return Err(RunError::Store(reason)),
             _ = hup.recv() => match Config::load(path) {
                 Ok(config) => {
                     tracing::info!(config = %path.display(), "SIGHUP: applying the configuration");

@@ -276,6 +276,44 @@ async fn a_flood_past_the_rate_is_paced_not_dropped() {
 }
 
 #[tokio::test]
+async fn one_users_flood_does_not_hold_up_another_users_echoes() {
+    let mut w = Wire::start_with(true, "echo", "messages_per_second = 50").await;
+    w.register(ROMEO, "romeo", 1).await;
+    w.register(JULIET, "juliet", 1).await;
+    // Romeo's plugin queues 500 messages: 100 go at once, 400 wait 8 s.
+    w.link.send(&chat(ROMEO, "flood", "/burst 500")).await;
+    let first = w.link.recv().await;
+    assert_eq!(child_text(&first, "body", NS).as_deref(), Some("burst 1"));
+    for n in 1..=10 {
+        w.link
+            .send(&chat(JULIET, &format!("j{n}"), &format!("meanwhile {n}")))
+            .await;
+    }
+    // Juliet's ten echoes all arrive, in order, while Romeo's flood is
+    // still going out; and Romeo's arrive whole and in order too.
+    let mut juliet = Vec::new();
+    let mut romeo = 1;
+    while romeo < 500 {
+        let el = w.link.recv().await;
+        let Some(body) = child_text(&el, "body", NS) else {
+            continue; // receipts and markers of Juliet's messages
+        };
+        match el.attr("to").unwrap_or_default() {
+            JULIET => juliet.push(body),
+            _ => {
+                romeo += 1;
+                assert_eq!(body, format!("burst {romeo}"));
+                if romeo == 500 {
+                    assert_eq!(juliet.len(), 10, "juliet's echoes waited for romeo's flood");
+                }
+            }
+        }
+    }
+    let expected: Vec<String> = (1..=10).map(|n| format!("meanwhile {n}")).collect();
+    assert_eq!(juliet, expected);
+}
+
+#[tokio::test]
 async fn a_flood_past_the_backlog_is_refused_and_what_was_queued_arrives() {
     let mut w = Wire::start_with(true, "echo", "messages_per_second = 10\nbacklog_kb = 4").await;
     w.register(ROMEO, "romeo", 1).await;

@@ -609,6 +609,14 @@ plugin = "plugins/echo.wasm"
             error_of(&GOOD.replace("plugin =", "max_text_kb = 0\nplugin =")).0,
             "gateway[0].max_text_kb"
         );
+        // An avatar of 300 KiB is 400 KiB in base64: no room under 256.
+        let (key, message) = error_of(&GOOD.replace("plugin =", "max_avatar_kb = 300\nplugin ="));
+        assert_eq!(key, "gateway[0].max_stanza_kb");
+        assert!(message.contains("from 408"), "{message}");
+        assert_eq!(
+            error_of(&GOOD.replace("plugin =", "max_stanza_kb = 600\nplugin =")).0,
+            "gateway[0].max_stanza_kb"
+        );
         let (key, message) =
             error_of(&GOOD.replace("plugin =", "allow_users = [\"*\", \"@x\"]\nplugin ="));
         assert_eq!(key, "gateway[0].allow_users[1]");

@@ -30,6 +30,12 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("database holds a bad value: {0}")]
     Corrupt(String),
+    /// A commit failed, or SQLite rolled the open group of writes back on
+    /// its own (a full disk, an I/O error): what the group held is gone, so
+    /// the store refuses everything after, and the gateway stops (see
+    /// [`Store::failed`]).
+    #[error("the database lost writes it had taken ({0}): stopping, to restart from what it holds")]
+    Failed(String),
     /// The file was written by a newer Gatehouse.
     #[error("database schema version {found} is newer than this Gatehouse knows ({known})")]
     TooNew {
@@ -183,24 +189,58 @@ impl std::fmt::Debug for Store {
 /// The connection, with the group transaction that writes join.
 struct Db {
     conn: Connection,
+    /// Whether we began a group that is not committed yet: SQLite being
+    /// out of its transaction then means it rolled the group back itself.
+    open: std::cell::Cell<bool>,
+    /// Set once, on the first lost group; watched by the supervisor.
+    failed: Arc<tokio::sync::watch::Sender<Option<String>>>,
 }
 
 impl Db {
     /// The connection, inside the group transaction (opened if none is).
-    /// SQLite itself says whether one is open, so a transaction it rolled
-    /// back on its own (a full disk) is noticed and a new one begun.
     fn writer(&self) -> Result<&Connection> {
+        self.check()?;
         if self.conn.is_autocommit() {
             self.conn.prepare_cached("BEGIN")?.execute([])?;
+            self.open.set(true);
         }
         Ok(&self.conn)
     }
 
+    /// Commits the group. A commit that fails, or a group SQLite already
+    /// rolled back, is a failure for good: fail-stop, since a later commit
+    /// succeeding would make stanzas acknowledge writes that are gone.
     fn commit(&self) -> Result<()> {
-        if !self.conn.is_autocommit() {
-            self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.check()?;
+        if !self.open.get() {
+            return Ok(());
+        }
+        if let Err(e) = self
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut c| c.execute([]))
+        {
+            return Err(self.fail(format!("commit: {e}")));
+        }
+        self.open.set(false);
+        Ok(())
+    }
+
+    /// Err once the store has failed, or if the open group is gone.
+    fn check(&self) -> Result<()> {
+        if let Some(reason) = self.failed.borrow().clone() {
+            return Err(StoreError::Failed(reason));
+        }
+        if self.open.get() && self.conn.is_autocommit() {
+            return Err(self.fail("SQLite rolled the uncommitted writes back".to_owned()));
         }
         Ok(())
+    }
+
+    fn fail(&self, reason: String) -> StoreError {
+        tracing::error!(%reason, "the database lost writes: stopping so that the service manager restarts from what it holds");
+        self.failed.send_replace(Some(reason.clone()));
+        StoreError::Failed(reason)
     }
 }
 
@@ -241,8 +281,31 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
         migrate(&conn)?;
         Ok(Self {
-            db: Arc::new(Mutex::new(Db { conn })),
+            db: Arc::new(Mutex::new(Db {
+                conn,
+                open: std::cell::Cell::new(false),
+                failed: Arc::new(tokio::sync::watch::channel(None).0),
+            })),
         })
+    }
+
+    /// Resolves once the store has lost writes (a failed commit, a group
+    /// SQLite rolled back): the gateway then stops without sending what
+    /// depended on them, and its service manager restarts it from the
+    /// database, as after a `kill -9`.
+    pub fn failed(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        let mut watch = self.db().failed.subscribe();
+        async move {
+            let reason = watch
+                .wait_for(Option::is_some)
+                .await
+                .map(|reason| reason.clone().unwrap_or_default());
+            match reason {
+                Ok(reason) => reason,
+                // The store is gone: nothing can fail any more.
+                Err(_) => std::future::pending().await,
+            }
+        }
     }
 
     fn db(&self) -> MutexGuard<'_, Db> {
@@ -260,6 +323,13 @@ impl Store {
     /// Whether some writes wait for a commit.
     pub fn has_uncommitted(&self) -> bool {
         !self.db().conn.is_autocommit()
+    }
+
+    /// Rolls the open group back under the store, as SQLite does on its
+    /// own on a full disk (for the tests of what follows).
+    #[doc(hidden)]
+    pub fn inject_rollback(&self) {
+        let _ = self.db().conn.execute_batch("ROLLBACK");
     }
 
     /// Starts a thread that commits every [`COMMIT_INTERVAL`], for writes
@@ -431,6 +501,28 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_group_sqlite_rolled_back_fails_the_store_for_good() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        store.commit().unwrap();
+        store.kv_set(user.id, "k", b"v", 1 << 20).unwrap();
+        let failed = store.failed();
+        // A full disk: SQLite rolls the group back on its own. The commit
+        // must not pretend the write is kept, nor a new group begin.
+        store.inject_rollback();
+        assert!(matches!(store.commit(), Err(StoreError::Failed(_))));
+        assert!(matches!(
+            store.kv_set(user.id, "k2", b"v", 1 << 20),
+            Err(StoreError::Failed(_))
+        ));
+        assert!(matches!(store.commit(), Err(StoreError::Failed(_))));
+        let reason = tokio::time::timeout(std::time::Duration::from_secs(5), failed)
+            .await
+            .expect("the failure is announced");
+        assert!(reason.contains("rolled"), "{reason}");
     }
 
     #[test]
