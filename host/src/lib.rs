@@ -93,5 +93,6 @@ pub enum StartError {
 pub async fn run(config: Config) -> Result<(), StartError> {
     let supervisor = supervisor::Supervisor::start(config).await?;
     let reason = supervisor.store_failed().await;
+    supervisor.abort();
     Err(StartError::Store(store::StoreError::Failed(reason)))
 }

@@ -142,7 +142,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     );
     registry.register(
         "outgoing_backlog",
-        "Stanzas the plugins sent that wait for their user's rate",
+        "Stanzas waiting in the users' queues: paced by their rates, or behind paced ones",
         metrics.outgoing_backlog.clone(),
     );
     registry.register(

@@ -241,10 +241,15 @@ pub async fn serve(
         // them to the link, then the link writes them and closes.
         let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
         let outbox = gateway.ctx().outbox.clone();
-        if tokio::time::timeout_at(deadline, outbox.flush())
-            .await
-            .is_err()
-        {
+        // What arrives meanwhile is dropped: a link blocked on handing it
+        // over would stop writing, and the flush would wait for nothing.
+        let flushed = async {
+            tokio::select! {
+                _ = outbox.flush() => {}
+                _ = async { while events.recv().await.is_some() {} } => outbox.flush().await,
+            }
+        };
+        if tokio::time::timeout_at(deadline, flushed).await.is_err() {
             tracing::warn!(gateway = %jid, "the last stanzas could not be committed in time: they are not sent");
         }
         closing.send_replace(true);

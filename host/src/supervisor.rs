@@ -168,6 +168,14 @@ impl Supervisor {
         tracing::info!(gateway = jid, "gateway stopped");
     }
 
+    /// Stops every gateway's tasks at once, without a clean shutdown (for
+    /// a failed database: nothing more may be sent).
+    pub fn abort(self) {
+        for running in self.gateways.into_values() {
+            running.task.abort();
+        }
+    }
+
     /// Resolves once the database has lost writes (see [`store::Store::failed`]).
     pub fn store_failed(&self) -> impl std::future::Future<Output = String> + Send + 'static {
         self.store.failed()
@@ -319,8 +327,12 @@ pub async fn run_until_signalled(path: &Path, config: Config) -> Result<(), RunE
             }
         }
     }
+    let store = supervisor.store.clone();
     supervisor.shutdown().await;
-    Ok(())
+    match store.failure() {
+        Some(reason) => Err(RunError::Store(reason)),
+        None => Ok(()),
+    }
 }
 
 /// The plugin watcher watches the plugin's folder: if the database lives

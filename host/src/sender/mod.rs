@@ -67,6 +67,10 @@ enum Outgoing {
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Outgoing>,
     backlog: Gauge,
+    /// Each user's queue while anything holds it: a session started again
+    /// (a new registration) queues behind what the old one left, in order.
+    queues:
+        Arc<std::sync::Mutex<std::collections::HashMap<BareJid, std::sync::Weak<SessionQueue>>>>,
 }
 
 impl Outbox {
@@ -87,7 +91,17 @@ impl Outbox {
 
     /// A new queue for the stanzas of `user`'s session, paced by `rates`.
     pub fn session_queue(&self, user: BareJid, rates: Rates) -> Arc<SessionQueue> {
-        SessionQueue::new(user, self.tx.clone(), rates, self.backlog.clone())
+        let mut queues = self
+            .queues
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let Some(queue) = queues.get(&user).and_then(std::sync::Weak::upgrade) {
+            return queue;
+        }
+        queues.retain(|_, queue| queue.strong_count() > 0);
+        let queue = SessionQueue::new(user.clone(), self.tx.clone(), rates, self.backlog.clone());
+        queues.insert(user, Arc::downgrade(&queue));
+        queue
     }
 
     /// Waits until everything queued before, in every session's queue too
@@ -140,7 +154,11 @@ pub fn outbox(jid: &str) -> (Outbox, OutboxReceiver) {
         .outgoing_backlog
         .get_or_create_owned(&vec![("gateway", jid.to_owned())]);
     (
-        Outbox { tx, backlog },
+        Outbox {
+            tx,
+            backlog,
+            queues: Default::default(),
+        },
         OutboxReceiver {
             rx,
             pending: VecDeque::new(),

@@ -22,8 +22,9 @@ use super::Outgoing;
 /// Which rate a stanza spends from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pace {
-    /// Never held back: answers, receipts, markers, chat states, the
-    /// roster's membership (bounded by `max_contacts`), the gateway's own.
+    /// Never held back: receipts, markers, chat states, the roster's
+    /// membership (bounded by `max_contacts`), the session's and the
+    /// gateway's own (which still wait behind the user's queue).
     Free,
     /// A text, correction, retraction or reaction: `messages_per_second`.
     Text,

@@ -133,6 +133,8 @@ fn escaped(text: &str) -> usize {
                 b'<' | b'>' => 3,
                 b'&' => 4,
                 b'"' | b'\'' => 5,
+                // `&#xd;` everywhere, `&#xa;` and `&#x9;` in attributes.
+                b'\r' | b'\n' | b'\t' => 4,
                 _ => 0,
             })
             .sum::<usize>()
@@ -151,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_bound_is_never_below_the_serialised_size() {
-        let body = "<&'\"> plain text ".repeat(2000);
+        let body = "<&'\"> plain\r\n text\t".repeat(2000);
         let message = Message::new(Some("u@example.org".parse().unwrap()))
             .with_body(Default::default(), body.clone());
         let mut message = message;
@@ -162,7 +164,7 @@ mod tests {
             .build();
         message
             .payloads
-            .push(crate::stanza::with_attr(reactions, "id", "a'b\"c<d>"));
+            .push(crate::stanza::with_attr(reactions, "id", "a'b\"c<d>\r\n\t"));
         let stanza: Stanza = message.into();
         let bound = upper_bound(&stanza);
         let real = serialised(stanza);

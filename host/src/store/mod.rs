@@ -325,6 +325,11 @@ impl Store {
         !self.db().conn.is_autocommit()
     }
 
+    /// Why the store failed, if it has (see [`Store::failed`]).
+    pub fn failure(&self) -> Option<String> {
+        self.db().failed.borrow().clone()
+    }
+
     /// Rolls the open group back under the store, as SQLite does on its
     /// own on a full disk (for the tests of what follows).
     #[doc(hidden)]
@@ -452,8 +457,11 @@ fn commit_until_gone(db: Weak<Mutex<Db>>) {
         std::thread::sleep(COMMIT_INTERVAL);
         let Some(db) = db.upgrade() else { return };
         let guard = db.lock().unwrap_or_else(|poison| poison.into_inner());
-        if let Err(e) = guard.commit() {
-            tracing::error!(error = %e, "cannot commit to the database");
+        match guard.commit() {
+            Ok(()) => {}
+            // Announced once by the store; the process is stopping.
+            Err(StoreError::Failed(_)) => return,
+            Err(e) => tracing::error!(error = %e, "cannot commit to the database"),
         }
     }
 }

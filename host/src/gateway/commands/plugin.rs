@@ -31,8 +31,23 @@ impl Gateway {
             ),
             (
                 "messages_per_second",
-                "Messages per second per user",
+                "Texts per second per user",
                 config.messages_per_second.to_string(),
+            ),
+            (
+                "updates_per_second",
+                "Presence, name and avatar changes per second per user",
+                config.updates_per_second.to_string(),
+            ),
+            (
+                "backlog_kb",
+                "Waiting stanzas per user (KiB)",
+                config.backlog_kb.to_string(),
+            ),
+            (
+                "max_stanza_kb",
+                "Largest stanza sent (KiB)",
+                config.max_stanza_kb.to_string(),
             ),
             (
                 "max_contacts",
