@@ -55,7 +55,6 @@ pub const LINK_QUEUE: usize = 512;
 )]
 enum Outgoing {
     One(Stanza),
-    Many(Vec<Stanza>),
     /// A session's queue has stanzas (told once until it is empty again).
     Ready(Arc<SessionQueue>),
     /// Send everything, paced or not, then answer (for a shutdown).
@@ -80,13 +79,6 @@ impl Outbox {
         // The sender lives as long as the gateway: a failed send only
         // happens during shutdown.
         let _ = self.tx.send(Outgoing::One(stanza.into()));
-    }
-
-    /// Queues stanzas, in order.
-    pub fn send_all(&self, stanzas: Vec<Stanza>) {
-        if !stanzas.is_empty() {
-            let _ = self.tx.send(Outgoing::Many(stanzas));
-        }
     }
 
     /// A new queue for the stanzas of `user`'s session, paced by `rates`.
@@ -132,7 +124,6 @@ impl OutboxReceiver {
             }
             match self.rx.try_recv().ok()? {
                 Outgoing::One(stanza) => return Some(stanza),
-                Outgoing::Many(stanzas) => self.pending.extend(stanzas),
                 Outgoing::Ready(queue) => {
                     let mut out = Vec::new();
                     queue.take(usize::MAX, std::time::Instant::now(), true, &mut out);
@@ -187,7 +178,6 @@ impl Work {
     fn take(&mut self, outgoing: Outgoing) {
         match outgoing {
             Outgoing::One(stanza) => self.gateways(stanza),
-            Outgoing::Many(stanzas) => stanzas.into_iter().for_each(|s| self.gateways(s)),
             Outgoing::Ready(queue) => {
                 self.by_user.insert(queue.user().clone(), queue.clone());
                 self.ready.push_back(queue);
@@ -402,7 +392,8 @@ mod tests {
         // A write that the stanzas acknowledge, not committed yet.
         store.kv_set(user.id, "k", b"v", 1 << 20).unwrap();
         outbox.send(presence(1));
-        outbox.send_all(vec![presence(2), presence(3)]);
+        outbox.send(presence(2));
+        outbox.send(presence(3));
         outbox.flush().await;
         let ids: Vec<String> = (0..3).map(|_| id(&written.try_recv().unwrap())).collect();
         assert_eq!(ids, ["p1", "p2", "p3"]);
