@@ -261,8 +261,16 @@ function runCommand(contact, command, n) {
     for (let i = 0; i < count; i++) {
       send(contact, `burst ${i + 1}`, `e${first + i}`);
     }
+  } else if (name === "crash") {
+    // Not a `Refused`: it escapes the export, which traps the instance.
+    throw new Error("the echo network crashes on request");
+  } else if (name === "spin") {
+    let n = 0;
+    for (;;) n = (n + 1) | 0;
+  } else if (name === "hog") {
+    const hoard = [];
+    for (;;) hoard.push(new Uint8Array(1 << 20).fill(1));
   } else {
-    // /crash, /spin and /hog are the Rust build's sandbox tests.
     echo(contact, `unknown command: /${command}`);
   }
 }

@@ -212,8 +212,18 @@ def run_command(contact: roster.Contact, command: str, n: int) -> None:
         first = next_counter("echo-messages", count)
         for i in range(count):
             send(contact, f"burst {i + 1}", f"e{first + i}")
+    elif name == "crash":
+        # Not a `Refused`: it escapes the export, which traps the instance.
+        raise RuntimeError("the echo network crashes on request")
+    elif name == "spin":
+        n = 0
+        while True:
+            n += 1
+    elif name == "hog":
+        hoard = []
+        while True:
+            hoard.append(bytearray(b"\x01" * (1 << 20)))
     else:
-        # /crash, /spin and /hog are the Rust build's sandbox tests.
         echo(contact, f"unknown command: /{command}")
 
 

@@ -19,21 +19,54 @@ fn chat(from: &str, id: &str, body: &str) -> String {
 
 #[tokio::test]
 async fn a_crash_a_loop_or_a_hog_stops_one_users_instance_only() {
-    let mut w = Wire::start_with(true, "echo", "memory_mb = 16\ncall_timeout_ms = 500").await;
+    contained("echo", 16, 500).await;
+}
+
+#[tokio::test]
+async fn the_javascript_build_is_contained_like_the_rust_one() {
+    contained("echo-js", 48, 2000).await;
+}
+
+#[tokio::test]
+async fn the_python_build_is_contained_like_the_rust_one() {
+    contained("echo-py", 96, 2000).await;
+}
+
+/// ECHO.md's `/crash`, `/spin` and `/hog` sent by romeo to a build of the
+/// echo network while juliet chats on: each stops romeo's instance only
+/// (he is told why, his message gets an error), juliet's echoes all arrive
+/// in order, and romeo's next message is served by a new instance. The
+/// interpreters get a memory cap and a deadline that fit their start.
+async fn contained(plugin: &str, memory_mb: u32, call_timeout_ms: u64) {
+    let cache = gatehouse_tests::process::compiled_cache();
+    let mut w = Wire::start_with(
+        true,
+        plugin,
+        &format!(
+            "memory_mb = {memory_mb}\ncall_timeout_ms = {call_timeout_ms}\n\n\
+             [engine]\ncache_dir = \"{}\"",
+            cache.display()
+        ),
+    )
+    .await;
     w.register(ROMEO, "romeo", 1).await;
     w.register(JULIET, "juliet", 1).await;
     for (command, told) in [
         (
             "/crash",
-            "The gateway's plugin crashed during a message; it was restarted.",
+            "The gateway's plugin crashed during a message; it was restarted.".to_owned(),
         ),
         (
             "/spin",
-            "The gateway's plugin ran past its 500 ms time limit during a message; it was restarted.",
+            format!(
+                "The gateway's plugin ran past its {call_timeout_ms} ms time limit during a message; it was restarted."
+            ),
         ),
         (
             "/hog",
-            "The gateway's plugin used more than its 16 MiB of memory during a message; it was restarted.",
+            format!(
+                "The gateway's plugin used more than its {memory_mb} MiB of memory during a message; it was restarted."
+            ),
         ),
     ] {
         w.link.send(&chat(ROMEO, "bad", command)).await;
@@ -70,7 +103,8 @@ async fn a_crash_a_loop_or_a_hog_stops_one_users_instance_only() {
         );
         assert_eq!(
             child_text(&romeo["told"], "body", NS).as_deref(),
-            Some(told)
+            Some(told.as_str()),
+            "{plugin} {command}"
         );
         let error = romeo["error"].get_child("error", NS).expect("an error");
         assert!(error.has_child(

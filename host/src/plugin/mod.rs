@@ -20,11 +20,13 @@
 //! - `exports`: each export as a typed method on [`Instance`];
 //! - `state`: what a store holds, the memory cap among it;
 //! - `service`: the gateway's own instance, which serves no user;
-//! - `grants`, `http`: what the operator lets a plugin reach;
+//! - `grants`, `connect`, `http`: what the operator lets a plugin reach,
+//!   and the one way its connections (streams, HTTP, wasi:http) are made;
 //! - [`check`] and [`reload`]: `gatehouse plugin check`, hot reload.
 
 mod cache;
 pub mod check;
+mod connect;
 mod engine;
 pub mod epoch;
 mod error;
@@ -49,6 +51,7 @@ pub mod bindings {
     });
 }
 
+pub use connect::{ConnectError, Connection, connect};
 pub use engine::engine;
 pub use error::PluginError;
 pub use exports::{HttpResponse, MAX_REASON_BYTES, TextMessage, cut};

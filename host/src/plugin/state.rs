@@ -3,6 +3,9 @@
 //! table of contact handles, the memory cap, the running call's time
 //! budget, and the session's own state `S`, which the runtime only carries.
 
+use std::sync::Arc;
+
+use tokio_rustls::rustls::ClientConfig;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
@@ -114,18 +117,18 @@ pub struct HostState<S> {
 
 impl<S> HostState<S> {
     /// State for an instance serving a session, whose plugin may reach
-    /// `grants` over wasi:http.
-    pub fn for_session(session: S, grants: Vec<Grant>) -> Self {
-        Self::new(Some(session), grants)
+    /// `grants` over wasi:http, trusting `tls` for HTTPS.
+    pub fn for_session(session: S, grants: Vec<Grant>, tls: Arc<ClientConfig>) -> Self {
+        Self::new(Some(session), HttpGrants::new(grants, Some(tls)))
     }
 
     /// State for the gateway's own instance, which serves no user (gateway
     /// info, registration checks, the id mapping).
     pub fn service() -> Self {
-        Self::new(None, Vec::new())
+        Self::new(None, HttpGrants::new(Vec::new(), None))
     }
 
-    fn new(session: Option<S>, grants: Vec<Grant>) -> Self {
+    fn new(session: Option<S>, http_grants: HttpGrants) -> Self {
         // No files, no environment, no sockets, no inherited stdio: what a
         // plugin prints goes nowhere (it logs through `session.log`).
         let wasi = WasiCtx::builder()
@@ -135,7 +138,7 @@ impl<S> HostState<S> {
         HostState {
             wasi,
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_grants: HttpGrants::new(grants),
+            http_grants,
             table: ResourceTable::new(),
             contact_handles: 0,
             session,

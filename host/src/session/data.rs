@@ -34,6 +34,7 @@ impl SessionData {
     /// wasi:http.
     pub fn into_state(self) -> State {
         let grants = self.streams.grants().to_vec();
-        HostState::for_session(self, grants)
+        let tls = self.streams.tls().clone();
+        HostState::for_session(self, grants, tls)
     }
 }

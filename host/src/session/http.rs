@@ -13,9 +13,9 @@ use hyper::body::Bytes;
 use tokio::sync::mpsc;
 use tokio_rustls::rustls::ClientConfig;
 
-use super::streams::{CHUNK, StreamError, StreamEvent, connect};
+use super::streams::{CHUNK, StreamError, StreamEvent};
 use crate::plugin::bindings::gatehouse::gateway::types::HttpRequest;
-use crate::plugin::{Grant, HttpResponse};
+use crate::plugin::{Grant, HttpResponse, connect};
 
 /// Header fields the host sets itself: the framing and the connection's
 /// use are the host's, so a plugin cannot smuggle a second request in.

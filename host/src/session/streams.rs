@@ -11,19 +11,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::plugin::bindings::gatehouse::gateway::types::HttpRequest;
-use crate::plugin::{Grant, HttpResponse, reachable};
-
-/// Longest a connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::plugin::{ConnectError, Grant, HttpResponse, connect};
 
 /// Most bytes handed to the plugin in one `on-stream-data`.
 pub(super) const CHUNK: usize = 16 * 1024;
@@ -35,59 +29,6 @@ const FIRST_HTTP_ID: u32 = 1 << 31;
 
 /// Most streams one session may hold at once.
 const MAX_STREAMS: usize = 16;
-
-/// A connection, plain or TLS.
-pub(super) trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
-
-/// Connects to `host:port` (a granted name: the caller checked), with TLS
-/// when given its settings. The name is resolved once, each address
-/// checked ([`reachable`]), and the connection made to a checked one.
-pub(super) async fn connect(
-    host: &str,
-    port: u16,
-    tls: Option<&Arc<ClientConfig>>,
-    grants: &[Grant],
-) -> Result<Box<dyn Connection>, StreamError> {
-    let address = format!("{host}:{port}");
-    let connecting = async {
-        let resolved = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| StreamError::Connect(address.clone(), e.to_string()))?;
-        let mut refused = None;
-        let mut failed = None;
-        for candidate in resolved {
-            if !reachable(candidate.ip(), port, grants) {
-                refused = Some(candidate);
-                continue;
-            }
-            match TcpStream::connect(candidate).await {
-                Ok(tcp) => return Ok(tcp),
-                Err(e) => failed = Some(e.to_string()),
-            }
-        }
-        Err(match (failed, refused) {
-            (Some(reason), _) => StreamError::Connect(address.clone(), reason),
-            (None, Some(address)) => StreamError::Internal(host.to_owned(), port, address),
-            (None, None) => StreamError::Connect(address.clone(), "no address".into()),
-        })
-    };
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-        .await
-        .map_err(|_| StreamError::Connect(address.clone(), "timed out".into()))??;
-    let _ = tcp.set_nodelay(true);
-    let Some(tls) = tls else {
-        return Ok(Box::new(tcp));
-    };
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|e| StreamError::Tls(host.to_owned(), e.to_string()))?;
-    let connector = TlsConnector::from(tls.clone());
-    let secured = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
-        .await
-        .map_err(|_| StreamError::Tls(host.to_owned(), "timed out".into()))?
-        .map_err(|e| StreamError::Tls(host.to_owned(), e.to_string()))?;
-    Ok(Box::new(secured))
-}
 
 /// What happens on a stream, for the session to hand to the plugin.
 #[derive(Debug)]
@@ -113,19 +54,9 @@ pub enum StreamError {
     /// No such open stream.
     #[error("stream {0} is not open")]
     NotOpen(u32),
-    /// The connection failed.
-    #[error("connecting to {0}: {1}")]
-    Connect(String, String),
-    /// The TLS handshake failed (an untrusted or mismatched certificate…).
-    #[error("TLS with {0}: {1}")]
-    Tls(String, String),
-    /// The granted name resolves only to internal addresses no grant names.
-    #[error(
-        "{0} resolves to {ip}, an internal address (loopback, private, link-local): grant {addr} itself to reach it",
-        ip = .2.ip(),
-        addr = .2
-    )]
-    Internal(String, u16, std::net::SocketAddr),
+    /// The connection was not made.
+    #[error(transparent)]
+    Net(#[from] ConnectError),
     /// An HTTP request that cannot be sent as it is.
     #[error("{0}")]
     Invalid(String),
@@ -262,6 +193,11 @@ impl Streams {
     /// The grants streams are checked against.
     pub fn grants(&self) -> &[Grant] {
         &self.grants
+    }
+
+    /// The TLS settings streams use (the web's roots and `tls_ca`).
+    pub fn tls(&self) -> &Arc<ClientConfig> {
+        &self.tls
     }
 
     /// Queues bytes for a stream.

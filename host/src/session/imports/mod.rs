@@ -9,7 +9,7 @@ use wasmtime::component::Resource;
 
 use super::streams::StreamError;
 use super::{SessionData, State};
-use crate::plugin::ContactRef;
+use crate::plugin::{ConnectError, ContactRef};
 use crate::plugin::bindings::gatehouse::gateway::types;
 use crate::roster::{Roster, RosterError, SendText};
 
@@ -35,14 +35,14 @@ fn no_session() -> types::Error {
 
 fn stream_error(e: StreamError) -> types::Error {
     match e {
-        StreamError::Denied(..) | StreamError::Internal(..) => {
+        StreamError::Denied(..) | StreamError::Net(ConnectError::Internal(..)) => {
             tracing::warn!(error = %e, "a plugin was denied a connection");
             types::Error::Denied(e.to_string())
         }
         StreamError::TooMany => types::Error::LimitExceeded(e.to_string()),
         StreamError::NotOpen(_) => types::Error::NotFound(e.to_string()),
         StreamError::Invalid(..) => types::Error::Invalid(e.to_string()),
-        StreamError::Connect(..) | StreamError::Tls(..) => types::Error::Other(e.to_string()),
+        StreamError::Net(_) => types::Error::Other(e.to_string()),
     }
 }
 
