@@ -201,6 +201,15 @@ impl Roster {
 
     /// Refuses `what` when the user's queue already holds `backlog_kb`:
     /// the plugin sends faster than its rates let out, for long.
+    /// Whether the user's waiting stanzas fill half the backlog: the
+    /// session then stops handing the plugin network data, so that its
+    /// streams stop reading and the legacy peer is held back by TCP, long
+    /// before the plugin's own messages would be refused.
+    pub fn behind(&self) -> bool {
+        let held = self.out.bytes() + self.queue.bytes();
+        held >= self.gateway.config.backlog_kb as usize * 512
+    }
+
     pub(crate) fn room_for(&mut self, what: &str) -> Result<(), RosterError> {
         let held = self.out.bytes() + self.queue.bytes();
         let cap_kb = self.gateway.config.backlog_kb;

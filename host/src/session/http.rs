@@ -13,7 +13,7 @@ use hyper::body::Bytes;
 use tokio::sync::mpsc;
 use tokio_rustls::rustls::ClientConfig;
 
-use super::streams::{CHUNK, StreamError, StreamEvent};
+use super::streams::{CHUNK, ReadAhead, StreamError, StreamEvent};
 use crate::plugin::bindings::gatehouse::gateway::types::HttpRequest;
 use crate::plugin::{Grant, HttpResponse, connect};
 
@@ -146,6 +146,7 @@ pub(super) async fn fetch(
     {
         return;
     }
+    let shares = ReadAhead::shares();
     let end = loop {
         match body.frame().await {
             None => break None,
@@ -155,7 +156,11 @@ pub(super) async fn fetch(
                     continue; // trailers
                 };
                 for chunk in data.chunks(CHUNK) {
-                    if events.send(StreamEvent::Data(id, chunk.to_vec())).is_err() {
+                    let Some(share) = ReadAhead::take(&shares).await else {
+                        return;
+                    };
+                    let event = StreamEvent::Data(id, chunk.to_vec(), share);
+                    if events.send(event).is_err() {
                         return;
                     }
                 }

@@ -223,6 +223,10 @@ pub fn spawn(
 /// session past it is aborted, and its contacts stay where they are.
 const STOP_CALLS: u32 = 8;
 
+/// How soon a session whose queue is behind looks again whether it may
+/// hand the plugin network data.
+const BEHIND_RECHECK: Duration = Duration::from_millis(20);
+
 /// Sleeps until `at`, or for ever without one.
 async fn sleep_until_some(at: Option<Instant>) {
     match at {
@@ -270,11 +274,20 @@ impl Session {
             if let Ok(stop) = self.stops.try_recv() {
                 break Some(stop);
             }
-            let wake = self.next_wake();
+            // Network data waits while the user's queue is behind; the
+            // session looks again shortly.
+            let behind = self.data().is_some_and(|d| d.roster.behind());
+            let wake = match (self.next_wake(), behind) {
+                (wake, false) => wake,
+                (wake, true) => {
+                    let soon = Instant::now() + BEHIND_RECHECK;
+                    Some(wake.map_or(soon, |at| at.min(soon)))
+                }
+            };
             let event = tokio::select! {
                 Some(stop) = self.stops.recv() => break Some(stop),
                 event = mailbox.recv() => event,
-                Some(stream_event) = self.stream_events.recv() => {
+                Some(stream_event) = self.stream_events.recv(), if !behind => {
                     self.on_stream_event(stream_event).await;
                     continue;
                 }
@@ -419,7 +432,9 @@ impl Session {
     /// Hands what happened on a stream (or an HTTP request) to the plugin.
     async fn on_stream_event(&mut self, event: StreamEvent) {
         let _ = match event {
-            StreamEvent::Data(id, data) => {
+            StreamEvent::Data(id, data, _share) => {
+                // The share goes back (and the reader reads on) once the
+                // plugin has had the bytes.
                 self.call("network data", async |i| i.on_stream_data(id, &data).await)
                     .await
             }

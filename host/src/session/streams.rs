@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::AbortHandle;
 use tokio_rustls::rustls::ClientConfig;
 
@@ -27,14 +27,45 @@ pub(super) const CHUNK: usize = 16 * 1024;
 /// depend on how many requests came before.
 const FIRST_HTTP_ID: u32 = 1 << 31;
 
-/// Most streams one session may hold at once.
+/// Most streams one session may hold at once (HTTP requests included).
 const MAX_STREAMS: usize = 16;
+
+/// Chunks read from one stream and not yet handed to the plugin: past them
+/// the host stops reading, so a legacy peer that sends faster than the
+/// session can pass on is held back by TCP, not buffered here.
+const READ_AHEAD: usize = 8;
+
+/// Bytes queued for one stream and not yet written: past them the
+/// plugin's `stream-write` waits (within its call's deadline).
+pub(super) const WRITE_QUEUE: usize = 1 << 20;
+
+/// How long a closed stream's writer may go on writing what was queued
+/// before it is stopped and the socket closed.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// A share of a stream's read-ahead, carried by the event of the bytes
+/// read with it and given back when that event is dropped (handed to the
+/// plugin, or thrown away): the reader takes one before each read.
+#[derive(Debug)]
+pub struct ReadAhead(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl ReadAhead {
+    /// A new reader's shares.
+    pub(super) fn shares() -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(READ_AHEAD))
+    }
+
+    /// Waits for a share (None: the stream is closing).
+    pub(super) async fn take(shares: &Arc<Semaphore>) -> Option<ReadAhead> {
+        shares.clone().acquire_owned().await.ok().map(ReadAhead)
+    }
+}
 
 /// What happens on a stream, for the session to hand to the plugin.
 #[derive(Debug)]
 pub enum StreamEvent {
     /// Bytes arrived.
-    Data(u32, Vec<u8>),
+    Data(u32, Vec<u8>, ReadAhead),
     /// The stream ended; `Some` with the reason if it failed.
     Closed(u32, Option<String>),
     /// The head of an HTTP response (its body follows as `Data`, its end
@@ -74,8 +105,15 @@ pub struct Streams {
 
 struct OpenStream {
     /// None for an HTTP request, which takes no writes.
-    writer: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    writer: Option<Writer>,
     tasks: Vec<AbortHandle>,
+}
+
+/// The way to a stream's write task: bytes with their share of the
+/// stream's write queue, which the task gives back once they are written.
+struct Writer {
+    queue: mpsc::UnboundedSender<(Vec<u8>, OwnedSemaphorePermit)>,
+    room: Arc<Semaphore>,
 }
 
 impl Streams {
@@ -102,21 +140,24 @@ impl Streams {
         let connection = connect(host, port, tls.then_some(&self.tls), &self.grants).await?;
         let id = self.new_id();
         let (mut reader, mut writer) = tokio::io::split(connection);
-        let (writes, mut to_write) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (writes, mut to_write) =
+            mpsc::unbounded_channel::<(Vec<u8>, OwnedSemaphorePermit)>();
         let events = self.events.clone();
         let read_task = tokio::spawn(async move {
+            let shares = ReadAhead::shares();
             let mut buffer = vec![0u8; CHUNK];
             loop {
+                let Some(share) = ReadAhead::take(&shares).await else {
+                    return;
+                };
                 match reader.read(&mut buffer).await {
                     Ok(0) => {
                         let _ = events.send(StreamEvent::Closed(id, None));
                         return;
                     }
                     Ok(n) => {
-                        if events
-                            .send(StreamEvent::Data(id, buffer[..n].to_vec()))
-                            .is_err()
-                        {
+                        let data = buffer[..n].to_vec();
+                        if events.send(StreamEvent::Data(id, data, share)).is_err() {
                             return;
                         }
                     }
@@ -128,7 +169,7 @@ impl Streams {
             }
         });
         let write_task = tokio::spawn(async move {
-            while let Some(data) = to_write.recv().await {
+            while let Some((data, _room)) = to_write.recv().await {
                 if writer.write_all(&data).await.is_err() {
                     return;
                 }
@@ -138,7 +179,10 @@ impl Streams {
         self.open.insert(
             id,
             OpenStream {
-                writer: Some(writes),
+                writer: Some(Writer {
+                    queue: writes,
+                    room: Arc::new(Semaphore::new(WRITE_QUEUE)),
+                }),
                 tasks: vec![read_task.abort_handle(), write_task.abort_handle()],
             },
         );
@@ -200,22 +244,40 @@ impl Streams {
         &self.tls
     }
 
-    /// Queues bytes for a stream.
-    pub fn write(&self, id: u32, data: Vec<u8>) -> Result<(), StreamError> {
+    /// Queues bytes for a stream, waiting while its write queue is full
+    /// (the peer reads slower than the plugin writes).
+    pub async fn write(&self, id: u32, data: Vec<u8>) -> Result<(), StreamError> {
         let writer = self
             .open
             .get(&id)
             .and_then(|stream| stream.writer.as_ref())
             .ok_or(StreamError::NotOpen(id))?;
-        writer.send(data).map_err(|_| StreamError::NotOpen(id))
+        // A write larger than the queue waits for all of it, then goes.
+        let shares = data.len().clamp(1, WRITE_QUEUE) as u32;
+        let room = writer
+            .room
+            .clone()
+            .acquire_many_owned(shares)
+            .await
+            .map_err(|_| StreamError::NotOpen(id))?;
+        writer
+            .queue
+            .send((data, room))
+            .map_err(|_| StreamError::NotOpen(id))
     }
 
-    /// Closes a stream (what was queued is still written).
+    /// Closes a stream: the reader (or an HTTP request) stops now; what
+    /// was queued is still written, for at most [`LINGER`].
     pub fn close(&mut self, id: u32) {
         if let Some(stream) = self.open.remove(&id) {
-            // Dropping the writer ends the write task after the queue; the
-            // reader (or an HTTP request) stops now.
             stream.tasks[0].abort();
+            if let Some(writer) = stream.tasks.get(1).cloned() {
+                // Dropping the way in ends the write task after the queue.
+                tokio::spawn(async move {
+                    tokio::time::sleep(LINGER).await;
+                    writer.abort();
+                });
+            }
         }
     }
 
@@ -304,16 +366,103 @@ mod tests {
             Err(StreamError::Denied(_, _))
         ));
         let id = streams.open("127.0.0.1", port, false).await.unwrap();
-        streams.write(id, b"ping".to_vec()).unwrap();
+        streams.write(id, b"ping".to_vec()).await.unwrap();
         match rx.recv().await.unwrap() {
-            StreamEvent::Data(got, data) => assert_eq!((got, data.as_slice()), (id, &b"ping"[..])),
+            StreamEvent::Data(got, data, _) => {
+                assert_eq!((got, data.as_slice()), (id, &b"ping"[..]))
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(rx.recv().await.unwrap(), StreamEvent::Closed(got, None) if got == id));
         streams.ended(id);
         assert!(matches!(
-            streams.write(id, vec![1]),
+            streams.write(id, vec![1]).await,
             Err(StreamError::NotOpen(_))
         ));
+    }
+
+    /// A granted stream to a fresh local server that runs `serve` on its
+    /// one connection.
+    async fn stream_to<F>(
+        serve: impl FnOnce(tokio::net::TcpStream) -> F + Send + 'static,
+    ) -> (Streams, u32, mpsc::UnboundedReceiver<StreamEvent>)
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            serve(socket).await;
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let grants = vec![Grant::parse(&format!("127.0.0.1:{port}")).unwrap()];
+        let mut streams = Streams::new(grants, crate::plugin::tls_config(&[]).unwrap(), tx);
+        let id = streams.open("127.0.0.1", port, false).await.unwrap();
+        (streams, id, rx)
+    }
+
+    #[tokio::test]
+    async fn a_stream_reads_no_further_ahead_than_the_session_takes() {
+        let (_streams, _id, mut rx) = stream_to(|mut socket| async move {
+            // 8 MiB, far more than the read-ahead and the socket buffers.
+            let _ = socket.write_all(&vec![7u8; 8 << 20]).await;
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut held = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            held.push(event);
+        }
+        assert_eq!(held.len(), READ_AHEAD, "reading stops at the read-ahead");
+        // The session takes them: the reader reads on.
+        held.clear();
+        let more = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("reading goes on")
+            .unwrap();
+        assert!(matches!(more, StreamEvent::Data(..)), "{more:?}");
+    }
+
+    #[tokio::test]
+    async fn a_write_waits_while_the_peer_does_not_read_and_close_ends_the_writer() {
+        let (ended, seen) = tokio::sync::oneshot::channel();
+        let (mut streams, id, _rx) = stream_to(|mut socket| async move {
+            // Reads nothing for a while, then drains until the host hangs up.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let started = std::time::Instant::now();
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = socket.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                // A slow reader: 64 KiB per 100 ms.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = ended.send(started.elapsed());
+        })
+        .await;
+        let chunk = vec![1u8; WRITE_QUEUE / 4];
+        let mut queued = 0usize;
+        let blocked = loop {
+            match tokio::time::timeout(Duration::from_millis(300), streams.write(id, chunk.clone()))
+                .await
+            {
+                Ok(result) => {
+                    result.unwrap();
+                    queued += chunk.len();
+                    assert!(queued < 256 << 20, "writes never wait");
+                }
+                Err(_) => break queued,
+            }
+        };
+        assert!(blocked >= WRITE_QUEUE, "{blocked} bytes queued before a write waited");
+        // Closed with much still queued: the writer stops within the linger.
+        streams.close(id);
+        let took = tokio::time::timeout(LINGER + Duration::from_secs(10), seen)
+            .await
+            .expect("the host hangs up")
+            .unwrap();
+        assert!(took < LINGER + Duration::from_secs(5), "{took:?}");
     }
 }

@@ -137,12 +137,16 @@ impl session::Host for State {
     }
 
     async fn stream_write(&mut self, stream: u32, data: Vec<u8>) -> WitResult<()> {
-        Ok(self.data().and_then(|d| {
-            // What the plugin stored before telling the legacy network is
-            // kept, whatever happens next.
-            commit(d)?;
-            d.streams.write(stream, data).map_err(stream_error)
-        }))
+        let d = match self.data() {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
+        // What the plugin stored before telling the legacy network is
+        // kept, whatever happens next.
+        if let Err(e) = commit(d) {
+            return Ok(Err(e));
+        }
+        Ok(d.streams.write(stream, data).await.map_err(stream_error))
     }
 
     async fn close_stream(&mut self, stream: u32) -> wasmtime::Result<()> {
