@@ -51,6 +51,9 @@ pub async fn run(
     // The id of the ping that tells when the server's privileges are known:
     // a new one for each connection.
     let mut settle_ping = String::new();
+    let mut registered = gateway
+        .take_registered()
+        .unwrap_or_else(|| mpsc::unbounded_channel().1);
     loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -59,6 +62,11 @@ pub async fn run(
                 Some(LinkEvent::Invalid(invalid)) => answer_invalid(gateway.ctx(), invalid),
                 None => return None,
             },
+            Some(done) = registered.recv() => {
+                for held in gateway.on_registered(done) {
+                    route(gateway, held, &settle_ping).await;
+                }
+            }
             Some(runtime) = reloads.recv() => gateway.reload(runtime),
             Some(Control::Shutdown(done)) = control.recv() => {
                 gateway.shutdown().await;
@@ -117,7 +125,8 @@ async fn route(gateway: &mut Gateway, stanza: Stanza, settle_ping: &str) {
         }
         return;
     }
-    match gateway.session(&from.to_bare()) {
+    let user = from.to_bare();
+    match gateway.session(&user) {
         Some(session) => {
             let event = match stanza {
                 Stanza::Message(m) => SessionEvent::Message(Box::new(m)),
@@ -126,7 +135,12 @@ async fn route(gateway: &mut Gateway, stanza: Stanza, settle_ping: &str) {
             };
             session.send(event);
         }
-        None => refuse_unregistered(&ctx, stanza),
+        None => {
+            // Held while the user's registration runs; refused otherwise.
+            if let Some(stanza) = gateway.hold(&user, stanza) {
+                refuse_unregistered(&ctx, stanza);
+            }
+        }
     }
 }
 

@@ -242,3 +242,82 @@ async fn each_registration_is_checked_on_a_fresh_instance() {
         Some("checked before you: nobody")
     );
 }
+
+/// A registration runs off the router: while one user's form takes three
+/// seconds to check, another user's messages are answered; what the
+/// registrant writes meanwhile waits for the session it starts (not
+/// refused); a user's registrations run in the order they came.
+#[tokio::test]
+async fn a_slow_registration_holds_up_nobody_else() {
+    const SLOW: &str = "slow@localhost";
+    let mut w = crate::sandbox::probe_session("").await;
+    w.link
+        .send(&register_iq(SLOW, "s1", "slow-3000", "0"))
+        .await;
+    w.link
+        .send(&format!(
+            "<message type='chat' id='held' from='{SLOW}/test' to='a@{GATEWAY}'><body>env HOME</body></message>"
+        ))
+        .await;
+    let started = std::time::Instant::now();
+    // Romeo is answered before the slow check is done.
+    let answer = crate::sandbox::ask_probe(&mut w, "env HOME").await;
+    assert!(answer.starts_with("env refused"), "{answer}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "romeo waited {:?} for the registration",
+        started.elapsed()
+    );
+    // Then the registration's result, then the held message's answer from
+    // the new session.
+    let result = w
+        .link
+        .recv_until("the result", |e| e.attr("id") == Some("s1"))
+        .await;
+    assert_eq!(result.attr("type"), Some("result"));
+    let from_a = format!("a@{GATEWAY}/gatehouse");
+    let held = w
+        .link
+        .recv_until("the held message's answer", |e| {
+            e.name() == "message" && e.attr("from") == Some(&from_a) || e.attr("id") == Some("held")
+        })
+        .await;
+    assert_eq!(held.attr("type"), Some("chat"), "not refused: {held:?}");
+    assert_eq!(held.attr("to"), Some(SLOW));
+    let body = child_text(&held, "body", NS).unwrap_or_default();
+    assert!(body.starts_with("env refused"), "{body}");
+    // A slow registration then a `<remove/>`: the removal waits for it, so
+    // the user ends unregistered.
+    w.link
+        .send(&register_iq(SLOW, "s2", "slow-2000", "0"))
+        .await;
+    w.link
+        .send(&format!(
+            "<iq type='set' id='s3' from='{SLOW}/test' to='{GATEWAY}'><query xmlns='jabber:iq:register'><remove/></query></iq>"
+        ))
+        .await;
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let el = w.link.recv().await;
+        if let Some(id @ ("s2" | "s3")) = el.attr("id") {
+            assert_eq!(el.attr("type"), Some("result"), "{el:?}");
+            answers.push(id.to_owned());
+        }
+    }
+    assert_eq!(answers, ["s2", "s3"]);
+    w.link
+        .send(&format!(
+            "<message type='chat' id='after' from='{SLOW}/test' to='a@{GATEWAY}'><body>env HOME</body></message>"
+        ))
+        .await;
+    let refused = w
+        .link
+        .recv_until("the refusal", |e| e.attr("id") == Some("after"))
+        .await;
+    assert_eq!(refused.attr("type"), Some("error"));
+    let error = refused.get_child("error", NS).expect("an error");
+    assert!(error.has_child(
+        "registration-required",
+        "urn:ietf:params:xml:ns:xmpp-stanzas"
+    ));
+}

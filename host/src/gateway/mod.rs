@@ -15,13 +15,16 @@ use xmpp_parsers::{
     iq::Iq,
     message::Message,
     presence::{Presence, Type as PresenceType},
+    stanza::Stanza,
     stanza_error::DefinedCondition,
 };
 
 mod commands;
+mod registration;
+
+pub use registration::Registered;
 
 use crate::context::GatewayContext;
-use crate::plugin::HostState;
 use crate::plugin::reload::ReloadTrigger;
 use crate::session::{self, Runtime, Service, SessionEvent, SessionHandle};
 use crate::stanza::{
@@ -44,11 +47,16 @@ pub struct Gateway {
     reload: Option<ReloadTrigger>,
     /// Ad-hoc commands waiting for their forms.
     pending: commands::PendingCommands,
+    /// Registrations running as tasks, and what they hold.
+    registrations: registration::Registrations,
+    /// Where those tasks report, until the router takes it.
+    registered: Option<tokio::sync::mpsc::UnboundedReceiver<Registered>>,
 }
 
 impl Gateway {
     /// A gateway with no sessions yet.
     pub fn new(ctx: Arc<GatewayContext>, runtime: Arc<Runtime>) -> Self {
+        let (done, registered) = tokio::sync::mpsc::unbounded_channel();
         Gateway {
             ctx,
             mapping: Arc::new(Service::new(runtime.clone())),
@@ -56,7 +64,15 @@ impl Gateway {
             sessions: HashMap::new(),
             reload: None,
             pending: HashMap::new(),
+            registrations: registration::Registrations::new(done),
+            registered: Some(registered),
         }
+    }
+
+    /// What registration tasks report, for the router to hand back to
+    /// [`Gateway::on_registered`] (taken once).
+    pub fn take_registered(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Registered>> {
+        self.registered.take()
     }
 
     /// Lets administrators reload the plugin with a command.
@@ -192,117 +208,21 @@ impl Gateway {
                 }
             }
             (true, "query", ns::REGISTER) => match register::parse_submission(&payload) {
-                Ok(submission) => match self
-                    .on_registration(sender.to_bare(), submission, reply(None))
-                    .await
-                {
-                    // The result went out before the session started.
-                    Ok(()) => return,
-                    Err((condition, text)) => error(condition, &text),
-                },
+                Ok(submission) => {
+                    // Answered by the registration's task.
+                    self.submit(registration::Job {
+                        user: sender.to_bare(),
+                        submission,
+                        result: reply(None).into(),
+                        refuse: registration::refuse_iq(from.clone(), to.clone(), id.clone()),
+                    });
+                    return;
+                }
                 Err(text) => error(DefinedCondition::BadRequest, &text),
             },
             _ => error(DefinedCondition::FeatureNotImplemented, ""),
         };
         self.ctx.outbox.send(response);
-    }
-
-    /// A registration form was submitted, or `<remove/>`. On success the
-    /// iq `result` is sent before anything else the registration causes.
-    async fn on_registration(
-        &mut self,
-        user: BareJid,
-        submission: Submission,
-        result: Iq,
-    ) -> Result<(), (DefinedCondition, String)> {
-        let gateway = self.ctx.jid.to_string();
-        let internal =
-            |e: &dyn std::fmt::Display| (DefinedCondition::InternalServerError, e.to_string());
-        let registered = self
-            .ctx
-            .store
-            .user(&gateway, user.as_str())
-            .map_err(|e| internal(&e))?;
-        let values = match submission {
-            Submission::Remove => {
-                let Some(row) = registered else {
-                    return Err((
-                        DefinedCondition::RegistrationRequired,
-                        "you are not registered with this gateway".into(),
-                    ));
-                };
-                self.stop_session(&user, true).await;
-                self.ctx
-                    .store
-                    .delete_user(row.id)
-                    .map_err(|e| internal(&e))?;
-                tracing::info!(gateway, %user, "unregistered");
-                self.ctx.outbox.send(result);
-                return Ok(());
-            }
-            Submission::Values(values) => values,
-        };
-        let values = self
-            .ctx
-            .info
-            .form
-            .complete(&values)
-            .map_err(|text| (DefinedCondition::NotAcceptable, text))?;
-        match self.validate(&values).await {
-            Ok(Ok(())) => {}
-            Ok(Err(text)) => return Err((DefinedCondition::NotAcceptable, text)),
-            Err(text) => return Err((DefinedCondition::InternalServerError, text)),
-        }
-        let row = self
-            .ctx
-            .store
-            .upsert_user(&gateway, user.as_str(), &values)
-            .map_err(|e| internal(&e))?;
-        tracing::info!(gateway, %user, again = registered.is_some(), "registered");
-        self.ctx.outbox.send(result);
-        if registered.is_some() {
-            // New settings: log in again with them.
-            self.stop_session(&user, false).await;
-        } else {
-            let subscribe = self
-                .ctx
-                .presence_to(user.clone().into(), PresenceType::Subscribe);
-            self.ctx.outbox.send(subscribe);
-        }
-        self.spawn_session(row);
-        Ok(())
-    }
-
-    /// Runs `validate-registration` on a fresh instance; Err is a crash.
-    async fn validate(
-        &mut self,
-        values: &[(String, String)],
-    ) -> Result<Result<(), String>, String> {
-        // A fresh instance each time: nothing one registrant's form leaves
-        // in the plugin's memory (a password) reaches the next registrant.
-        let crashed = |e: crate::plugin::PluginError| {
-            tracing::error!(gateway = %self.ctx.jid, error = %e, "validate-registration crashed");
-            "the gateway's plugin crashed while checking the form".to_owned()
-        };
-        let mut instance = self
-            .runtime
-            .instantiate(HostState::service())
-            .await
-            .map_err(crashed)?;
-        instance
-            .validate_registration(values)
-            .await
-            .map_err(crashed)
-    }
-
-    /// Ends a user's session and waits for it; `unregister` also takes the
-    /// user's contacts out of their roster.
-    async fn stop_session(&mut self, user: &BareJid, unregister: bool) {
-        if let Some(handle) = self.sessions.remove(user)
-            && !handle.end(unregister).await
-        {
-            tracing::warn!(gateway = %self.ctx.jid, %user, unregister, "the session did not end in time: aborted");
-        }
     }
 
     /// Ends every session, for a shutdown: each logs out of the legacy
@@ -311,7 +231,7 @@ impl Gateway {
     pub async fn shutdown(&mut self) {
         let jid = &self.ctx.jid;
         let stops = self.sessions.drain().map(|(user, handle)| async move {
-            if !handle.end(false).await {
+            if !handle.ending(false).await {
                 tracing::warn!(gateway = %jid, %user, "the session did not end in time: aborted");
             }
             user
@@ -332,6 +252,15 @@ impl Gateway {
             return;
         };
         let user = from.to_bare();
+        let presence = if self.sessions.contains_key(&user) {
+            presence
+        } else {
+            // Registering: this presence is for the session about to start.
+            match self.hold(&user, presence.into()) {
+                Some(Stanza::Presence(presence)) => presence,
+                _ => return,
+            }
+        };
         let session = self.sessions.get(&user);
         match (presence.type_, session) {
             (PresenceType::None, Some(session)) => {

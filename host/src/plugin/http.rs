@@ -45,7 +45,8 @@ impl HttpGrants {
 }
 
 type Io = Box<dyn Future<Output = Result<(), Error>> + Send>;
-type ResponseFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, Io), Error>> + Send>;
+type ResponseFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, Io), Error>> + Send>;
 
 impl WasiHttpHooks for HttpGrants {
     fn send_request(

@@ -111,23 +111,30 @@ impl SessionHandle {
     }
 
     /// Ends the session (with `unregister`, its contacts leave the user's
-    /// roster too) and waits for it, within a bound: a session that does not
-    /// end in time is aborted. Returns false if it had to be.
-    pub async fn end(&self, unregister: bool) -> bool {
+    /// roster too): the order goes now, and the returned future waits for
+    /// the session within a bound; a session that does not end in time is
+    /// aborted, and the future gives false.
+    pub fn ending(self, unregister: bool) -> impl Future<Output = bool> + Send + 'static {
         let (done, wait) = oneshot::channel();
         let event = if unregister {
             SessionEvent::Unregister(done)
         } else {
             SessionEvent::Stop(done)
         };
-        if !self.send(event) {
-            return true;
-        }
-        match tokio::time::timeout(self.stop_wait, wait).await {
-            Ok(_) => true,
-            Err(_) => {
-                self.task.abort();
-                false
+        let sent = self.send(event);
+        async move {
+            // The whole handle lives until the session ended: its mailbox
+            // stays open meanwhile.
+            let handle = self;
+            if !sent {
+                return true;
+            }
+            match tokio::time::timeout(handle.stop_wait, wait).await {
+                Ok(_) => true,
+                Err(_) => {
+                    handle.task.abort();
+                    false
+                }
             }
         }
     }
@@ -296,7 +303,10 @@ impl Session {
                     continue;
                 }
             };
-            let Some(event) = event else { break None };
+            // The handle gone: only an order to end, if one came, is left.
+            let Some(event) = event else {
+                break self.stops.try_recv().ok();
+            };
             match event {
                 SessionEvent::Available(resource) => self.on_available(resource).await,
                 SessionEvent::Unavailable(resource) => self.on_unavailable(resource).await,

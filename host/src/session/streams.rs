@@ -140,8 +140,7 @@ impl Streams {
         let connection = connect(host, port, tls.then_some(&self.tls), &self.grants).await?;
         let id = self.new_id();
         let (mut reader, mut writer) = tokio::io::split(connection);
-        let (writes, mut to_write) =
-            mpsc::unbounded_channel::<(Vec<u8>, OwnedSemaphorePermit)>();
+        let (writes, mut to_write) = mpsc::unbounded_channel::<(Vec<u8>, OwnedSemaphorePermit)>();
         let events = self.events.clone();
         let read_task = tokio::spawn(async move {
             let shares = ReadAhead::shares();
@@ -456,7 +455,10 @@ mod tests {
                 Err(_) => break queued,
             }
         };
-        assert!(blocked >= WRITE_QUEUE, "{blocked} bytes queued before a write waited");
+        assert!(
+            blocked >= WRITE_QUEUE,
+            "{blocked} bytes queued before a write waited"
+        );
         // Closed with much still queued: the writer stops within the linger.
         streams.close(id);
         let took = tokio::time::timeout(LINGER + Duration::from_secs(10), seen)

@@ -1,7 +1,8 @@
 //! `unregister`: the user leaves, after confirming.
 
-use super::{Answer, Completed, Reply, refusal};
+use super::{Answer, Completed, Reply};
 use crate::gateway::Gateway;
+use crate::gateway::registration::Job;
 use crate::stanza::commands::{CommandRequest, NoteType, Status};
 use crate::stanza::register::Submission;
 
@@ -31,12 +32,15 @@ impl Gateway {
                 "Unregistered: your contacts are removed and your registration forgotten.",
             )),
         );
-        match self
-            .on_registration(requester, Submission::Remove, result)
-            .await
-        {
-            Ok(()) => None, // the result went out
-            Err((condition, text)) => done(Err(refusal(condition, &text))),
-        }
+        let refused = reply.clone();
+        self.submit(Job {
+            user: requester,
+            submission: Submission::Remove,
+            result: result.into(),
+            refuse: Box::new(move |error| {
+                refused.iq(Status::Completed, Err(Box::new(error))).into()
+            }),
+        });
+        None // the registration's task answers
     }
 }

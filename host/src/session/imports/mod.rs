@@ -9,8 +9,8 @@ use wasmtime::component::Resource;
 
 use super::streams::StreamError;
 use super::{SessionData, State};
-use crate::plugin::{ConnectError, ContactRef};
 use crate::plugin::bindings::gatehouse::gateway::types;
+use crate::plugin::{ConnectError, ContactRef};
 use crate::roster::{Roster, RosterError, SendText};
 
 mod contact;

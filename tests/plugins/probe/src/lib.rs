@@ -29,12 +29,21 @@ impl Plugin for Probe {
 
     /// `whos-first` is refused with the name of the last registrant this
     /// instance checked; any other name is accepted and remembered.
+    /// `slow-MS` takes MS milliseconds.
     fn validate_registration(&mut self, form: &FormValues) -> Result<(), Error> {
         let username = form
             .iter()
             .find(|(var, _)| var == "username")
             .map(|(_, value)| value.clone())
             .unwrap_or_default();
+        // `slow-MS`: a check that takes MS milliseconds (a wait in the
+        // host), to show that nobody else waits for it.
+        if let Some(ms) = username
+            .strip_prefix("slow-")
+            .and_then(|ms| ms.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         if username == "whos-first" {
             let before = self.last_registrant.as_deref().unwrap_or("nobody");
             return Err(format!("checked before you: {before}").into());

@@ -1,0 +1,334 @@
+//! Registrations (XEP-0077 forms, `<remove/>`, the ad-hoc `unregister`)
+//! run as tasks, off the router: checking a form takes a fresh plugin
+//! instance and ending a session may take its plugin's deadlines, and
+//! neither may hold up the other users' stanzas.
+//!
+//! One user's registrations run one at a time, in the order they came
+//! (the next waits for the one before, so an unregistration never deletes
+//! what a later registration wrote). While one runs and the user has no
+//! session (a first registration, or the old session ending before the
+//! new one starts), the user's stanzas to contacts are held, and handed
+//! to the new session, or refused, when it is done.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use jid::BareJid;
+use tokio::sync::mpsc;
+use xmpp_parsers::{
+    iq::Iq,
+    presence::Type as PresenceType,
+    stanza::Stanza,
+    stanza_error::{DefinedCondition, StanzaError},
+};
+
+use super::Gateway;
+use crate::context::GatewayContext;
+use crate::plugin::HostState;
+use crate::session::Runtime;
+use crate::stanza::error::stanza_error;
+use crate::stanza::register::Submission;
+use crate::store::UserRow;
+
+/// Stanzas held for one user at most; past them the user's stanzas are
+/// refused with `resource-constraint` until the registration is done.
+const MAX_HELD: usize = 1000;
+
+/// Builds the answer that refuses a registration.
+pub(super) type Refuse = Box<dyn FnOnce(StanzaError) -> Stanza + Send>;
+
+/// A registration to run: the form (or `<remove/>`), the answer it gets
+/// when it succeeds and the way to refuse it.
+pub(super) struct Job {
+    pub(super) user: BareJid,
+    pub(super) submission: Submission,
+    pub(super) result: Stanza,
+    pub(super) refuse: Refuse,
+}
+
+/// What a registration's task hands back to the router.
+#[derive(Debug)]
+pub enum Registered {
+    /// Registered: start the user's session.
+    Start(BareJid, UserRow),
+    /// Registered again: end the running session, then start a new one.
+    Restart(BareJid, UserRow),
+    /// Nothing more to do (unregistered, or refused).
+    Done(BareJid),
+}
+
+/// The registrations running and waiting, by user.
+pub(super) struct Registrations {
+    /// A user is here while one of their registrations runs; the queue
+    /// holds those waiting behind it.
+    running: HashMap<BareJid, VecDeque<Job>>,
+    /// Stanzas of users with a registration running and no session.
+    held: HashMap<BareJid, Vec<Stanza>>,
+    done: mpsc::UnboundedSender<Registered>,
+}
+
+impl Registrations {
+    /// No registrations; tasks report on `done`.
+    pub(super) fn new(done: mpsc::UnboundedSender<Registered>) -> Self {
+        Registrations {
+            running: HashMap::new(),
+            held: HashMap::new(),
+            done,
+        }
+    }
+}
+
+impl Gateway {
+    /// Runs a registration now, or after the user's one running.
+    pub(super) fn submit(&mut self, job: Job) {
+        if let Some(waiting) = self.registrations.running.get_mut(&job.user) {
+            waiting.push_back(job);
+            return;
+        }
+        self.registrations
+            .running
+            .insert(job.user.clone(), VecDeque::new());
+        self.start(job);
+    }
+
+    /// Keeps a stanza of a user with a registration running and no
+    /// session, for what the registration starts; gives it back if the
+    /// user has none running (if too much is held already, it is refused).
+    pub fn hold(&mut self, user: &BareJid, stanza: Stanza) -> Option<Stanza> {
+        if !self.registrations.running.contains_key(user) {
+            return Some(stanza);
+        }
+        let held = self.registrations.held.entry(user.clone()).or_default();
+        if held.len() >= MAX_HELD {
+            refuse_held(&self.ctx, stanza);
+        } else {
+            held.push(stanza);
+        }
+        None
+    }
+
+    /// Applies what a registration's task did; returns the stanzas held
+    /// for the user, to route again now that the user has a session (or
+    /// definitely none).
+    pub fn on_registered(&mut self, registered: Registered) -> Vec<Stanza> {
+        let user = match registered {
+            Registered::Restart(user, row) => {
+                match self.sessions.remove(&user) {
+                    Some(old) => {
+                        let ending = old.ending(false);
+                        let done = self.registrations.done.clone();
+                        let jid = self.ctx.jid.clone();
+                        tokio::spawn(async move {
+                            if !ending.await {
+                                tracing::warn!(gateway = %jid, %user, "the session did not end in time: aborted");
+                            }
+                            let _ = done.send(Registered::Start(user, row));
+                        });
+                    }
+                    None => {
+                        let _ = self.registrations.done.send(Registered::Start(user, row));
+                    }
+                }
+                return Vec::new();
+            }
+            Registered::Start(user, row) => {
+                self.spawn_session(row);
+                user
+            }
+            Registered::Done(user) => user,
+        };
+        let next = self
+            .registrations
+            .running
+            .get_mut(&user)
+            .and_then(VecDeque::pop_front);
+        match next {
+            Some(job) => {
+                // Held stanzas stay held if the next one leaves the user
+                // without a session; they go now if it has one.
+                self.start(job);
+                if self.sessions.contains_key(&user) {
+                    self.registrations.held.remove(&user).unwrap_or_default()
+                } else {
+                    Vec::new()
+                }
+            }
+            None => {
+                self.registrations.running.remove(&user);
+                self.registrations.held.remove(&user).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Starts a registration's task.
+    fn start(&mut self, job: Job) {
+        let ctx = self.ctx.clone();
+        let done = self.registrations.done.clone();
+        let Job {
+            user,
+            submission,
+            result,
+            refuse,
+        } = job;
+        match submission {
+            Submission::Remove => {
+                // No new stanza reaches the leaving session.
+                let ending = self.sessions.remove(&user).map(|s| s.ending(true));
+                tokio::spawn(async move {
+                    unregister(&ctx, &user, ending, result, refuse).await;
+                    let _ = done.send(Registered::Done(user));
+                });
+            }
+            Submission::Values(values) => {
+                let runtime = self.runtime.clone();
+                tokio::spawn(async move {
+                    let registered = register(&ctx, &runtime, &user, &values, result, refuse).await;
+                    let _ = done.send(registered.unwrap_or(Registered::Done(user)));
+                });
+            }
+        }
+    }
+}
+
+/// Ends the user's session (its contacts leave the roster), forgets the
+/// user, and answers.
+async fn unregister(
+    ctx: &GatewayContext,
+    user: &BareJid,
+    ending: Option<impl Future<Output = bool>>,
+    result: Stanza,
+    refuse: Refuse,
+) {
+    let gateway = ctx.jid.to_string();
+    let row = match ctx.store.user(&gateway, user.as_str()) {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            ctx.outbox.send(refuse(stanza_error(
+                DefinedCondition::RegistrationRequired,
+                "you are not registered with this gateway",
+            )));
+            return;
+        }
+        Err(e) => {
+            ctx.outbox.send(refuse(internal(&e)));
+            return;
+        }
+    };
+    if let Some(ending) = ending
+        && !ending.await
+    {
+        tracing::warn!(gateway, %user, "the session did not end in time: aborted");
+    }
+    match ctx.store.delete_user(row.id) {
+        Ok(()) => {
+            tracing::info!(gateway, %user, "unregistered");
+            ctx.outbox.send(result);
+        }
+        Err(e) => ctx.outbox.send(refuse(internal(&e))),
+    }
+}
+
+/// Checks the form on a fresh instance, stores it, and answers; None when
+/// refused (the refusal went out).
+async fn register(
+    ctx: &GatewayContext,
+    runtime: &Runtime,
+    user: &BareJid,
+    values: &[(String, String)],
+    result: Stanza,
+    refuse: Refuse,
+) -> Option<Registered> {
+    let gateway = ctx.jid.to_string();
+    let refused = |refuse: Refuse, error| {
+        ctx.outbox.send(refuse(error));
+        None
+    };
+    let registered = match ctx.store.user(&gateway, user.as_str()) {
+        Ok(row) => row.is_some(),
+        Err(e) => return refused(refuse, internal(&e)),
+    };
+    let values = match ctx.info.form.complete(values) {
+        Ok(values) => values,
+        Err(text) => {
+            return refused(refuse, stanza_error(DefinedCondition::NotAcceptable, text));
+        }
+    };
+    match validate(ctx, runtime, &values).await {
+        Ok(Ok(())) => {}
+        Ok(Err(text)) => {
+            return refused(refuse, stanza_error(DefinedCondition::NotAcceptable, text));
+        }
+        Err(text) => {
+            return refused(
+                refuse,
+                stanza_error(DefinedCondition::InternalServerError, text),
+            );
+        }
+    }
+    let row = match ctx.store.upsert_user(&gateway, user.as_str(), &values) {
+        Ok(row) => row,
+        Err(e) => return refused(refuse, internal(&e)),
+    };
+    tracing::info!(gateway, %user, again = registered, "registered");
+    ctx.outbox.send(result);
+    if registered {
+        // New settings: log in again with them.
+        return Some(Registered::Restart(user.clone(), row));
+    }
+    let subscribe = ctx.presence_to(user.clone().into(), PresenceType::Subscribe);
+    ctx.outbox.send(subscribe);
+    Some(Registered::Start(user.clone(), row))
+}
+
+/// Runs `validate-registration` on a fresh instance; Err is a crash.
+async fn validate(
+    ctx: &GatewayContext,
+    runtime: &Runtime,
+    values: &[(String, String)],
+) -> Result<Result<(), String>, String> {
+    // A fresh instance each time: nothing one registrant's form leaves in
+    // the plugin's memory (a password) reaches the next registrant.
+    let crashed = |e: crate::plugin::PluginError| {
+        tracing::error!(gateway = %ctx.jid, error = %e, "validate-registration crashed");
+        "the gateway's plugin crashed while checking the form".to_owned()
+    };
+    let mut instance = runtime
+        .instantiate(HostState::service())
+        .await
+        .map_err(crashed)?;
+    instance
+        .validate_registration(values)
+        .await
+        .map_err(crashed)
+}
+
+fn internal(e: &dyn std::fmt::Display) -> StanzaError {
+    stanza_error(DefinedCondition::InternalServerError, e.to_string())
+}
+
+/// Refuses a stanza that found no room among those held.
+fn refuse_held(ctx: &Arc<GatewayContext>, stanza: Stanza) {
+    use crate::stanza::error::{iq_error, message_error};
+    use xmpp_parsers::message::MessageType;
+    let error = || {
+        stanza_error(
+            DefinedCondition::ResourceConstraint,
+            "your registration is being handled: try again in a moment",
+        )
+    };
+    match stanza {
+        Stanza::Message(m) if m.type_ != MessageType::Error => {
+            ctx.outbox
+                .send(message_error(m.from, m.to, m.id.map(|id| id.0), error()));
+        }
+        Stanza::Iq(Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. }) => {
+            ctx.outbox.send(iq_error(from, to, &id, error()));
+        }
+        _ => {}
+    }
+}
+
+/// The answer refusing an iq registration.
+pub(super) fn refuse_iq(from: Option<jid::Jid>, to: Option<jid::Jid>, id: String) -> Refuse {
+    Box::new(move |error| crate::stanza::error::iq_error(from, to, &id, error).into())
+}
