@@ -587,3 +587,36 @@ async fn a_granted_name_does_not_reach_an_internal_address() {
         "opened 1"
     );
 }
+
+/// A presence flood holds one presence per contact, not one per call:
+/// 20 000 presences (some 6 MB of stanzas) in one call fit a 1 MiB backlog,
+/// and the user sees few of them, the last one last.
+#[tokio::test]
+async fn a_presence_flood_keeps_only_the_newest_presence() {
+    let mut w = probe_session("backlog_kb = 1024").await;
+    w.link
+        .send(&format!(
+            "<message type='chat' id='q' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>presences 20000</body></message>"
+        ))
+        .await;
+    let mut presences = Vec::new();
+    let answer = loop {
+        let el = w.link.recv().await;
+        if el.is("presence", NS) && el.attr("from") == Some("a@echo.localhost/gatehouse") {
+            presences.push(child_text(&el, "status", NS).unwrap_or_default());
+        } else if el.is("message", NS) && el.attr("type") != Some("headline") {
+            break el;
+        }
+    };
+    assert_eq!(answer.attr("type"), Some("chat"), "{answer:?}");
+    assert_eq!(
+        child_text(&answer, "body", NS).as_deref(),
+        Some("20000 presences set")
+    );
+    assert!(
+        !presences.is_empty() && presences.len() < 1000,
+        "{} presences went out",
+        presences.len()
+    );
+    assert_eq!(presences.last().map(String::as_str), Some("p19999"));
+}

@@ -100,6 +100,10 @@ impl Contact {
     }
 }
 
+/// Bytes of stanzas one call may pile up before they move to the user's
+/// queue (see [`Roster::room_for`]).
+const OUT_FLUSH_BYTES: usize = 64 * 1024;
+
 /// The contacts of one user of one gateway.
 pub struct Roster {
     gateway: Arc<GatewayContext>,
@@ -199,8 +203,6 @@ impl Roster {
         self.queue.push(self.out.take());
     }
 
-    /// Refuses `what` when the user's queue already holds `backlog_kb`:
-    /// the plugin sends faster than its rates let out, for long.
     /// Whether the user's waiting stanzas fill half the backlog: the
     /// session then stops handing the plugin network data, so that its
     /// streams stop reading and the legacy peer is held back by TCP, long
@@ -210,7 +212,15 @@ impl Roster {
         held >= self.gateway.config.backlog_kb as usize * 512
     }
 
+    /// Refuses `what` when the user's queue already holds `backlog_kb`:
+    /// the plugin sends faster than its rates let out, for long.
     pub(crate) fn room_for(&mut self, what: &str) -> Result<(), RosterError> {
+        // A long call's stanzas move to the queue as they pile up, where
+        // a contact's newer presence replaces its older one: a call that
+        // sets a presence 100 000 times holds one, not 100 000.
+        if self.out.bytes() >= OUT_FLUSH_BYTES {
+            self.flush_out();
+        }
         let held = self.out.bytes() + self.queue.bytes();
         let cap_kb = self.gateway.config.backlog_kb;
         if held < cap_kb as usize * 1024 {

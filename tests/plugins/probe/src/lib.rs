@@ -6,12 +6,14 @@
 //! happened. `get`, `sleep` and `talk` run as tasks of the SDK's async
 //! layer, answering when what they wait for arrives (the task keeps the
 //! contact the message came to). `contacts`, `text`, `avatar` and `vcard`
-//! try the operator's caps; `block MS` waits in the host; `from ID TEXT` has a new contact write, its
+//! try the operator's caps; `crash`, `spin`, `hog`, `presences N`,
+//! `flood N`, `bigid N`, `bigerror N` and `block MS` are a hostile plugin's attacks (`block` waits in the host);
+//! `echo TEXT` answers TEXT; `from ID TEXT` has a new contact write, its
 //! puppet named by the probe's id mapping (`@name` → `at-name`).
 
 use gatehouse_guest::{
-    Contact, Error, FormValues, NetworkInfo, Plugin, Roster, TextMessage, Vcard, http, session,
-    task,
+    Contact, Error, FormValues, NetworkInfo, Plugin, Roster, Show, TextMessage, Vcard, http,
+    session, task,
 };
 
 /// What one instance remembers: the last registrant it checked (to show
@@ -224,6 +226,42 @@ impl Plugin for Probe {
                     "vcard given".to_owned()
                 }
                 Err(_) => "bad size".to_owned(),
+            },
+            ["echo", ..] => message.body["echo ".len().min(message.body.len())..].to_owned(),
+            // The attacks of a hostile plugin, each on the host's side.
+            ["crash"] => panic!("the probe crashes on request"),
+            ["spin"] => {
+                let mut n = 0u64;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            ["hog"] => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            // `n` presences of the contact, each replacing the one before.
+            ["presences", n] => match n.parse::<u32>() {
+                Ok(n) => {
+                    let shows = [Show::Away, Show::Online, Show::Dnd];
+                    for i in 0..n {
+                        contact.set_presence(shows[i as usize % 3], Some(&format!("p{i}")), None);
+                    }
+                    format!("{n} presences set")
+                }
+                Err(_) => "bad count".to_owned(),
+            },
+            // `n` messages as fast as the host takes them.
+            ["flood", n] => match n.parse::<u32>() {
+                Ok(n) => {
+                    let refused = (1..=n)
+                        .filter(|i| contact.send_text(&format!("flood {i}")).is_err())
+                        .count();
+                    format!("flooded {n}, {refused} refused")
+                }
+                Err(_) => "bad count".to_owned(),
             },
             _ => format!("unknown: {}", message.body),
         };

@@ -1,0 +1,118 @@
+//! A hostile plugin against real Prosody: while one user's plugin instance
+//! makes every attack of the probe (oversized ids and errors, a presence
+//! flood, a message flood, a wait in the host, a loop, a memory hog, a
+//! trap), another user's stream of messages arrives whole and in order,
+//! the component link never drops, the attacker's session comes back, and
+//! the gateway still stops cleanly.
+
+use std::time::Duration;
+
+use gatehouse_tests::process::{GatewayProcess, run_script};
+use gatehouse_tests::prosody::Prosody;
+use gatehouse_tests::{GATEWAY, SECRET};
+
+/// The victim's messages, 10 ms apart: longer than the attacks last.
+const STREAM: usize = 1500;
+
+#[test]
+fn a_hostile_plugin_hurts_only_its_own_user() {
+    let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
+    prosody.register_user("romeo", "pass");
+    prosody.register_user("juliet", "pass");
+    let mut gateway = GatewayProcess::start_gateway(
+        &prosody.component_address(),
+        GATEWAY,
+        "probe",
+        "call_timeout_ms = 3000\nmemory_mb = 32",
+    );
+    let attacks = [
+        "bigid 600000",
+        "bigerror 600000",
+        "presences 50000",
+        "flood 500",
+        "block 60000",
+        "spin",
+        "hog",
+        "crash",
+    ];
+    let mut args = vec![
+        "--server".to_owned(),
+        format!("127.0.0.1:{}", prosody.c2s_port),
+        "--gateway".to_owned(),
+        GATEWAY.to_owned(),
+        "--stream".to_owned(),
+        STREAM.to_string(),
+    ];
+    for attack in attacks {
+        args.extend(["--attack".to_owned(), attack.to_owned()]);
+    }
+    let out = run_script("hostile.py", &args);
+    let log = gateway.log();
+
+    // The victim's stream, whole, in order, once each, no error.
+    let answers: Vec<String> = out["victim_answers"]
+        .as_array()
+        .expect("answers")
+        .iter()
+        .map(|a| a.as_str().unwrap_or_default().to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=STREAM).map(|k| k.to_string()).collect();
+    assert_eq!(answers, expected, "the victim's answers\n{log}");
+    assert_eq!(out["victim_errors"], serde_json::json!([]), "{log}");
+
+    // Each attack ended for the attacker alone, as it should.
+    let outcome = |attack: &str| {
+        out["attacks"]
+            .as_array()
+            .and_then(|all| all.iter().find(|o| o["attack"] == attack))
+            .unwrap_or_else(|| panic!("no outcome for {attack}: {out}"))
+            .clone()
+    };
+    let body = |attack: &str| {
+        outcome(attack)["body"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        body("bigid 600000").starts_with("bigid refused: "),
+        "{}",
+        outcome("bigid 600000")
+    );
+    assert_eq!(outcome("bigerror 600000")["type"], "error");
+    assert_eq!(
+        body("presences 50000"),
+        "50000 presences set",
+        "{}",
+        outcome("presences 50000")
+    );
+    assert_eq!(body("flood 500"), "flooded 500, 0 refused");
+    for (attack, told) in [
+        ("block 60000", "ran past its 3000 ms time limit"),
+        ("spin", "ran past its 3000 ms time limit"),
+        ("hog", "used more than its 32 MiB of memory"),
+        ("crash", "crashed"),
+    ] {
+        let got = outcome(attack);
+        assert!(
+            got["from"] == GATEWAY && body(attack).contains(told) || got["type"] == "error",
+            "{attack}: {got}"
+        );
+    }
+    // Back within the deadline plus a restart, with room for a loaded
+    // machine.
+    let back = out["back_seconds"].as_f64().expect("back_seconds");
+    assert!(back < 10.0, "the attacker waited {back} s\n{log}");
+
+    // The link never dropped: one handshake, no reconnection.
+    assert_eq!(log.matches("component link up").count(), 1, "{log}");
+    assert!(!log.contains("component link lost"), "{log}");
+
+    // And the gateway stops cleanly.
+    gateway.signal("TERM");
+    let status = gateway
+        .wait_exit(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("still running 30 s after SIGTERM:\n{}", gateway.log()));
+    assert!(status.success(), "exit {status}:\n{}", gateway.log());
+    assert!(gateway.log().contains("shut down; database committed"));
+}
