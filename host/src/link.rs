@@ -378,8 +378,16 @@ async fn write_batch(stream: &mut Stream, queue: &mut VecDeque<Stanza>) -> std::
         .map(XmppStreamElement::Stanza)
         .collect();
     let mut result = Ok(());
-    for element in &batch {
+    // A stanza that cannot be serialised (the sender cleans them, so
+    // none should come) is not put back: written again after the
+    // reconnection, it would drop the link again, for ever.
+    let mut unwritable = None;
+    for (i, element) in batch.iter().enumerate() {
         if let Err(e) = stream.feed(element).await {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                tracing::error!(error = %e, "dropped a stanza that cannot be written as XML");
+                unwritable = Some(i);
+            }
             result = Err(e);
             break;
         }
@@ -388,8 +396,10 @@ async fn write_batch(stream: &mut Stream, queue: &mut VecDeque<Stanza>) -> std::
         result = <Stream as SinkExt<&XmppStreamElement>>::flush(stream).await;
     }
     if result.is_err() {
-        for element in batch.into_iter().rev() {
-            if let XmppStreamElement::Stanza(stanza) = element {
+        for (i, element) in batch.into_iter().enumerate().rev() {
+            if let XmppStreamElement::Stanza(stanza) = element
+                && Some(i) != unwritable
+            {
                 queue.push_front(stanza);
             }
         }

@@ -55,3 +55,8 @@ fn registration() {
 fn stanza() {
     replay("stanza", fuzz::stanza);
 }
+
+#[test]
+fn imports() {
+    replay("imports", fuzz::imports);
+}

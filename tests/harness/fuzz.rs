@@ -111,33 +111,125 @@ static PINGS: AtomicU64 = AtomicU64::new(0);
 
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        World::start(async {
+            let mut wire =
+                Wire::start_with(true, "echo", "call_timeout_ms = 200\nmemory_mb = 16").await;
+            wire.register("romeo@localhost", "romeo", 3).await;
+            wire
+        })
+    })
+}
+
+/// The probe plugin's gateway (generous rates, so that an input's flood
+/// of messages does not wait at the pace), romeo registered.
+fn probe_world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        World::start(async {
+            let mut wire = Wire::start_with(
+                true,
+                "probe",
+                "call_timeout_ms = 1000\nmemory_mb = 32\n\
+                 messages_per_second = 1000000\nupdates_per_second = 1000000",
+            )
+            .await;
+            register_probe(&mut wire).await;
+            wire
+        })
+    })
+}
+
+async fn register_probe(wire: &mut Wire) {
+    wire.link
+        .send(&format!(
+            "<iq type='set' id='fuzz-reg' from='romeo@localhost/fuzz' to='{GATEWAY}'><query xmlns='jabber:iq:register'>\
+             <username>romeo</username></query></iq>"
+        ))
+        .await;
+    wire.link
+        .recv_until("the probe's login", |e| {
+            e.is("presence", crate::fake_server::NS)
+                && e.get_child("status", crate::fake_server::NS)
+                    .is_some_and(|s| s.text() == "probing")
+        })
+        .await;
+}
+
+impl World {
+    fn start(wire: impl Future<Output = Wire>) -> World {
+        catch_panics();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let wire = runtime.block_on(wire);
+        World {
+            runtime,
+            wire: Mutex::new(wire),
+        }
+    }
+}
+
+/// A panic in a gateway task only ends that task: note it, so that the
+/// input that caused it fails.
+fn catch_panics() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
-        // A panic in a gateway task only ends that task: note it, so the
-        // input that caused it fails.
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             PANICKED.store(true, Ordering::SeqCst);
             previous(info);
         }));
     });
-    WORLD.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let wire = runtime.block_on(async {
-            let mut wire =
-                Wire::start_with(true, "echo", "call_timeout_ms = 200\nmemory_mb = 16").await;
-            wire.register("romeo@localhost", "romeo", 3).await;
-            wire
-        });
-        World {
-            runtime,
-            wire: Mutex::new(wire),
-        }
-    })
+}
+
+/// The host's side of the contract: the probe reads the input as import
+/// calls with arbitrary arguments (`tests/plugins/probe/src/calls.rs`)
+/// and makes them in one `on-text`. The host must answer the message (the
+/// probe's count, or an error reply, or the user told of a stopped
+/// plugin), never panic, keep the link, and answer a ping after it.
+pub fn imports(data: &[u8]) {
+    let world = probe_world();
+    let mut wire = world.wire.lock().unwrap_or_else(|p| p.into_inner());
+    let n = PINGS.fetch_add(1, Ordering::SeqCst);
+    let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+    world.runtime.block_on(async {
+        let id = format!("fuzz-calls-{n}");
+        wire.link
+            .send(&format!(
+                "<message type='chat' id='{id}' from='romeo@localhost/fuzz' to='a@{GATEWAY}'><body>calls {hex}</body></message>"
+            ))
+            .await;
+        wire.link
+            .recv_until("the outcome of the calls", |e| {
+                let body = e
+                    .get_child("body", crate::fake_server::NS)
+                    .map(|b| b.text())
+                    .unwrap_or_default();
+                e.attr("id") == Some(id.as_str())
+                    || e.attr("from") == Some("a@echo.localhost/gatehouse")
+                        && body.starts_with("ran ")
+                    || e.attr("from") == Some(GATEWAY) && body.contains("was restarted")
+            })
+            .await;
+        let ping = format!("fuzz-ping-{n}");
+        wire.link
+            .send(&format!(
+                "<iq type='get' id='{ping}' from='romeo@localhost/fuzz' to='{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
+            ))
+            .await;
+        wire.link
+            .recv_until("the gateway's answer to a ping", |e| {
+                e.attr("id") == Some(ping.as_str())
+            })
+            .await;
+    });
+    assert!(
+        !PANICKED.load(Ordering::SeqCst),
+        "the gateway panicked on calls {hex}"
+    );
 }
 
 /// An inbound stanza through the whole gateway: the link's parser, the

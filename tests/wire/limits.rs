@@ -116,3 +116,29 @@ async fn an_oversized_id_or_reason_never_makes_an_oversized_stanza() {
         Some("env refused")
     );
 }
+
+/// What XML cannot carry never reaches the link: a plugin's message with
+/// control characters and U+FFFF in its body arrives without them, and
+/// the link stays up (the fake server's parser would end the stream).
+#[tokio::test]
+async fn characters_xml_cannot_carry_are_taken_out() {
+    let mut w = probe_session("").await;
+    // One call (opcode 30: send-text on the message's contact) with a
+    // body of "a", NUL, "b", ESC, "c", U+FFFF, "d".
+    let body = "a\u{0}b\u{1b}c\u{ffff}d".as_bytes();
+    let mut call = vec![30u8, 0, body.len() as u8];
+    call.extend_from_slice(body);
+    let hex: String = call.iter().map(|b| format!("{b:02x}")).collect();
+    let answer = ask_probe(&mut w, &format!("calls {hex}")).await;
+    assert_eq!(answer, "abcd");
+    let count = w
+        .link
+        .recv_until("the count", |e| {
+            child_text(e, "body", NS).is_some_and(|b| b.starts_with("ran "))
+        })
+        .await;
+    assert_eq!(
+        child_text(&count, "body", NS).as_deref(),
+        Some("ran 1 calls")
+    );
+}

@@ -319,7 +319,10 @@ pub async fn run(
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-        for (stanza, size) in work.batch.drain(..) {
+        for (mut stanza, size) in work.batch.drain(..) {
+            if crate::stanza::chars::clean_stanza(&mut stanza) {
+                tracing::debug!(gateway = %jid, kind = kind(&stanza), "took out of a stanza characters XML cannot carry");
+            }
             if size > max_stanza_bytes {
                 too_large.inc();
                 tracing::warn!(gateway = %jid, size, max = max_stanza_bytes, kind = kind(&stanza), "dropped a stanza past max_stanza_kb: the server would close the link");

@@ -9,6 +9,7 @@
 use minidom::Element;
 
 pub mod avatar;
+pub mod chars;
 pub mod commands;
 pub mod correction;
 pub mod disco;

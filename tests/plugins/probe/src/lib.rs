@@ -11,6 +11,8 @@
 //! `echo TEXT` answers TEXT; `from ID TEXT` has a new contact write, its
 //! puppet named by the probe's id mapping (`@name` → `at-name`).
 
+mod calls;
+
 use gatehouse_guest::{
     Contact, Error, FormValues, NetworkInfo, Plugin, Roster, Show, TextMessage, Vcard, http,
     session, task,
@@ -226,6 +228,14 @@ impl Plugin for Probe {
                     "vcard given".to_owned()
                 }
                 Err(_) => "bad size".to_owned(),
+            },
+            // The fuzz target's import calls (see `calls`).
+            ["calls", ..] => match calls::decode(&message.body["calls".len()..]) {
+                Some(data) => {
+                    let first = Roster::by_legacy_id(&contact.legacy_id())?;
+                    format!("ran {} calls", calls::run(&data, first))
+                }
+                None => "bad hex".to_owned(),
             },
             ["echo", ..] => message.body["echo ".len().min(message.body.len())..].to_owned(),
             // The attacks of a hostile plugin, each on the host's side.
