@@ -106,13 +106,35 @@ const MIGRATIONS: &[&str] = &[
     // 4: roster pushes the server has not confirmed yet (a kill may have
     // come between the commit and the write): checked at the next login.
     "ALTER TABLE contacts ADD COLUMN push_unconfirmed INTEGER NOT NULL DEFAULT 0;",
+    // 5: the bytes of each user's key-value store, kept by triggers, so
+    // that a write checks the cap without summing the whole store.
+    "ALTER TABLE users ADD COLUMN kv_bytes INTEGER NOT NULL DEFAULT 0;
+    UPDATE users SET kv_bytes = (
+        SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0)
+        FROM kv WHERE kv.user_id = users.id);
+    CREATE TRIGGER kv_added AFTER INSERT ON kv BEGIN
+        UPDATE users SET kv_bytes = kv_bytes + LENGTH(CAST(NEW.key AS BLOB)) + LENGTH(NEW.value)
+        WHERE id = NEW.user_id;
+    END;
+    CREATE TRIGGER kv_changed AFTER UPDATE OF value ON kv BEGIN
+        UPDATE users SET kv_bytes = kv_bytes - LENGTH(OLD.value) + LENGTH(NEW.value)
+        WHERE id = NEW.user_id;
+    END;
+    CREATE TRIGGER kv_removed AFTER DELETE ON kv BEGIN
+        UPDATE users SET kv_bytes = kv_bytes - LENGTH(CAST(OLD.key AS BLOB)) - LENGTH(OLD.value)
+        WHERE id = OLD.user_id;
+    END;",
 ];
 
 const KV_GET: &str = "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2";
+/// The cap check reads the user's running total (migration 5) less what
+/// the key holds now: two lookups by key, whatever the store's size.
 const KV_SET: &str = "INSERT INTO kv (user_id, key, value)
                       SELECT ?1, ?2, ?3
-                      WHERE (SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0)
-                             FROM kv WHERE user_id = ?1 AND key != ?2) + ?4 <= ?5
+                      WHERE (SELECT kv_bytes FROM users WHERE id = ?1)
+                            - COALESCE((SELECT LENGTH(CAST(key AS BLOB)) + LENGTH(value)
+                                        FROM kv WHERE user_id = ?1 AND key = ?2), 0)
+                            + ?4 <= ?5
                       ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value";
 
 /// A registered user of one gateway.
@@ -602,6 +624,40 @@ mod tests {
             store.kv_set(other.id, "c", &[0; 19], 20).unwrap(),
             "each user has their own"
         );
+        store.kv_delete(user.id, "b").unwrap();
+        assert!(
+            store.kv_set(user.id, "c", &[0; 11], 20).unwrap(),
+            "a deleted key gives its bytes back"
+        );
+    }
+
+    #[test]
+    fn the_running_total_is_the_stores_size() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        let other = store.upsert_user("gw", "v@x", &[]).unwrap();
+        for n in 0..50usize {
+            let key = format!("k{}", n % 7);
+            store.kv_set(user.id, &key, &vec![1; n * 3 % 40], 1 << 20).unwrap();
+            store.kv_set(other.id, "é", &vec![2; n], 1 << 20).unwrap();
+            if n % 5 == 0 {
+                store.kv_delete(user.id, &format!("k{}", n % 3)).unwrap();
+            }
+        }
+        let db = store.db();
+        for id in [user.id, other.id] {
+            let (total, summed): (i64, i64) = db
+                .conn
+                .query_row(
+                    "SELECT kv_bytes, (SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0)
+                                       FROM kv WHERE user_id = ?1)
+                     FROM users WHERE id = ?1",
+                    params![id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(total, summed);
+        }
     }
 
     /// What another connection (another process) reads of a user's kv key.
