@@ -59,7 +59,9 @@ impl Supervisor {
     /// Opens the database and starts every gateway of `config`.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let store = store::Store::open(&config.store.path)?;
-        store.spawn_committer();
+        store.spawn_committer(std::time::Duration::from_secs(
+            u64::from(config.store.message_retention_days) * 86_400,
+        ));
         let max_memory_mb = config
             .gateways
             .iter()

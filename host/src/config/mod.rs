@@ -128,6 +128,15 @@ pub struct XmppConfig {
 pub struct StoreConfig {
     /// The SQLite file, created if missing.
     pub path: PathBuf,
+    /// How long the message id map keeps a message (days): inside it,
+    /// corrections, retractions, reactions, replies and read markers
+    /// reach the legacy message; past it the row goes.
+    #[serde(default = "default_message_retention_days")]
+    pub message_retention_days: u32,
+}
+
+fn default_message_retention_days() -> u32 {
+    30
 }
 
 /// `[engine]`: how plugin instances are allocated.
@@ -359,7 +368,10 @@ impl Config {
                 ),
                 ..raw.engine
             },
-            store: StoreConfig { path: store_path },
+            store: StoreConfig {
+                path: store_path,
+                ..raw.store
+            },
             log: raw.log,
             metrics: raw.metrics,
             gateways: raw
@@ -394,6 +406,12 @@ impl Config {
         }
         if self.gateways.is_empty() {
             return bad("gateway".into(), "at least one [[gateway]] is needed");
+        }
+        if self.store.message_retention_days == 0 {
+            return bad(
+                "store.message_retention_days".into(),
+                "must be at least 1",
+            );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
             return bad("log.level".into(), &format!("not a log filter: {e}"));

@@ -51,6 +51,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 mod contacts;
 mod messages;
+mod retention;
+
+pub use retention::Pruned;
 
 /// Numbered migrations: entry `i` brings the schema from version `i` to
 /// `i + 1`. Append only; never edit a released one.
@@ -124,6 +127,11 @@ const MIGRATIONS: &[&str] = &[
         UPDATE users SET kv_bytes = kv_bytes - LENGTH(CAST(OLD.key AS BLOB)) - LENGTH(OLD.value)
         WHERE id = OLD.user_id;
     END;",
+    // 6: the marks that date the message id map for its retention (see
+    // `retention`); what is there now counts as of now.
+    "CREATE TABLE message_marks (at INTEGER PRIMARY KEY, last_id INTEGER NOT NULL);
+    INSERT INTO message_marks VALUES
+        (CAST(strftime('%s', 'now') AS INTEGER), (SELECT COALESCE(MAX(id), 0) FROM messages));",
 ];
 
 const KV_GET: &str = "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2";
@@ -187,6 +195,9 @@ pub struct AvatarRow {
     /// The image file.
     pub data: Vec<u8>,
 }
+
+/// How often the committer lets go of old messages and unused avatars.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The longest a write waits for its commit when nothing leaves the
 /// process to force it.
@@ -360,14 +371,16 @@ impl Store {
     }
 
     /// Starts a thread that commits every [`COMMIT_INTERVAL`], for writes
-    /// that nothing leaving the process forces out; it ends with the last
-    /// handle on the store. (The host starts it; a store without it commits
-    /// on [`Store::commit`] and when its last handle is dropped.)
-    pub fn spawn_committer(&self) {
+    /// that nothing leaving the process forces out, and lets go of what
+    /// is older than `retention` every [`PRUNE_INTERVAL`] (see
+    /// [`Store::prune`]); it ends with the last handle on the store. (The
+    /// host starts it; a store without it commits on [`Store::commit`] and
+    /// when its last handle is dropped.)
+    pub fn spawn_committer(&self, retention: Duration) {
         let db = Arc::downgrade(&self.db);
         let spawned = std::thread::Builder::new()
             .name("store-commit".into())
-            .spawn(move || commit_until_gone(db));
+            .spawn(move || commit_until_gone(db, retention));
         if let Err(e) = spawned {
             // Writes are still committed by the senders and the streams.
             tracing::warn!(error = %e, "no periodic commits: cannot start a thread");
@@ -473,11 +486,21 @@ impl Store {
     }
 }
 
-/// The committer thread's loop.
-fn commit_until_gone(db: Weak<Mutex<Db>>) {
+/// The committer thread's loop: commits, and now and then prunes.
+fn commit_until_gone(db: Weak<Mutex<Db>>, retention: Duration) {
+    let mut next_prune = std::time::Instant::now();
     loop {
         std::thread::sleep(COMMIT_INTERVAL);
         let Some(db) = db.upgrade() else { return };
+        if std::time::Instant::now() >= next_prune {
+            next_prune += PRUNE_INTERVAL;
+            let store = Store { db: db.clone() };
+            match store.prune(unix_now(), retention) {
+                Ok(pruned) => tracing::debug!(?pruned, "database pruned"),
+                Err(StoreError::Failed(_)) => return,
+                Err(e) => tracing::error!(error = %e, "cannot prune the database"),
+            }
+        }
         let guard = db.lock().unwrap_or_else(|poison| poison.into_inner());
         match guard.commit() {
             Ok(()) => {}
@@ -677,7 +700,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let store = Store::open(&path).unwrap();
-        store.spawn_committer();
+        store.spawn_committer(Duration::from_secs(86_400));
         let user = store.upsert_user("gw", "u@x", &[]).unwrap();
         store.kv_set(user.id, "a", b"1", 100).unwrap();
         store.commit().unwrap();

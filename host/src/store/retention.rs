@@ -1,0 +1,153 @@
+//! What the database lets go of: the message id map past its retention,
+//! and avatars no contact shows any more. Without it both grow with every
+//! message and every avatar change, for ever.
+//!
+//! A message's age is known without a column or an index of its own: row
+//! ids grow with time, so each pass notes the newest id it saw (a *mark*,
+//! in `message_marks`), and a later pass deletes every row up to the
+//! newest mark older than the retention. Ages are thus known to one pass
+//! (an hour): a row lives between the retention and the retention plus an
+//! hour. Corrections, retractions, reactions, replies and read markers
+//! keep working on anything younger.
+
+use std::time::Duration;
+
+use rusqlite::params;
+
+use super::{Result, Store};
+
+/// Rows deleted per statement: a long retention's first pass on a large
+/// map does not hold the database for seconds.
+const CHUNK: i64 = 10_000;
+
+/// What a pass let go of.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Rows of the message id map.
+    pub messages: usize,
+    /// Avatars no contact pointed at.
+    pub avatars: usize,
+}
+
+impl Store {
+    /// One pass at `now` (Unix seconds): marks the newest message, deletes
+    /// the messages older than `keep` and the unused avatars, committing
+    /// as it goes.
+    pub fn prune(&self, now: i64, keep: Duration) -> Result<Pruned> {
+        let cutoff = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+        let cut: Option<i64> = {
+            let db = self.db();
+            let conn = db.writer()?;
+            conn.execute(
+                "INSERT OR REPLACE INTO message_marks (at, last_id)
+                 VALUES (?1, (SELECT COALESCE(MAX(id), 0) FROM messages))",
+                params![now],
+            )?;
+            conn.query_row(
+                "SELECT MAX(last_id) FROM message_marks WHERE at <= ?1",
+                params![cutoff],
+                |row| row.get(0),
+            )?
+        };
+        let mut pruned = Pruned::default();
+        if let Some(cut) = cut {
+            loop {
+                let db = self.db();
+                let deleted = db.writer()?.execute(
+                    "DELETE FROM messages WHERE id <= MIN(?1, (SELECT MIN(id) FROM messages) + ?2)",
+                    params![cut, CHUNK],
+                )?;
+                db.commit()?;
+                pruned.messages += deleted;
+                if deleted == 0 {
+                    break;
+                }
+            }
+        }
+        let db = self.db();
+        let conn = db.writer()?;
+        // The newest mark past the cutoff is the next pass's floor; the
+        // older ones are spent.
+        conn.execute(
+            "DELETE FROM message_marks
+             WHERE at < (SELECT MAX(at) FROM message_marks WHERE at <= ?1)",
+            params![cutoff],
+        )?;
+        pruned.avatars = conn.execute(
+            "DELETE FROM avatars WHERE hash NOT IN
+             (SELECT avatar_hash FROM contacts WHERE avatar_hash IS NOT NULL)",
+            [],
+        )?;
+        db.commit()?;
+        Ok(pruned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AvatarRow;
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn messages_go_after_the_retention_and_not_before() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        let c = store.insert_contact(user.id, "c0", "c0").unwrap();
+        let keep = Duration::from_secs(30 * DAY as u64);
+        let t0 = 1_000_000_000;
+        store.map_message(c, "old", "x-old", false).unwrap();
+        assert_eq!(store.prune(t0, keep).unwrap().messages, 0);
+        // A day later, a new one: both kept for 30 days.
+        store.map_message(c, "new", "x-new", false).unwrap();
+        assert_eq!(store.prune(t0 + DAY, keep).unwrap().messages, 0);
+        assert_eq!(store.prune(t0 + 30 * DAY - 1, keep).unwrap().messages, 0);
+        assert!(store.legacy_id(c, "x-old").unwrap().is_some());
+        // 30 days after the first pass: the old one goes, the new one stays.
+        assert_eq!(store.prune(t0 + 30 * DAY, keep).unwrap().messages, 1);
+        assert_eq!(store.legacy_id(c, "x-old").unwrap(), None);
+        assert_eq!(
+            store.legacy_id(c, "x-new").unwrap().as_deref(),
+            Some("new")
+        );
+        assert_eq!(store.prune(t0 + 31 * DAY, keep).unwrap().messages, 1);
+        assert_eq!(store.legacy_id(c, "x-new").unwrap(), None);
+    }
+
+    #[test]
+    fn a_large_map_goes_in_chunks_and_unused_avatars_go() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        let c = store.insert_contact(user.id, "c0", "c0").unwrap();
+        for n in 0..(CHUNK * 2 + 5) {
+            store
+                .map_message(c, &format!("l{n}"), &format!("x{n}"), true)
+                .unwrap();
+        }
+        let avatar = |hash: &str| AvatarRow {
+            hash: hash.into(),
+            mime: "image/png".into(),
+            width: None,
+            height: None,
+            data: vec![1, 2, 3],
+        };
+        store.put_avatar(&avatar("shown")).unwrap();
+        store.put_avatar(&avatar("unused")).unwrap();
+        store
+            .set_contact_avatar(c, Some("shown"), None)
+            .unwrap();
+        // No retention: the pass takes every row there is.
+        let pruned = store.prune(0, Duration::ZERO).unwrap();
+        assert_eq!(
+            pruned,
+            Pruned {
+                messages: (CHUNK * 2 + 5) as usize,
+                avatars: 1
+            }
+        );
+        assert_eq!(store.legacy_id(c, "x0").unwrap(), None);
+        assert!(store.avatar("shown").unwrap().is_some());
+        assert!(store.avatar("unused").unwrap().is_none());
+    }
+}
