@@ -408,10 +408,7 @@ impl Config {
             return bad("gateway".into(), "at least one [[gateway]] is needed");
         }
         if self.store.message_retention_days == 0 {
-            return bad(
-                "store.message_retention_days".into(),
-                "must be at least 1",
-            );
+            return bad("store.message_retention_days".into(), "must be at least 1");
         }
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
             return bad("log.level".into(), &format!("not a log filter: {e}"));

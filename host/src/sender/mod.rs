@@ -311,7 +311,7 @@ pub async fn run(
         }
         work.take_turns();
         if !work.batch.is_empty() {
-            while let Err(e) = store.commit() {
+            while let Err(e) = store.commit_blocking().await {
                 // Nothing goes out that could acknowledge a lost write. A
                 // failed commit stops the gateway (the store reports it);
                 // until then the stanzas wait.

@@ -353,6 +353,21 @@ impl Store {
         self.db().commit()
     }
 
+    /// [`Store::commit`] on a blocking thread, for async code: the commit's
+    /// disk writes (or a wait for the committer thread's) hold up no async
+    /// worker. Nothing pending: nothing to hand over.
+    pub async fn commit_blocking(&self) -> Result<()> {
+        if !self.has_uncommitted() && self.failure().is_none() {
+            return Ok(());
+        }
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.commit()).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::Failed("the runtime is shutting down".into())),
+        }
+    }
+
     /// Whether some writes wait for a commit.
     pub fn has_uncommitted(&self) -> bool {
         !self.db().conn.is_autocommit()
@@ -661,7 +676,9 @@ mod tests {
         let other = store.upsert_user("gw", "v@x", &[]).unwrap();
         for n in 0..50usize {
             let key = format!("k{}", n % 7);
-            store.kv_set(user.id, &key, &vec![1; n * 3 % 40], 1 << 20).unwrap();
+            store
+                .kv_set(user.id, &key, &vec![1; n * 3 % 40], 1 << 20)
+                .unwrap();
             store.kv_set(other.id, "é", &vec![2; n], 1 << 20).unwrap();
             if n % 5 == 0 {
                 store.kv_delete(user.id, &format!("k{}", n % 3)).unwrap();

@@ -107,10 +107,7 @@ mod tests {
         // 30 days after the first pass: the old one goes, the new one stays.
         assert_eq!(store.prune(t0 + 30 * DAY, keep).unwrap().messages, 1);
         assert_eq!(store.legacy_id(c, "x-old").unwrap(), None);
-        assert_eq!(
-            store.legacy_id(c, "x-new").unwrap().as_deref(),
-            Some("new")
-        );
+        assert_eq!(store.legacy_id(c, "x-new").unwrap().as_deref(), Some("new"));
         assert_eq!(store.prune(t0 + 31 * DAY, keep).unwrap().messages, 1);
         assert_eq!(store.legacy_id(c, "x-new").unwrap(), None);
     }
@@ -134,9 +131,7 @@ mod tests {
         };
         store.put_avatar(&avatar("shown")).unwrap();
         store.put_avatar(&avatar("unused")).unwrap();
-        store
-            .set_contact_avatar(c, Some("shown"), None)
-            .unwrap();
+        store.set_contact_avatar(c, Some("shown"), None).unwrap();
         // No retention: the pass takes every row there is.
         let pruned = store.prune(0, Duration::ZERO).unwrap();
         assert_eq!(

@@ -32,8 +32,8 @@ fn log_text(message: &str) -> String {
 }
 
 /// Commits the database before something leaves for the legacy network.
-fn commit(data: &SessionData) -> Result<(), types::Error> {
-    data.ctx.store.commit().map_err(|e| {
+async fn commit(data: &SessionData) -> Result<(), types::Error> {
+    data.ctx.store.commit_blocking().await.map_err(|e| {
         tracing::error!(error = %e, "cannot commit before writing to the network");
         types::Error::Other("the gateway's database is failing".into())
     })
@@ -143,7 +143,7 @@ impl session::Host for State {
         };
         // What the plugin stored before telling the legacy network is
         // kept, whatever happens next.
-        if let Err(e) = commit(d) {
+        if let Err(e) = commit(d).await {
             return Ok(Err(e));
         }
         Ok(d.streams.write(stream, data).await.map_err(stream_error))
@@ -157,12 +157,16 @@ impl session::Host for State {
     }
 
     async fn http_request(&mut self, request: types::HttpRequest) -> WitResult<u32> {
-        Ok(self.data().and_then(|d| {
-            // As before a stream write: what the plugin stored before telling
-            // the network is kept, whatever happens next.
-            commit(d)?;
-            d.streams.http_request(request).map_err(stream_error)
-        }))
+        let d = match self.data() {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
+        // As before a stream write: what the plugin stored before telling
+        // the network is kept, whatever happens next.
+        if let Err(e) = commit(d).await {
+            return Ok(Err(e));
+        }
+        Ok(d.streams.http_request(request).map_err(stream_error))
     }
 
     async fn set_timer(&mut self, delay_ms: u32, token: String) -> wasmtime::Result<()> {
