@@ -11,6 +11,7 @@ mod authoring;
 mod cli;
 mod commands;
 mod durability;
+mod fail_stop;
 mod hostile;
 mod irc;
 mod operating;

@@ -98,6 +98,16 @@ impl GatewayProcess {
         let _ = self.child.wait();
     }
 
+    /// Stops the gateway and starts it again on the same configuration and
+    /// database, every file it writes capped at `kib` (see
+    /// [`spawn_limited`]); returns once its link is up.
+    pub fn restart_with_file_limit(&mut self, kib: u64) {
+        self.kill();
+        self.child = spawn_limited(&self.dir, kib);
+        self.connections += 1;
+        self.wait_connected();
+    }
+
     /// Starts the killed gateway again on the same configuration and
     /// database; returns once its link is up.
     pub fn start_again(&mut self) {
@@ -207,12 +217,28 @@ pub fn compiled_cache() -> PathBuf {
 
 /// Starts the binary on the configuration in `dir`, appending to its log.
 fn spawn(dir: &tempfile::TempDir) -> Child {
+    spawn_with(dir, Command::new(gatehouse_binary()))
+}
+
+/// The same, through `bash` with the size of every file the gateway
+/// writes capped at `kib` (`ulimit -f`) and SIGXFSZ ignored: a write past
+/// it fails as on a full disk, instead of killing the process.
+fn spawn_limited(dir: &tempfile::TempDir, kib: u64) -> Child {
+    let mut command = Command::new("bash");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -f {kib}; trap '' XFSZ; exec \"$0\" \"$@\""))
+        .arg(gatehouse_binary());
+    spawn_with(dir, command)
+}
+
+fn spawn_with(dir: &tempfile::TempDir, mut command: Command) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.path().join("gatehouse.log"))
         .expect("log file");
-    Command::new(gatehouse_binary())
+    command
         .args(["run", "--config"])
         .arg(dir.path().join("gatehouse.toml"))
         .env("RUST_LOG", "info")
