@@ -28,39 +28,74 @@ impl<T> Imports for T where
 {
 }
 
-/// The memory cap of one store. Any growth that cannot be granted traps
-/// the instance rather than hand the plugin a failure it may mishandle;
-/// growth past the cap (or the memory's own maximum) also says so in a
-/// flag the call path reads, rather than in an error text.
+/// The memory cap of one store: its linear memories and its tables
+/// together (a component may have several of each), each table element
+/// counted as [`TABLE_ELEMENT_BYTES`]. Any growth that cannot be granted
+/// traps the instance rather than hand the plugin a failure it may
+/// mishandle; growth past the cap (or a memory's own maximum) also says so
+/// in a flag the call path reads, rather than in an error text.
 #[derive(Debug, Default)]
 pub(super) struct MemoryCap {
     bytes: usize,
+    /// What the store's memories and tables hold now.
+    used: usize,
     /// Set when the instance asked for more memory than it may have.
     pub(super) exceeded: bool,
 }
 
+/// What one table element costs the host (a function reference and its
+/// bookkeeping), for the cap.
+const TABLE_ELEMENT_BYTES: usize = 16;
+
+/// Most core instances, memories and tables one store may make: a
+/// component of an interpreter (CPython) makes a few dozen instances and
+/// a handful of memories and tables; far more is an attack on the cap.
+const MAX_INSTANCES: usize = 100;
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 100;
+
 /// The trap a growth that cannot be granted raises.
 #[derive(Debug, thiserror::Error)]
 enum GrowthRefused {
-    #[error("the instance asked for {desired} bytes of memory, over its cap of {cap}")]
+    #[error("the instance asked for {desired} bytes of memory and tables, over its cap of {cap}")]
     Memory { desired: usize, cap: usize },
     #[error("the instance asked for {desired} table elements, over the table's maximum")]
     Table { desired: usize },
 }
 
+impl MemoryCap {
+    /// Takes `more` bytes out of what is left, or flags the store.
+    fn grow(&mut self, less: usize, more: usize) -> wasmtime::Result<bool> {
+        let total = self.used.saturating_sub(less).saturating_add(more);
+        if total > self.bytes {
+            self.exceeded = true;
+            return Err(GrowthRefused::Memory {
+                desired: total,
+                cap: self.bytes,
+            }
+            .into());
+        }
+        self.used = total;
+        Ok(true)
+    }
+}
+
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let cap = maximum.map_or(self.bytes, |max| max.min(self.bytes));
-        if desired > cap {
+        if maximum.is_some_and(|max| desired > max) {
             self.exceeded = true;
-            return Err(GrowthRefused::Memory { desired, cap }.into());
+            return Err(GrowthRefused::Memory {
+                desired,
+                cap: maximum.unwrap_or(desired),
+            }
+            .into());
         }
-        Ok(true)
+        self.grow(current, desired)
     }
 
     fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
@@ -69,18 +104,33 @@ impl ResourceLimiter for MemoryCap {
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if maximum.is_some_and(|max| desired > max) {
             return Err(GrowthRefused::Table { desired }.into());
         }
-        Ok(true)
+        self.grow(
+            current.saturating_mul(TABLE_ELEMENT_BYTES),
+            desired.saturating_mul(TABLE_ELEMENT_BYTES),
+        )
     }
 
     fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
         Err(error.context("the system could not grow a table of the instance"))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
@@ -151,7 +201,7 @@ impl<S> HostState<S> {
     pub(super) fn cap_memory(&mut self, bytes: usize) {
         self.memory = MemoryCap {
             bytes,
-            exceeded: false,
+            ..MemoryCap::default()
         };
     }
 
@@ -214,5 +264,42 @@ impl<S: Send> WasiView for HostState<S> {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memories_and_tables_share_one_cap() {
+        let mut cap = MemoryCap {
+            bytes: 10 << 20,
+            ..MemoryCap::default()
+        };
+        // Two memories of 4 MiB each fit; a third does not.
+        assert!(cap.memory_growing(0, 4 << 20, None).unwrap());
+        assert!(cap.memory_growing(0, 4 << 20, None).unwrap());
+        assert!(cap.memory_growing(0, 4 << 20, None).is_err());
+        assert!(cap.exceeded);
+        // A table's elements count against what is left.
+        let mut cap = MemoryCap {
+            bytes: 1 << 20,
+            ..MemoryCap::default()
+        };
+        assert!(cap.memory_growing(0, 512 << 10, None).unwrap());
+        assert!(cap.table_growing(0, 1000, None).unwrap());
+        assert!(
+            cap.table_growing(1000, 1 << 20, None).is_err(),
+            "16 MiB of elements"
+        );
+        // Growing a memory counts only what it adds.
+        let mut cap = MemoryCap {
+            bytes: 8 << 20,
+            ..MemoryCap::default()
+        };
+        assert!(cap.memory_growing(0, 4 << 20, None).unwrap());
+        assert!(cap.memory_growing(4 << 20, 8 << 20, None).unwrap());
+        assert!(cap.memory_growing(8 << 20, (8 << 20) + 1, None).is_err());
     }
 }
