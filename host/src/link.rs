@@ -109,6 +109,9 @@ const TIMEOUTS: Timeouts = Timeouts {
 
 type Stream = XmppStream<BufStream<TcpStream>>;
 
+/// Most stanzas the link holds while the server is away.
+const AWAY_QUEUE: usize = 2 * crate::sender::LINK_QUEUE;
+
 /// Runs the link: connects, hands what arrives to `events`, writes what
 /// `outbox` hands it, and reconnects with capped backoff when the connection
 /// ends. Returns when the router is gone, or once `closing` turns true:
@@ -163,7 +166,9 @@ pub async fn run(
                 tracing::warn!(gateway = %config.jid, error = %e, retry_in = ?delay, "component link failed");
             }
         }
-        // Keep accepting stanzas while away, so that senders never block.
+        // Keep accepting stanzas while away, up to a bound: past it the
+        // sender waits, and what comes after waits in each session's own
+        // bounded queue (see `sender`), not here.
         let sleep = tokio::time::sleep(delay);
         tokio::pin!(sleep);
         loop {
@@ -173,7 +178,7 @@ pub async fn run(
                     give_up(&config, &mut outbox, &queue);
                     return;
                 }
-                stanza = outbox.recv() => match stanza {
+                stanza = outbox.recv(), if queue.len() < AWAY_QUEUE => match stanza {
                     Some(stanza) => {
                         queue.push_back(stanza);
                         // Operators watch this grow while the server is away.

@@ -67,3 +67,48 @@ async fn the_gateway_reconnects_and_serves_again() {
     let pong = link.recv().await;
     assert_eq!(pong.attr("id"), Some("p"));
 }
+
+/// While the server is away the link holds a bounded queue and the rest
+/// waits in the user's own queue: 3000 messages the plugin sends then all
+/// arrive, in order, once the server is back.
+#[tokio::test]
+async fn a_flood_while_the_server_is_away_waits_and_arrives_whole() {
+    let mut w = crate::sandbox::probe_session(
+        "messages_per_second = 1000000\nupdates_per_second = 1000000",
+    )
+    .await;
+    w.link
+        .send(&format!(
+            "<message type='chat' id='l' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>later 500 3000</body></message>"
+        ))
+        .await;
+    let Wire {
+        server,
+        link,
+        gateway: _gateway,
+    } = w;
+    link.drop_connection();
+    // Away while the plugin sends.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Accepted by hand: what was queued comes before the settle ping,
+    // which `Wire::connect` would skip.
+    let mut link = server.accept(gatehouse_tests::SECRET).await;
+    link.send(gatehouse_tests::PRIVILEGE).await;
+    let mut k = 0;
+    while k < 3000 {
+        let el = link.recv().await;
+        if el.is("iq", NS) && el.attr("type") == Some("get") {
+            let id = el.attr("id").unwrap_or_default();
+            link.send(&format!(
+                "<iq type='result' id='{id}' from='localhost' to='{GATEWAY}'/>"
+            ))
+            .await;
+        }
+        if let Some(body) = child_text(&el, "body", NS)
+            && body.starts_with("later ")
+        {
+            k += 1;
+            assert_eq!(body, format!("later {k}"));
+        }
+    }
+}

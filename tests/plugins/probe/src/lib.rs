@@ -135,6 +135,19 @@ impl Plugin for Probe {
                 });
                 return Ok(None);
             }
+            // After MS milliseconds, N messages `later K` (while the test
+            // keeps the server away, say).
+            ["later", ms, n] => {
+                let ms: u32 = ms.parse().map_err(|_| "bad delay")?;
+                let n: u32 = n.parse().map_err(|_| "bad count")?;
+                task::spawn(async move {
+                    task::sleep(ms).await;
+                    for k in 1..=n {
+                        let _ = contact.send_text(&format!("later {k}"));
+                    }
+                });
+                return Ok(None);
+            }
             ["talk", authority, text] => {
                 let (host, port) = authority.rsplit_once(':').ok_or("bad address")?;
                 let port: u16 = port.parse().map_err(|_| "bad port")?;
