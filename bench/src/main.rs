@@ -16,6 +16,7 @@
 //! target/release/gatehouse-load soak --users 100 --rate 1000 --seconds 1800
 //! ```
 
+mod burst;
 mod proc;
 mod sessions;
 mod soak;
@@ -67,6 +68,12 @@ enum Scenario {
         #[arg(long, default_value_t = 1000)]
         rate: u32,
         #[arg(long, default_value_t = 20000)]
+        messages: u32,
+    },
+    /// The pacing's latency: a `messages` burst to one user at the default
+    /// rate, another user chatting meanwhile.
+    Burst {
+        #[arg(long, default_value_t = 1000)]
         messages: u32,
     },
     /// `users` users of 10 contacts: start-up (restart → all logged in),
@@ -154,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let users = match cli.scenario {
         Scenario::RosterFill { .. } => 1,
+        Scenario::Burst { .. } => 2,
         Scenario::Echo { users, .. }
         | Scenario::Latency { users, .. }
         | Scenario::Sessions { users }
@@ -161,12 +169,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
     prosody.add_accounts((0..users).map(|n| format!("load{n}")));
-    let mut gateway = GatewayProcess::start_gateway(
-        &prosody.component_address(),
-        GATEWAY,
-        &cli.plugin,
-        "messages_per_second = 1000000000",
-    );
+    // No rate limit, but for the burst, which measures the default one.
+    let rates = match cli.scenario {
+        Scenario::Burst { .. } => "",
+        _ => "messages_per_second = 1000000000",
+    };
+    let mut gateway =
+        GatewayProcess::start_gateway(&prosody.component_address(), GATEWAY, &cli.plugin, rates);
     let server = format!("127.0.0.1:{}", prosody.c2s_port);
     let prosody_pid = prosody.pid().unwrap_or(0);
     let gateway_pid = gateway.pid();
@@ -185,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
             rate,
             messages,
         } => vec![throughput::latency(&server, users, rate, messages, meter).await?],
+        Scenario::Burst { messages } => vec![burst::burst(&server, messages, meter).await?],
         Scenario::Sessions { users } => {
             sessions::run(&server, &mut gateway, prosody_pid, users).await?
         }
