@@ -30,9 +30,20 @@ use crate::stanza::error::stanza_error;
 use crate::stanza::register::Submission;
 use crate::store::UserRow;
 
-/// Stanzas held for one user at most; past them the user's stanzas are
-/// refused with `resource-constraint` until the registration is done.
+/// Stanzas (and their bytes) held for one user at most; past them the
+/// user's stanzas are refused with `resource-constraint` until the
+/// registration is done.
 const MAX_HELD: usize = 1000;
+const MAX_HELD_BYTES: usize = 1 << 20;
+
+/// Registrations of one user waiting behind the one running, at most;
+/// more are refused with `resource-constraint`.
+const MAX_WAITING: usize = 4;
+
+/// Registration forms checked at once, gateway-wide: each takes a fresh
+/// plugin instance, and a wave of registrants must not take every
+/// instance slot from the sessions.
+const CHECKS_AT_ONCE: usize = 4;
 
 /// Builds the answer that refuses a registration.
 pub(super) type Refuse = Box<dyn FnOnce(StanzaError) -> Stanza + Send>;
@@ -62,9 +73,11 @@ pub(super) struct Registrations {
     /// A user is here while one of their registrations runs; the queue
     /// holds those waiting behind it.
     running: HashMap<BareJid, VecDeque<Job>>,
-    /// Stanzas of users with a registration running and no session.
-    held: HashMap<BareJid, Vec<Stanza>>,
+    /// Stanzas of users with a registration running and no session, with
+    /// their bytes.
+    held: HashMap<BareJid, (Vec<Stanza>, usize)>,
     done: mpsc::UnboundedSender<Registered>,
+    checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl Registrations {
@@ -74,6 +87,7 @@ impl Registrations {
             running: HashMap::new(),
             held: HashMap::new(),
             done,
+            checks: Arc::new(tokio::sync::Semaphore::new(CHECKS_AT_ONCE)),
         }
     }
 }
@@ -82,6 +96,13 @@ impl Gateway {
     /// Runs a registration now, or after the user's one running.
     pub(super) fn submit(&mut self, job: Job) {
         if let Some(waiting) = self.registrations.running.get_mut(&job.user) {
+            if waiting.len() >= MAX_WAITING {
+                self.ctx.outbox.send((job.refuse)(stanza_error(
+                    DefinedCondition::ResourceConstraint,
+                    "your earlier registrations are still being handled",
+                )));
+                return;
+            }
             waiting.push_back(job);
             return;
         }
@@ -98,11 +119,13 @@ impl Gateway {
         if !self.registrations.running.contains_key(user) {
             return Some(stanza);
         }
-        let held = self.registrations.held.entry(user.clone()).or_default();
-        if held.len() >= MAX_HELD {
+        let (held, bytes) = self.registrations.held.entry(user.clone()).or_default();
+        let size = crate::stanza::size::upper_bound(&stanza);
+        if held.len() >= MAX_HELD || *bytes + size > MAX_HELD_BYTES {
             refuse_held(&self.ctx, stanza);
         } else {
             held.push(stanza);
+            *bytes += size;
         }
         None
     }
@@ -148,19 +171,29 @@ impl Gateway {
                 // without a session; they go now if it has one.
                 self.start(job);
                 if self.sessions.contains_key(&user) {
-                    self.registrations.held.remove(&user).unwrap_or_default()
+                    self.release(&user)
                 } else {
                     Vec::new()
                 }
             }
             None => {
                 self.registrations.running.remove(&user);
-                self.registrations.held.remove(&user).unwrap_or_default()
+                self.release(&user)
             }
         }
     }
 
-    /// Starts a registration's task.
+    fn release(&mut self, user: &BareJid) -> Vec<Stanza> {
+        self.registrations
+            .held
+            .remove(user)
+            .map(|(held, _)| held)
+            .unwrap_or_default()
+    }
+
+    /// Starts a registration's task. Whatever becomes of it (a panic
+    /// included), the router hears that it is done, so that the user's
+    /// next registration runs and what was held is released.
     fn start(&mut self, job: Job) {
         let ctx = self.ctx.clone();
         let done = self.registrations.done.clone();
@@ -170,23 +203,54 @@ impl Gateway {
             result,
             refuse,
         } = job;
-        match submission {
+        let work = match submission {
             Submission::Remove => {
-                // No new stanza reaches the leaving session.
-                let ending = self.sessions.remove(&user).map(|s| s.ending(true));
-                tokio::spawn(async move {
-                    unregister(&ctx, &user, ending, result, refuse).await;
-                    let _ = done.send(Registered::Done(user));
-                });
+                let gateway = ctx.jid.to_string();
+                // Checked before the session is touched: a refusal leaves
+                // it as it was.
+                match ctx.store.user(&gateway, user.as_str()) {
+                    Ok(Some(row)) => {
+                        // No new stanza reaches the leaving session.
+                        let ending = self.sessions.remove(&user).map(|s| s.ending(true));
+                        let (ctx, user) = (ctx.clone(), user.clone());
+                        tokio::spawn(async move {
+                            unregister(&ctx, &user, row.id, ending, result, refuse).await;
+                            Registered::Done(user)
+                        })
+                    }
+                    Ok(None) => {
+                        ctx.outbox.send(refuse(stanza_error(
+                            DefinedCondition::RegistrationRequired,
+                            "you are not registered with this gateway",
+                        )));
+                        let _ = done.send(Registered::Done(user));
+                        return;
+                    }
+                    Err(e) => {
+                        ctx.outbox.send(refuse(internal(&e)));
+                        let _ = done.send(Registered::Done(user));
+                        return;
+                    }
+                }
             }
             Submission::Values(values) => {
                 let runtime = self.runtime.clone();
+                let checks = self.registrations.checks.clone();
+                let (ctx, user) = (ctx.clone(), user.clone());
                 tokio::spawn(async move {
-                    let registered = register(&ctx, &runtime, &user, &values, result, refuse).await;
-                    let _ = done.send(registered.unwrap_or(Registered::Done(user)));
-                });
+                    let registered =
+                        register(&ctx, &runtime, &checks, &user, &values, result, refuse).await;
+                    registered.unwrap_or(Registered::Done(user))
+                })
             }
-        }
+        };
+        tokio::spawn(async move {
+            let registered = work.await.unwrap_or_else(|e| {
+                tracing::error!(gateway = %ctx.jid, %user, error = %e, "a registration's task failed");
+                Registered::Done(user)
+            });
+            let _ = done.send(registered);
+        });
     }
 }
 
@@ -195,36 +259,28 @@ impl Gateway {
 async fn unregister(
     ctx: &GatewayContext,
     user: &BareJid,
+    row_id: i64,
     ending: Option<impl Future<Output = bool>>,
     result: Stanza,
     refuse: Refuse,
 ) {
     let gateway = ctx.jid.to_string();
-    let row = match ctx.store.user(&gateway, user.as_str()) {
-        Ok(Some(row)) => row,
-        Ok(None) => {
-            ctx.outbox.send(refuse(stanza_error(
-                DefinedCondition::RegistrationRequired,
-                "you are not registered with this gateway",
-            )));
-            return;
-        }
-        Err(e) => {
-            ctx.outbox.send(refuse(internal(&e)));
-            return;
-        }
-    };
     if let Some(ending) = ending
         && !ending.await
     {
         tracing::warn!(gateway, %user, "the session did not end in time: aborted");
     }
-    match ctx.store.delete_user(row.id) {
+    match ctx.store.delete_user(row_id) {
         Ok(()) => {
             tracing::info!(gateway, %user, "unregistered");
             ctx.outbox.send(result);
         }
-        Err(e) => ctx.outbox.send(refuse(internal(&e))),
+        // The store has failed for good: the gateway stops, and the user
+        // is still registered when it starts again.
+        Err(e) => {
+            tracing::error!(gateway, %user, error = %e, "cannot forget an unregistered user");
+            ctx.outbox.send(refuse(internal(&e)));
+        }
     }
 }
 
@@ -233,6 +289,7 @@ async fn unregister(
 async fn register(
     ctx: &GatewayContext,
     runtime: &Runtime,
+    checks: &tokio::sync::Semaphore,
     user: &BareJid,
     values: &[(String, String)],
     result: Stanza,
@@ -253,7 +310,10 @@ async fn register(
             return refused(refuse, stanza_error(DefinedCondition::NotAcceptable, text));
         }
     };
-    match validate(ctx, runtime, &values).await {
+    let checking = checks.acquire().await;
+    let checked = validate(ctx, runtime, &values).await;
+    drop(checking);
+    match checked {
         Ok(Ok(())) => {}
         Ok(Err(text)) => {
             return refused(refuse, stanza_error(DefinedCondition::NotAcceptable, text));

@@ -34,21 +34,26 @@ impl Roster {
         };
         let hash = info.as_ref().map(|i| i.hash.clone());
         let changed = contact.avatar_hash != hash;
-        if let (Some(info), Some(bytes)) = (&info, data)
-            && changed
-        {
-            self.gateway.store.put_avatar(&AvatarRow {
-                hash: info.hash.clone(),
-                mime: info.mime.clone(),
-                width: info.width,
-                height: info.height,
-                data: bytes,
-            })?;
-        }
         let row_id = contact.row_id;
-        self.gateway
-            .store
-            .set_contact_avatar(row_id, hash.as_deref(), unique_id.as_deref())?;
+        match (&info, data) {
+            (Some(info), Some(bytes)) if changed => {
+                let avatar = AvatarRow {
+                    hash: info.hash.clone(),
+                    mime: info.mime.clone(),
+                    width: info.width,
+                    height: info.height,
+                    data: bytes,
+                };
+                self.gateway
+                    .store
+                    .put_contact_avatar(row_id, &avatar, unique_id.as_deref())?;
+            }
+            _ => self.gateway.store.set_contact_avatar(
+                row_id,
+                hash.as_deref(),
+                unique_id.as_deref(),
+            )?,
+        }
         let contact = self.contact_mut(id)?;
         contact.avatar_hash = hash;
         contact.avatar_unique_id = unique_id;

@@ -36,8 +36,11 @@ const MAX_STREAMS: usize = 16;
 const READ_AHEAD: usize = 8;
 
 /// Bytes queued for one stream and not yet written: past them the
-/// plugin's `stream-write` waits (within its call's deadline).
+/// plugin's `stream-write` waits, for [`WRITE_WAIT`] at most; then it is
+/// refused with `limit-exceeded` (the peer does not read: the plugin may
+/// try again later), rather than hold the call to its deadline.
 pub(super) const WRITE_QUEUE: usize = 1 << 20;
+const WRITE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long a closed stream's writer may go on writing what was queued
 /// before it is stopped and the socket closed.
@@ -82,6 +85,9 @@ pub enum StreamError {
     /// Too many open streams.
     #[error("a session may hold at most {MAX_STREAMS} streams")]
     TooMany,
+    /// The peer reads slower than the plugin writes.
+    #[error("stream {0} already has {WRITE_QUEUE} bytes waiting for the peer to read them")]
+    Backlogged(u32),
     /// No such open stream.
     #[error("stream {0} is not open")]
     NotOpen(u32),
@@ -253,11 +259,9 @@ impl Streams {
             .ok_or(StreamError::NotOpen(id))?;
         // A write larger than the queue waits for all of it, then goes.
         let shares = data.len().clamp(1, WRITE_QUEUE) as u32;
-        let room = writer
-            .room
-            .clone()
-            .acquire_many_owned(shares)
+        let room = tokio::time::timeout(WRITE_WAIT, writer.room.clone().acquire_many_owned(shares))
             .await
+            .map_err(|_| StreamError::Backlogged(id))?
             .map_err(|_| StreamError::NotOpen(id))?;
         writer
             .queue
@@ -270,13 +274,7 @@ impl Streams {
     pub fn close(&mut self, id: u32) {
         if let Some(stream) = self.open.remove(&id) {
             stream.tasks[0].abort();
-            if let Some(writer) = stream.tasks.get(1).cloned() {
-                // Dropping the way in ends the write task after the queue.
-                tokio::spawn(async move {
-                    tokio::time::sleep(LINGER).await;
-                    writer.abort();
-                });
-            }
+            linger(stream);
         }
     }
 
@@ -292,9 +290,24 @@ impl Streams {
         });
     }
 
-    /// Forgets a stream that ended by itself.
+    /// Forgets a stream that ended by itself (its writer gets the same
+    /// [`LINGER`] as a closed one's: a peer that stopped reading does not
+    /// keep it).
     pub fn ended(&mut self, id: u32) {
-        self.open.remove(&id);
+        if let Some(stream) = self.open.remove(&id) {
+            linger(stream);
+        }
+    }
+}
+
+/// Lets a stream's write task write what was queued, for [`LINGER`] at
+/// most; dropping the way in ends it after the queue.
+fn linger(stream: OpenStream) {
+    if let Some(writer) = stream.tasks.get(1).cloned() {
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            writer.abort();
+        });
     }
 }
 
@@ -408,12 +421,20 @@ mod tests {
             let _ = socket.write_all(&vec![7u8; 8 << 20]).await;
         })
         .await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
         let mut held = Vec::new();
-        while let Ok(event) = rx.try_recv() {
+        for _ in 0..READ_AHEAD {
+            let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("the read-ahead fills")
+                .unwrap();
             held.push(event);
         }
-        assert_eq!(held.len(), READ_AHEAD, "reading stops at the read-ahead");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), rx.recv())
+                .await
+                .is_err(),
+            "reading stops at the read-ahead"
+        );
         // The session takes them: the reader reads on.
         held.clear();
         let more = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -424,47 +445,45 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_write_waits_while_the_peer_does_not_read_and_close_ends_the_writer() {
-        let (ended, seen) = tokio::sync::oneshot::channel();
-        let (mut streams, id, _rx) = stream_to(|mut socket| async move {
-            // Reads nothing for a while, then drains until the host hangs up.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let started = std::time::Instant::now();
-            let mut buf = vec![0u8; 64 * 1024];
-            while let Ok(n) = socket.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                // A slow reader: 64 KiB per 100 ms.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            let _ = ended.send(started.elapsed());
+    async fn a_write_waits_for_a_peer_that_does_not_read_and_close_ends_the_writer() {
+        let (_keep, kept) = tokio::sync::oneshot::channel::<()>();
+        let (mut streams, id, _rx) = stream_to(|socket| async move {
+            // Never reads; holds the connection until the test ends.
+            let _ = kept.await;
+            drop(socket);
         })
         .await;
         let chunk = vec![1u8; WRITE_QUEUE / 4];
         let mut queued = 0usize;
-        let blocked = loop {
-            match tokio::time::timeout(Duration::from_millis(300), streams.write(id, chunk.clone()))
-                .await
-            {
-                Ok(result) => {
-                    result.unwrap();
+        let refused = loop {
+            match streams.write(id, chunk.clone()).await {
+                Ok(()) => {
                     queued += chunk.len();
                     assert!(queued < 256 << 20, "writes never wait");
                 }
-                Err(_) => break queued,
+                Err(e) => break e,
             }
         };
+        assert!(matches!(refused, StreamError::Backlogged(_)), "{refused}");
         assert!(
-            blocked >= WRITE_QUEUE,
-            "{blocked} bytes queued before a write waited"
+            queued >= WRITE_QUEUE,
+            "{queued} bytes queued before a write waited"
         );
-        // Closed with much still queued: the writer stops within the linger.
+        // Closed with much still queued for a peer that never reads: the
+        // writer (and with it the socket) stops within the linger.
+        let writer = streams.open[&id].tasks[1].clone();
         streams.close(id);
-        let took = tokio::time::timeout(LINGER + Duration::from_secs(10), seen)
-            .await
-            .expect("the host hangs up")
-            .unwrap();
-        assert!(took < LINGER + Duration::from_secs(5), "{took:?}");
+        let closed = std::time::Instant::now();
+        while !writer.is_finished() {
+            assert!(
+                closed.elapsed() < LINGER + Duration::from_secs(10),
+                "the writer outlived its linger"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            closed.elapsed() >= LINGER - Duration::from_millis(100),
+            "it had its linger"
+        );
     }
 }

@@ -71,17 +71,25 @@ impl Store {
     /// Stores an avatar image, unless one with the same hash is stored.
     pub fn put_avatar(&self, avatar: &AvatarRow) -> Result<()> {
         let db = self.db();
+        put_avatar(db.writer()?, avatar)
+    }
+
+    /// Stores a new avatar and points a contact at it, under one lock:
+    /// the committer's pruning of unused avatars never sees the one in
+    /// between.
+    pub fn put_contact_avatar(
+        &self,
+        contact_id: i64,
+        avatar: &AvatarRow,
+        unique_id: Option<&str>,
+    ) -> Result<()> {
+        let db = self.db();
         let conn = db.writer()?;
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO avatars (hash, mime, width, height, data) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (hash) DO NOTHING",
-        )?;
-        stmt.execute(params![
+        put_avatar(conn, avatar)?;
+        conn.prepare_cached(SET_CONTACT_AVATAR)?.execute(params![
+            contact_id,
             avatar.hash,
-            avatar.mime,
-            avatar.width,
-            avatar.height,
-            avatar.data
+            unique_id
         ])?;
         Ok(())
     }
@@ -115,9 +123,7 @@ impl Store {
     ) -> Result<()> {
         let db = self.db();
         let conn = db.writer()?;
-        let mut stmt = conn.prepare_cached(
-            "UPDATE contacts SET avatar_hash = ?2, avatar_unique_id = ?3 WHERE id = ?1",
-        )?;
+        let mut stmt = conn.prepare_cached(SET_CONTACT_AVATAR)?;
         stmt.execute(params![contact_id, hash, unique_id])?;
         Ok(())
     }
@@ -156,6 +162,24 @@ fn contact_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
         vcard_fetched: row.get(8)?,
         push_unconfirmed: row.get(9)?,
     })
+}
+
+const SET_CONTACT_AVATAR: &str =
+    "UPDATE contacts SET avatar_hash = ?2, avatar_unique_id = ?3 WHERE id = ?1";
+
+fn put_avatar(conn: &rusqlite::Connection, avatar: &AvatarRow) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO avatars (hash, mime, width, height, data) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (hash) DO NOTHING",
+    )?
+    .execute(params![
+        avatar.hash,
+        avatar.mime,
+        avatar.width,
+        avatar.height,
+        avatar.data
+    ])?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -128,8 +128,23 @@ const MIGRATIONS: &[&str] = &[
         WHERE id = OLD.user_id;
     END;",
     // 6: the marks that date the message id map for its retention (see
-    // `retention`); what is there now counts as of now.
-    "CREATE TABLE message_marks (at INTEGER PRIMARY KEY, last_id INTEGER NOT NULL);
+    // `retention`); what is there now counts as of now. The map's ids
+    // never come back (AUTOINCREMENT), since the marks date rows by id.
+    "CREATE TABLE messages_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        legacy_id TEXT NOT NULL,
+        xmpp_id TEXT NOT NULL,
+        from_user INTEGER NOT NULL,
+        unread INTEGER NOT NULL
+    );
+    INSERT INTO messages_new (id, contact_id, legacy_id, xmpp_id, from_user, unread)
+        SELECT id, contact_id, legacy_id, xmpp_id, from_user, unread FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_new RENAME TO messages;
+    CREATE INDEX messages_by_legacy_id ON messages (contact_id, legacy_id);
+    CREATE INDEX messages_by_xmpp_id ON messages (contact_id, xmpp_id);
+    CREATE TABLE message_marks (at INTEGER PRIMARY KEY, last_id INTEGER NOT NULL);
     INSERT INTO message_marks VALUES
         (CAST(strftime('%s', 'now') AS INTEGER), (SELECT COALESCE(MAX(id), 0) FROM messages));",
 ];
@@ -357,8 +372,14 @@ impl Store {
     /// disk writes (or a wait for the committer thread's) hold up no async
     /// worker. Nothing pending: nothing to hand over.
     pub async fn commit_blocking(&self) -> Result<()> {
-        if !self.has_uncommitted() && self.failure().is_none() {
-            return Ok(());
+        {
+            // A group SQLite rolled back on its own is found here too:
+            // nothing pending must mean nothing lost.
+            let db = self.db();
+            db.check()?;
+            if !db.open.get() {
+                return Ok(());
+            }
         }
         let store = self.clone();
         match tokio::task::spawn_blocking(move || store.commit()).await {

@@ -113,6 +113,25 @@ mod tests {
     }
 
     #[test]
+    fn ids_never_come_back_so_marks_never_date_new_rows_old() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        let leaving = store.upsert_user("gw", "v@x", &[]).unwrap();
+        let a = store.insert_contact(user.id, "a", "a").unwrap();
+        let b = store.insert_contact(leaving.id, "b", "b").unwrap();
+        store.map_message(a, "a1", "xa1", false).unwrap();
+        store.map_message(b, "b1", "xb1", false).unwrap();
+        let keep = Duration::from_secs(DAY as u64);
+        store.prune(0, keep).unwrap();
+        // The newest rows go with their user; a new row must not take
+        // their ids, which the mark at 0 covers.
+        store.delete_user(leaving.id).unwrap();
+        store.map_message(a, "a2", "xa2", false).unwrap();
+        assert_eq!(store.prune(DAY, keep).unwrap().messages, 1, "only a1");
+        assert_eq!(store.legacy_id(a, "xa2").unwrap().as_deref(), Some("a2"));
+    }
+
+    #[test]
     fn a_large_map_goes_in_chunks_and_unused_avatars_go() {
         let store = Store::open_in_memory().unwrap();
         let user = store.upsert_user("gw", "u@x", &[]).unwrap();

@@ -39,7 +39,9 @@ fn stream_error(e: StreamError) -> types::Error {
             tracing::warn!(error = %e, "a plugin was denied a connection");
             types::Error::Denied(e.to_string())
         }
-        StreamError::TooMany => types::Error::LimitExceeded(e.to_string()),
+        StreamError::TooMany | StreamError::Backlogged(_) => {
+            types::Error::LimitExceeded(e.to_string())
+        }
         StreamError::NotOpen(_) => types::Error::NotFound(e.to_string()),
         StreamError::Invalid(..) => types::Error::Invalid(e.to_string()),
         StreamError::Net(_) => types::Error::Other(e.to_string()),
