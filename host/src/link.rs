@@ -442,4 +442,34 @@ mod tests {
         assert_eq!(server_domain(&jid("echo.localhost")), jid("localhost"));
         assert_eq!(server_domain(&jid("localhost")), jid("localhost"));
     }
+
+    /// With the server away (its port refuses connections), the link
+    /// takes at most [`AWAY_QUEUE`] stanzas; past them (and the channel's
+    /// room) the sender waits.
+    #[tokio::test]
+    async fn the_link_holds_a_bounded_queue_while_the_server_is_away() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let config = LinkConfig {
+            server: format!("127.0.0.1:{port}"),
+            jid: BareJid::new("echo.localhost").unwrap(),
+            secret: "s".into(),
+        };
+        let (events, _events) = mpsc::channel(16);
+        let (to_link, outbox) = mpsc::channel(crate::sender::LINK_QUEUE);
+        let (_closing, closing) = watch::channel(false);
+        let link = tokio::spawn(run(config, events, outbox, closing));
+        let mut accepted = 0;
+        while accepted < 10 * AWAY_QUEUE {
+            let stanza: Stanza = xmpp_parsers::message::Message::new(None).into();
+            match tokio::time::timeout(Duration::from_secs(2), to_link.send(stanza)).await {
+                Ok(Ok(())) => accepted += 1,
+                _ => break,
+            }
+        }
+        assert_eq!(accepted, AWAY_QUEUE + crate::sender::LINK_QUEUE);
+        link.abort();
+    }
 }

@@ -11,9 +11,6 @@ use gatehouse_tests::process::{GatewayProcess, run_script};
 use gatehouse_tests::prosody::Prosody;
 use gatehouse_tests::{GATEWAY, SECRET};
 
-/// The victim's messages, 10 ms apart: longer than the attacks last.
-const STREAM: usize = 1500;
-
 #[test]
 fn a_hostile_plugin_hurts_only_its_own_user() {
     let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
@@ -40,8 +37,6 @@ fn a_hostile_plugin_hurts_only_its_own_user() {
         format!("127.0.0.1:{}", prosody.c2s_port),
         "--gateway".to_owned(),
         GATEWAY.to_owned(),
-        "--stream".to_owned(),
-        STREAM.to_string(),
     ];
     for attack in attacks {
         args.extend(["--attack".to_owned(), attack.to_owned()]);
@@ -49,14 +44,16 @@ fn a_hostile_plugin_hurts_only_its_own_user() {
     let out = run_script("hostile.py", &args);
     let log = gateway.log();
 
-    // The victim's stream, whole, in order, once each, no error.
+    // The victim's stream, whole, in order, once each, no error: it went
+    // on for as long as the attacks did.
+    let sent = out["victim_sent"].as_u64().expect("victim_sent") as usize;
     let answers: Vec<String> = out["victim_answers"]
         .as_array()
         .expect("answers")
         .iter()
         .map(|a| a.as_str().unwrap_or_default().to_owned())
         .collect();
-    let expected: Vec<String> = (1..=STREAM).map(|k| k.to_string()).collect();
+    let expected: Vec<String> = (1..=sent).map(|k| k.to_string()).collect();
     assert_eq!(answers, expected, "the victim's answers\n{log}");
     assert_eq!(out["victim_errors"], serde_json::json!([]), "{log}");
 
@@ -68,41 +65,52 @@ fn a_hostile_plugin_hurts_only_its_own_user() {
             .unwrap_or_else(|| panic!("no outcome for {attack}: {out}"))
             .clone()
     };
-    let body = |attack: &str| {
-        outcome(attack)["body"]
+    let answer = |attack: &str| {
+        let got = outcome(attack);
+        assert!(got["error"].is_null(), "{attack}: {got}");
+        got["answer"]["body"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     };
     assert!(
-        body("bigid 600000").starts_with("bigid refused: "),
+        answer("bigid 600000").starts_with("bigid refused: "),
         "{}",
         outcome("bigid 600000")
     );
-    assert_eq!(outcome("bigerror 600000")["type"], "error");
-    assert_eq!(
-        body("presences 50000"),
-        "50000 presences set",
-        "{}",
-        outcome("presences 50000")
+    let refused = outcome("bigerror 600000");
+    let text = refused["error"]["body"].as_str().expect("an error reply");
+    assert!(
+        text.len() <= 1024 + "…".len() && text.starts_with("eee"),
+        "the reason, cut: {} bytes",
+        text.len()
     );
-    assert_eq!(body("flood 500"), "flooded 500, 0 refused");
+    assert_eq!(answer("presences 50000"), "50000 presences set");
+    assert_eq!(answer("flood 500"), "flooded 500, 0 refused");
     for (attack, told) in [
-        ("block 60000", "ran past its 3000 ms time limit"),
-        ("spin", "ran past its 3000 ms time limit"),
-        ("hog", "used more than its 32 MiB of memory"),
-        ("crash", "crashed"),
+        (
+            "block 60000",
+            "ran past its 3000 ms time limit during a message",
+        ),
+        ("spin", "ran past its 3000 ms time limit during a message"),
+        (
+            "hog",
+            "used more than its 32 MiB of memory during a message",
+        ),
+        ("crash", "crashed during a message"),
     ] {
         let got = outcome(attack);
-        assert!(
-            got["from"] == GATEWAY && body(attack).contains(told) || got["type"] == "error",
+        let notice = got["notice"]["body"].as_str().unwrap_or_default();
+        assert!(notice.contains(told), "{attack}: {got}");
+        assert_eq!(
+            got["error"]["condition"], "internal-server-error",
             "{attack}: {got}"
         );
     }
-    // Back within the deadline plus a restart, with room for a loaded
-    // machine.
+    // Back within the deadline plus a restart, with wide room for a
+    // loaded machine.
     let back = out["back_seconds"].as_f64().expect("back_seconds");
-    assert!(back < 10.0, "the attacker waited {back} s\n{log}");
+    assert!(back < 30.0, "the attacker waited {back} s\n{log}");
 
     // The link never dropped: one handshake, no reconnection.
     assert_eq!(log.matches("component link up").count(), 1, "{log}");

@@ -68,9 +68,9 @@ async fn the_gateway_reconnects_and_serves_again() {
     assert_eq!(pong.attr("id"), Some("p"));
 }
 
-/// While the server is away the link holds a bounded queue and the rest
-/// waits in the user's own queue: 3000 messages the plugin sends then all
-/// arrive, in order, once the server is back.
+/// While the server is away the link holds a bounded queue (its unit
+/// test) and the rest waits in the user's own queue: 3000 messages the
+/// plugin sends then all arrive, in order, once the server is back.
 #[tokio::test]
 async fn a_flood_while_the_server_is_away_waits_and_arrives_whole() {
     let mut w = crate::sandbox::probe_session(
@@ -81,6 +81,15 @@ async fn a_flood_while_the_server_is_away_waits_and_arrives_whole() {
         .send(&format!(
             "<message type='chat' id='l' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>later 500 3000</body></message>"
         ))
+        .await;
+    // The message was read: a ping behind it is answered.
+    w.link
+        .send(&format!(
+            "<iq type='get' id='p' from='{ROMEO}/pc' to='{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
+        ))
+        .await;
+    w.link
+        .recv_until("the ping's answer", |e| e.attr("id") == Some("p"))
         .await;
     let Wire {
         server,
