@@ -7,7 +7,7 @@ result is one JSON object on stdout, per user: the roster as the client sees
 it, the echo, every chat message received, and timings. The Rust test
 asserts on it.
 
-Usage: client.py --server HOST:PORT --gateway JID
+Usage: client.py --server HOST:PORT --gateway JID [--no-register]
                  --user LOCAL:PASSWORD:ECHO_USERNAME:CONTACTS [--user ...]
 """
 
@@ -120,7 +120,7 @@ def register_form(username, contacts):
     return query
 
 
-async def run_user(server, gateway, spec):
+async def run_user(server, gateway, spec, register=True):
     local, password, username, contacts = spec.split(":")
     contacts = int(contacts)
     host, port = server.rsplit(":", 1)
@@ -129,9 +129,10 @@ async def run_user(server, gateway, spec):
     await asyncio.wait_for(client.ready.wait(), TIMEOUT)
 
     started = time.monotonic()
-    iq = client.make_iq_set(ito=gateway)
-    iq.append(register_form(username, contacts))
-    await iq.send(timeout=TIMEOUT)
+    if register:
+        iq = client.make_iq_set(ito=gateway)
+        iq.append(register_form(username, contacts))
+        await iq.send(timeout=TIMEOUT)
     registered = time.monotonic()
 
     deadline = started + TIMEOUT
@@ -165,8 +166,15 @@ async def main():
     parser.add_argument("--server", required=True)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--user", action="append", required=True)
+    parser.add_argument(
+        "--no-register",
+        action="store_true",
+        help="users registered before: only log in, find the roster, chat",
+    )
     args = parser.parse_args()
-    results = await asyncio.gather(*(run_user(args.server, args.gateway, u) for u in args.user))
+    results = await asyncio.gather(
+        *(run_user(args.server, args.gateway, u, not args.no_register) for u in args.user)
+    )
     json.dump(dict(results), sys.stdout)
     sys.stdout.write("\n")
 

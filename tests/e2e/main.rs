@@ -142,9 +142,16 @@ fn the_gateway_reconnects_when_the_server_restarts(plugin: &str, kind: ServerKin
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 
-    // Same user again (registering again is harmless): the roster is still
-    // there, and the plugin's counters survived (its key-value store).
-    let second = run_client(&client_args(&server, &[("romeo", 2)]));
+    // The same user, who does not register again: the session kept across
+    // the restart serves the echo, the roster is still there, the plugin's
+    // counters survived (its key-value store), and there was one
+    // registration and one login in all.
+    let mut args = client_args(&server, &[("romeo", 2)]);
+    args.push("--no-register".into());
+    let second = run_client(&args);
+    let log = gateway.log();
+    assert_eq!(log.matches("registration: registered").count(), 1, "{log}");
+    assert_eq!(log.matches("login: logged in").count(), 1, "{log}");
     let romeo = &second["romeo"];
     assert_roster(romeo, 2);
     assert_eq!(

@@ -77,14 +77,20 @@ async fn contained(plugin: &str, memory_mb: u32, call_timeout_ms: u64) {
                 .await;
         }
         let mut juliet_echoes = Vec::new();
+        // Juliet's echoes that came before romeo was told: during his spin.
+        let mut before_told = 0;
         let mut romeo: HashMap<&str, Element> = HashMap::new();
         while juliet_echoes.len() < 3 || romeo.len() < 2 {
             let el = w.link.recv().await;
             let to = el.attr("to").unwrap_or_default();
             let body = child_text(&el, "body", NS);
-            if to == JULIET {
+            if to.starts_with(JULIET) {
+                // Nothing but her echoes (and their receipts) reach her.
+                assert_ne!(el.attr("type"), Some("error"), "{plugin} {command}: {el:?}");
+                assert_eq!(el.attr("from"), Some("c0@echo.localhost/gatehouse"));
                 if let Some(body) = body {
                     juliet_echoes.push(body);
+                    before_told += usize::from(!romeo.contains_key("told"));
                 }
             } else if to.starts_with(ROMEO) {
                 if el.attr("type") == Some("error") {
@@ -101,6 +107,12 @@ async fn contained(plugin: &str, memory_mb: u32, call_timeout_ms: u64) {
                 .collect::<Vec<_>>(),
             "juliet's messages all arrive, in order"
         );
+        if command == "/spin" {
+            assert_eq!(
+                before_told, 3,
+                "{plugin}: juliet's echoes waited for romeo's spin"
+            );
+        }
         assert_eq!(
             child_text(&romeo["told"], "body", NS).as_deref(),
             Some(told.as_str()),
@@ -173,7 +185,9 @@ async fn the_key_value_store_is_capped() {
 
 #[tokio::test]
 async fn a_plugin_that_crashes_at_every_login_is_parked() {
-    let mut w = Wire::start(true).await;
+    // Short retries: the one that would follow the 5th failure (200 ms ×
+    // 2⁴) comes well inside the silence below, unless parking stops it.
+    let mut w = Wire::start_with(true, "echo", "login_retry_ms = 200").await;
     w.link
         .send(&gatehouse_tests::register_iq(
             ROMEO,
@@ -182,16 +196,19 @@ async fn a_plugin_that_crashes_at_every_login_is_parked() {
             "0",
         ))
         .await;
-    // Each available presence retries at once: four more crashes.
-    for _ in 0..4 {
-        w.link
+    // The retries come by themselves, 200, 400, 800 and 1600 ms apart:
+    // four failures told, then the fifth crash parks the session.
+    for n in 0..4 {
+        let told = w
+            .link
             .recv_until("a login failure", |e| {
                 child_text(e, "body", NS).is_some_and(|b| b.starts_with("Could not log in"))
             })
             .await;
-        w.link
-            .send(&format!("<presence from='{ROMEO}/pc' to='{GATEWAY}'/>"))
-            .await;
+        if n == 0 {
+            let body = child_text(&told, "body", NS).unwrap_or_default();
+            assert!(body.ends_with("Retrying in 200 ms."), "{body}");
+        }
     }
     let parked = w
         .link
@@ -206,8 +223,8 @@ async fn a_plugin_that_crashes_at_every_login_is_parked() {
         child_text(&status, "status", NS).as_deref(),
         Some("Parked: the plugin crashed at 5 logins in a row")
     );
-    // No automatic retry (the first one would come after 5 s).
-    w.link.expect_silence(Duration::from_secs(6)).await;
+    // No automatic retry: one (3.2 s) would show as a new login.
+    w.link.expect_silence(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]

@@ -180,6 +180,10 @@ pub struct GatewayConfig {
     /// past it, that instance is stopped.
     #[serde(default = "default_call_timeout_ms")]
     pub call_timeout_ms: u64,
+    /// The wait before a failed login is tried again, in milliseconds;
+    /// it doubles at each failure in a row, up to five minutes.
+    #[serde(default = "default_login_retry_ms")]
+    pub login_retry_ms: u64,
     /// The most one user's plugin key-value store may hold (keys and
     /// values), in KiB.
     #[serde(default = "default_storage_kb")]
@@ -255,6 +259,7 @@ impl GatewayConfig {
             logout_on_unavailable: false,
             memory_mb: default_memory_mb(),
             call_timeout_ms: default_call_timeout_ms(),
+            login_retry_ms: default_login_retry_ms(),
             storage_kb: default_storage_kb(),
             allow: Vec::new(),
             tls_ca: Vec::new(),
@@ -313,6 +318,10 @@ fn default_memory_mb() -> u32 {
 }
 
 fn default_call_timeout_ms() -> u64 {
+    5000
+}
+
+fn default_login_retry_ms() -> u64 {
     5000
 }
 
@@ -467,6 +476,12 @@ impl Config {
                     &format!(
                         "must be from {needed} (the largest text, avatar in base64 or profile, and 8 KiB) to 512 (Prosody's limit)"
                     ),
+                );
+            }
+            if !(1..=300_000).contains(&gateway.login_retry_ms) {
+                return bad(
+                    format!("gateway[{i}].login_retry_ms"),
+                    "must be from 1 to 300000 (five minutes)",
                 );
             }
             if !(1..=4096).contains(&gateway.memory_mb) {

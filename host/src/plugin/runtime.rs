@@ -163,14 +163,21 @@ where
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
         // Each tick: out of budget, stop the call; else let other tasks run
-        // (a busy plugin never holds a thread for more than a tick).
+        // (a busy plugin never holds a thread for more than a tick). Through
+        // tokio's own `yield_now`, which lets the runtime poll its I/O
+        // driver first: a plain wake would put the spinning call straight
+        // back in the run queue, and sockets (the component link itself)
+        // would be read only every 61 of its ticks.
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
             if state.ticks_left == 0 {
                 return Ok(UpdateDeadline::Interrupt);
             }
             state.ticks_left -= 1;
-            Ok(UpdateDeadline::Yield(1))
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         });
         let mut instance = Instance::new(store, self.limits);
         instance.arm();

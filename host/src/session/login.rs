@@ -17,7 +17,6 @@ use crate::context::ServerRoster;
 const PARK_AFTER: u32 = 5;
 
 /// Login retries: the first after this, doubled each time up to the cap.
-const FIRST_RETRY: Duration = Duration::from_secs(5);
 const MAX_RETRY: Duration = Duration::from_secs(300);
 
 /// The kinds of [`LoginState`], without their details: what metrics and
@@ -156,14 +155,15 @@ impl Session {
 
     pub(super) fn login_failed(&mut self, reason: String) {
         self.failures += 1;
-        let delay = FIRST_RETRY
+        let delay = Duration::from_millis(self.ctx.config.login_retry_ms)
             .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
             .min(MAX_RETRY);
         tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, retry_in = ?delay, "login failed");
-        self.tell(&format!(
-            "Could not log in: {reason}. Retrying in {} s.",
-            delay.as_secs()
-        ));
+        let wait = match delay.as_millis() {
+            ms if ms < 1000 => format!("{ms} ms"),
+            _ => format!("{} s", delay.as_secs()),
+        };
+        self.tell(&format!("Could not log in: {reason}. Retrying in {wait}."));
         self.set_login(LoginState::Failed { reason });
         self.retry_at = Some(Instant::now() + delay);
         self.send_status(self.user.clone().into());
