@@ -49,6 +49,12 @@ fn sigterm_logs_everyone_out_and_leaves_the_database_consistent() {
     let last = presences.last().expect("a presence");
     assert_eq!(last["from"], GATEWAY, "{presences:?}");
     assert_eq!(last["type"], "unavailable", "{presences:?}");
+    // The queue was written: the whole burst, in order, before the gateway
+    // left; no message refused; the session logged out of the network.
+    let burst: Vec<String> = (1..=50).map(|k| format!("burst {k}")).collect();
+    assert_eq!(out["burst_before_gateway_left"], serde_json::json!(burst));
+    assert_eq!(out["errors_after_term"], serde_json::json!([]));
+    assert_eq!(log.matches("login: logged out").count(), 1, "{log}");
 
     // The database is whole and holds the registration and the roster.
     let db = rusqlite::Connection::open(gateway.database_path()).expect("open the database");
@@ -65,6 +71,16 @@ fn sigterm_logs_everyone_out_and_leaves_the_database_consistent() {
         )
         .expect("count the contacts");
     assert_eq!(in_roster, contacts);
+    // And the write just before the signal is there.
+    let kept: Vec<u8> = db
+        .query_row(
+            "SELECT value FROM kv JOIN users ON users.id = kv.user_id
+             WHERE users.jid = 'romeo@localhost' AND kv.key = 'user:lastword'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the key written before the signal");
+    assert_eq!(kept, b"kept");
     drop(db);
 
     // And a restart picks up from it: the session logs in again.

@@ -209,6 +209,7 @@ impl Session {
         if self.instance.is_some() {
             let _ = self.call("logout", async |i| i.logout().await).await;
         }
+        tracing::info!(gateway = %self.ctx.jid, user = %self.user, "logged out");
         self.set_login(LoginState::LoggedOut);
         self.retry_at = None;
         self.send_status(self.user.clone().into());
