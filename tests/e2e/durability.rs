@@ -469,8 +469,11 @@ async fn prosody_restarting_under_load_loses_no_session() {
     for (local, task) in locals.iter().zip(tasks) {
         let (ids, logging_in, after) = task.await.expect("chatter");
         assert!(after >= 20, "{local}: {after} echoes after the restart");
-        // In order and once: the plugin numbers its messages, so the ids a
-        // user receives only grow.
+        // Once and in order: the plugin numbers the echoes it sends, so the
+        // ids a user receives only grow. And none lost but, at most, the
+        // one the gateway wrote as Prosody went down: XEP-0114 has no
+        // acknowledgements, and Prosody resets the connection with it
+        // unread (seen: one such echo in most runs).
         for pair in ids.windows(2) {
             assert!(
                 pair[0] < pair[1],
@@ -479,6 +482,14 @@ async fn prosody_restarting_under_load_loses_no_session() {
                 pair[0]
             );
         }
+        let missing: Vec<u64> = (1..=ids.last().copied().unwrap_or(0))
+            .filter(|k| !ids.contains(k))
+            .collect();
+        assert!(
+            missing.len() <= 1,
+            "{local}: echoes lost: {missing:?}\n{}",
+            gateway.log()
+        );
         assert_eq!(
             logging_in,
             0,
