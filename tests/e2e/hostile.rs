@@ -74,7 +74,7 @@ fn a_hostile_plugin_hurts_only_its_own_user() {
             .to_owned()
     };
     assert!(
-        answer("bigid 600000").starts_with("bigid refused: "),
+        answer("bigid 600000").starts_with("bigid refused: limit-exceeded: "),
         "{}",
         outcome("bigid 600000")
     );

@@ -17,7 +17,7 @@ async fn contacts_past_the_cap_are_refused() {
     assert_eq!(ask_probe(&mut w, "contacts 3").await, "made 3 contacts");
     assert_eq!(
         ask_probe(&mut w, "contacts 4").await,
-        "contacts refused: this user has the most contacts the gateway allows (5)"
+        "contacts refused: limit-exceeded: this user has the most contacts the gateway allows (5)"
     );
 }
 
@@ -34,7 +34,7 @@ async fn a_text_past_the_cap_is_refused() {
     assert_eq!(child_text(&sent, "body", NS).as_deref(), Some("text sent"));
     assert_eq!(
         ask_probe(&mut w, "text 1025").await,
-        "text refused: a message of 1025 bytes is over the gateway's 1 KiB limit"
+        "text refused: limit-exceeded: a message of 1025 bytes is over the gateway's 1 KiB limit"
     );
 }
 
@@ -43,11 +43,11 @@ async fn an_avatar_past_the_cap_is_refused_before_it_is_read() {
     let mut w = probe_session(CAPS).await;
     assert_eq!(
         ask_probe(&mut w, "avatar 1025").await,
-        "avatar refused: an avatar of 1025 bytes is over the gateway's 1 KiB limit"
+        "avatar refused: limit-exceeded: an avatar of 1025 bytes is over the gateway's 1 KiB limit"
     );
     // Under the cap, the bytes are looked at (and these are no image).
     let small = ask_probe(&mut w, "avatar 1024").await;
-    assert!(small.starts_with("avatar refused: "), "{small}");
+    assert!(small.starts_with("avatar refused: invalid: "), "{small}");
     assert!(!small.contains("KiB limit"), "{small}");
 }
 
@@ -93,7 +93,7 @@ async fn an_oversized_id_or_reason_never_makes_an_oversized_stanza() {
     let mut w = probe_session("").await;
     assert_eq!(
         ask_probe(&mut w, "bigid 614400").await,
-        "bigid refused: a message's legacy id of 614400 bytes is over the gateway's 1024-byte limit for ids"
+        "bigid refused: limit-exceeded: a message's legacy id of 614400 bytes is over the gateway's 1024-byte limit for ids"
     );
     w.link
         .send(&format!(
@@ -141,4 +141,89 @@ async fn characters_xml_cannot_carry_are_taken_out() {
         child_text(&count, "body", NS).as_deref(),
         Some("ran 1 calls")
     );
+}
+
+/// The text cap holds for names, statuses and corrections too: a name or
+/// a status past it is not kept (those calls return nothing), so no push
+/// or presence carries it, while one at the cap goes out; a correction
+/// past it is refused with `limit-exceeded`.
+#[tokio::test]
+async fn names_statuses_and_corrections_are_capped_like_texts() {
+    let mut w = probe_session(CAPS).await;
+    let roster = "jabber:iq:roster";
+    for (command, set) in [("name", "name set"), ("status", "status set")] {
+        assert_eq!(ask_probe(&mut w, &format!("{command} 1025")).await, set);
+        w.link
+            .send(&format!(
+                "<message type='chat' id='ok' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{command} 1024</body></message>"
+            ))
+            .await;
+        // What reaches the user up to the second answer: the value at the
+        // cap, never the one past it.
+        let mut at_cap = false;
+        loop {
+            let el = w.link.recv().await;
+            let name = el
+                .get_child("query", roster)
+                .and_then(|q| q.get_child("item", roster))
+                .and_then(|i| i.attr("name"))
+                .map(str::len);
+            let status = el
+                .is("presence", NS)
+                .then(|| child_text(&el, "status", NS))
+                .flatten()
+                .map(|s| s.len());
+            let len = if command == "name" { name } else { status };
+            assert_ne!(len, Some(1025), "{command} past the cap went out");
+            at_cap |= len == Some(1024);
+            if child_text(&el, "body", NS).as_deref() == Some(set) {
+                break;
+            }
+        }
+        if !at_cap {
+            // The value at the cap may come just after the answer.
+            let el = w
+                .link
+                .recv_until("the value at the cap", |e| {
+                    let name = e
+                        .get_child("query", roster)
+                        .and_then(|q| q.get_child("item", roster))
+                        .and_then(|i| i.attr("name"))
+                        .map(str::len);
+                    let status = child_text(e, "status", NS).map(|s| s.len());
+                    name == Some(1024) || status == Some(1024)
+                })
+                .await;
+            assert!(el.is("iq", NS) || el.is("presence", NS));
+        }
+    }
+    // Each `correct` first sends the message it then corrects.
+    w.link
+        .send(&format!(
+            "<message type='chat' id='c1' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>correct 1025</body></message>"
+        ))
+        .await;
+    let refused = w
+        .link
+        .recv_until("the refusal", |e| {
+            child_text(e, "body", NS).is_some_and(|b| b.starts_with("correction"))
+        })
+        .await;
+    let refused = child_text(&refused, "body", NS).unwrap_or_default();
+    assert!(
+        refused.starts_with("correction refused: limit-exceeded: ")
+            && refused.contains("1 KiB limit"),
+        "{refused}"
+    );
+    // At the cap, the correction is made.
+    w.link
+        .send(&format!(
+            "<message type='chat' id='c2' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>correct 1024</body></message>"
+        ))
+        .await;
+    w.link
+        .recv_until("the correction made", |e| {
+            child_text(e, "body", NS).as_deref() == Some("corrected")
+        })
+        .await;
 }

@@ -194,7 +194,7 @@ impl Plugin for Probe {
                     .find_map(|i| Roster::by_legacy_id(&format!("x{i}")).err())
                     .map_or_else(
                         || format!("made {n} contacts"),
-                        |e| format!("contacts refused: {}", e.reason()),
+                        |e| format!("contacts refused: {}", refusal(&e)),
                     ),
                 Err(_) => "bad count".to_owned(),
             },
@@ -202,7 +202,7 @@ impl Plugin for Probe {
             ["text", n] => match n.parse() {
                 Ok(n) => match contact.send_text(&"t".repeat(n)) {
                     Ok(_) => "text sent".to_owned(),
-                    Err(e) => format!("text refused: {}", e.reason()),
+                    Err(e) => format!("text refused: {}", refusal(&e)),
                 },
                 Err(_) => "bad size".to_owned(),
             },
@@ -215,7 +215,7 @@ impl Plugin for Probe {
                     };
                     match contact.send_text_with("with a long id", options) {
                         Ok(_) => "bigid sent".to_owned(),
-                        Err(e) => format!("bigid refused: {}", e.reason()),
+                        Err(e) => format!("bigid refused: {}", refusal(&e)),
                     }
                 }
                 Err(_) => "bad size".to_owned(),
@@ -225,10 +225,40 @@ impl Plugin for Probe {
                 Ok(n) => return Err("e".repeat(n).into()),
                 Err(_) => "bad size".to_owned(),
             },
+            // A name, a status, or a correction of the contact's last
+            // message, `n` bytes long.
+            ["name", n] => match n.parse() {
+                Ok(n) => {
+                    contact.set_name(Some(&"n".repeat(n)));
+                    "name set".to_owned()
+                }
+                Err(_) => "bad size".to_owned(),
+            },
+            ["status", n] => match n.parse() {
+                Ok(n) => {
+                    contact.set_presence(Show::Away, Some(&"s".repeat(n)), None);
+                    "status set".to_owned()
+                }
+                Err(_) => "bad size".to_owned(),
+            },
+            ["correct", n] => match n.parse() {
+                Ok(n) => {
+                    let options = gatehouse_guest::SendOptions {
+                        legacy_msg_id: Some("to-correct".into()),
+                        ..Default::default()
+                    };
+                    contact.send_text_with("to be corrected", options)?;
+                    match contact.correct("to-correct", &"c".repeat(n), Default::default()) {
+                        Ok(_) => "corrected".to_owned(),
+                        Err(e) => format!("correction refused: {}", refusal(&e)),
+                    }
+                }
+                Err(_) => "bad size".to_owned(),
+            },
             ["avatar", n] => match n.parse() {
                 Ok(n) => match contact.set_avatar(Some(&vec![0u8; n]), None) {
                     Ok(()) => "avatar set".to_owned(),
-                    Err(e) => format!("avatar refused: {}", e.reason()),
+                    Err(e) => format!("avatar refused: {}", refusal(&e)),
                 },
                 Err(_) => "bad size".to_owned(),
             },
@@ -314,6 +344,22 @@ fn answer_later(contact: Contact, work: impl Future<Output = String> + 'static) 
         let answer = work.await;
         let _ = contact.send_text(&answer);
     });
+}
+
+/// A refusal as the probe tells it: the host's kind of error, then its
+/// reason (`limit-exceeded: a message of 1025 bytes is over…`).
+fn refusal(e: &Error) -> String {
+    use gatehouse_guest::HostError as H;
+    let kind = match e.host() {
+        Some(H::NotFound(_)) => "not-found",
+        Some(H::Invalid(_)) => "invalid",
+        Some(H::LimitExceeded(_)) => "limit-exceeded",
+        Some(H::Unsupported(_)) => "unsupported",
+        Some(H::Denied(_)) => "denied",
+        Some(H::Other(_)) => "other",
+        None => "plugin",
+    };
+    format!("{kind}: {}", e.reason())
 }
 
 /// Says something from contact `a`.
