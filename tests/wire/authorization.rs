@@ -105,6 +105,38 @@ async fn a_user_taken_off_the_list_gets_no_session_after_a_restart() {
 
 const JULIET: &str = "juliet@localhost";
 
+/// Taken off the list, a user keeps the registration and may still
+/// unregister; put back on it, the user registers again and is served.
+#[tokio::test]
+async fn a_user_off_the_list_may_unregister_and_register_again_once_back() {
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    let open = std::fs::read_to_string(w.gateway.config_path()).unwrap();
+    std::fs::write(
+        w.gateway.config_path(),
+        format!("{open}allow_users = [\"juliet@localhost\"]\n"),
+    )
+    .unwrap();
+    w.gateway.restart();
+    w.link = Wire::connect(&w.server, true).await;
+    w.link
+        .send(&format!(
+            "<iq type='set' id='u1' from='{ROMEO}/pc' to='{GATEWAY}'><query xmlns='jabber:iq:register'><remove/></query></iq>"
+        ))
+        .await;
+    assert_eq!(answer(&mut w, "u1").await.attr("type"), Some("result"));
+    // Still off the list: a new registration is refused.
+    let refused = submit(&mut w, ROMEO, "r2").await;
+    assert_error(&refused, "iq", "cancel", "not-allowed");
+    // Back on it (the default: the server's own users).
+    std::fs::write(w.gateway.config_path(), open).unwrap();
+    w.gateway.restart();
+    w.link = Wire::connect(&w.server, true).await;
+    w.register(ROMEO, "romeo", 1).await;
+    to_c0(&mut w, ROMEO, "back", "<body>back again</body>").await;
+    assert_eq!(c0_says_to(&mut w, ROMEO).await, "back again");
+}
+
 /// The first element named `name` under `element`, at any depth.
 fn find<'a>(element: &'a minidom::Element, name: &str) -> Option<&'a minidom::Element> {
     element.children().find_map(|child| {
@@ -224,34 +256,52 @@ async fn a_plugin_can_address_only_its_own_user() {
         "<body>/contact juliet@localhost</body>",
     )
     .await;
-    let push = w
-        .link
-        .recv_until("the roster push", |e| {
-            e.is("iq", NS) && e.attr("type") == Some("set")
-        })
-        .await;
-    assert_eq!(push.attr("to"), Some(ROMEO));
+    // Everything that comes is Romeo's, up to the push of the new contact.
+    let push = loop {
+        let el = w.link.recv().await;
+        assert!(
+            el.attr("to").is_some_and(|to| to.starts_with(ROMEO)),
+            "{el:?}"
+        );
+        if el.is("iq", NS) && el.attr("type") == Some("set") {
+            break el;
+        }
+    };
     let item = find(&push, "item").expect("an item");
     assert_eq!(item.attr("jid"), Some("juliet\\40localhost@echo.localhost"));
-    // The new contact talks: to Romeo.
+    // The new contact talks: to Romeo, and everything else is his too.
     w.link
         .send(&format!(
             "<message type='chat' id='h2' from='{ROMEO}/pc' to='juliet\\40localhost@{GATEWAY}'><body>who are you</body></message>"
         ))
         .await;
-    let echo = w
-        .link
-        .recv_until("the echo", |e| {
-            gatehouse_tests::child_text(e, "body", NS).as_deref() == Some("who are you")
-        })
-        .await;
-    assert_eq!(echo.attr("to"), Some(ROMEO));
+    let echo = loop {
+        let el = w.link.recv().await;
+        assert!(
+            el.attr("to").is_some_and(|to| to.starts_with(ROMEO)),
+            "{el:?}"
+        );
+        if gatehouse_tests::child_text(&el, "body", NS).as_deref() == Some("who are you") {
+            break el;
+        }
+    };
     assert_eq!(
         echo.attr("from"),
         Some("juliet\\40localhost@echo.localhost/gatehouse")
     );
-    // And nothing at all reached Juliet.
+    // And nothing at all reached Juliet: the first stanza to her is the
+    // answer to her own ping, sent after all of the above.
     w.link
-        .expect_silence(std::time::Duration::from_millis(300))
+        .send(&format!(
+            "<iq type='get' id='barrier' from='{JULIET}/pc' to='{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
+        ))
         .await;
+    loop {
+        let el = w.link.recv().await;
+        if el.attr("to").is_some_and(|to| to.starts_with(JULIET)) {
+            assert_eq!(el.attr("id"), Some("barrier"), "{el:?}");
+            assert_eq!(el.attr("type"), Some("result"));
+            break;
+        }
+    }
 }
