@@ -75,11 +75,42 @@ async fn a_reload_under_load_answers_every_message_once_in_order() {
         assert_eq!(answer, &expected, "answer {i}: once, in order, one switch");
     }
 
-    // A broken file is refused; the running code serves on.
+    // A broken file is refused (the watcher counts a failed reload; this
+    // is the only test that writes one); the running code serves on.
+    let failed = || {
+        gatehouse::metrics::METRICS
+            .reloads
+            .get_or_create(&vec![("outcome", "failed".to_owned())])
+            .get()
+    };
+    let before = failed();
     replace(&path, b"not a component");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while failed() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the broken file was never looked at"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     w.link.send(&chat("after", "after the broken file")).await;
     assert_eq!(next_echo(&mut w).await, "v2: after the broken file");
+    // And the watcher goes on: a good file after it loads.
+    replace(
+        &path,
+        &std::fs::read(plugin("echo")).expect("the echo build"),
+    );
+    let mut n = 0;
+    loop {
+        n += 1;
+        assert!(n < 100, "the good file after the broken one never loaded");
+        w.link.send(&chat(&format!("good{n}"), "good again")).await;
+        match next_echo(&mut w).await.as_str() {
+            "good again" => break,
+            "v2: good again" => tokio::time::sleep(Duration::from_millis(100)).await,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
 }
 
 /// A file copied over in place (`cp`: no rename, the file truncated and
