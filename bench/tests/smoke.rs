@@ -166,5 +166,11 @@ fn a_minute_of_soak_answers_everything_through_injected_crashes() {
     assert_eq!(report["gateway_error_log_lines"], 10, "{report}");
     assert_eq!(report["gateway_injected_error_log_lines"], 10, "{report}");
     assert!(report["rss_max_kib"].as_u64().is_some_and(|k| k > 1000));
+    // Memory flat: the end within half the warm figure (plus 16 MiB for
+    // allocator slack) of the start, over five crashes and restarts.
+    let warm = report["rss_warm_kib"].as_u64().expect("rss_warm_kib");
+    let end = report["rss_end_kib"].as_u64().expect("rss_end_kib");
+    eprintln!("soak memory: warm {warm} KiB, end {end} KiB");
+    assert!(end <= warm * 3 / 2 + 16 * 1024, "memory grew: {report}");
     assert_costs(&report);
 }
