@@ -7,7 +7,10 @@ retractions with the ids they reference, the avatar fetched through XEP-0084
 (its SHA-1 checked), the vCard fetched, the carbon of the message "sent from
 another client". Phase `after` (run once the gateway was restarted) checks
 that no roster push arrives and that a correction of a message from before
-the restart still maps. One JSON object on stdout.
+the restart still maps; it logs in before the gateway is killed (it prints
+READY and waits for a line on stdin, the test's word that the gateway was
+restarted and logged the session in again), so that a roster push the
+restart made again would reach it. One JSON object on stdout.
 
 Usage: commands.py --server HOST:PORT --gateway JID --phase before|after
                    [--carbon-wait SECONDS]
@@ -73,6 +76,7 @@ class Observer(Client):
         self.seen = []
         self.carbons = []
         self.pushes = []
+        self.push_items = []
         self.register_plugin("xep_0280")
         self.add_event_handler("carbon_sent", self.on_carbon)
         # slixmpp's "message" event only fires for messages with a body;
@@ -93,6 +97,10 @@ class Observer(Client):
     def on_roster_update(self, iq):
         if iq["type"] == "set":
             self.pushes.extend(str(jid) for jid in iq["roster"]["items"])
+            for jid, item in iq["roster"]["items"].items():
+                self.push_items.append(
+                    {"jid": str(jid), "name": item["name"], "subscription": item["subscription"]}
+                )
 
     async def wait_for(self, what, match):
         deadline = time.monotonic() + TIMEOUT
@@ -234,6 +242,12 @@ async def after(client, gateway, report):
     report["saw"] = (await client.wait_for("the plugin's view", lambda m: m["body"].startswith("saw correction")))["body"]
     await asyncio.sleep(1)
     report["pushes_after_restart"] = client.pushes
+    # A push that only says again what the roster held before the kill is
+    # a duplicate; one that changes it (the plugin's fill renaming a contact
+    # or adding back one that left) is news.
+    report["repeated_pushes"] = [
+        p for p in client.push_items if client.before_kill.get(p["jid"]) == (p["name"], p["subscription"])
+    ]
 
 
 async def main():
@@ -252,6 +266,14 @@ async def main():
     client.connect(host, int(port))
     await asyncio.wait_for(client.ready.wait(), TIMEOUT)
     report = {}
+    if args.phase == "after":
+        # Online across the kill and the restart: every push is seen.
+        client.before_kill = {
+            str(jid): (client.client_roster[jid]["name"], client.client_roster[jid]["subscription"])
+            for jid in client.client_roster
+        }
+        print("READY", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     if args.phase == "before":
         await before(client, args.gateway, report, args.carbon_wait)
     else:
