@@ -102,7 +102,11 @@ pub fn each_command_shows_on_the_client_and_ids_survive_a_restart(plugin: &str, 
             report = Some(line);
         }
     }
-    assert!(script.wait().expect("commands.py ends").success(), "{}", gateway.log());
+    assert!(
+        script.wait().expect("commands.py ends").success(),
+        "{}",
+        gateway.log()
+    );
     let after: serde_json::Value = serde_json::from_str(&report.unwrap_or_default())
         .unwrap_or_else(|e| panic!("no report ({e}): {}", gateway.log()));
     assert_eq!(
