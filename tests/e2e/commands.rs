@@ -96,7 +96,7 @@ pub fn each_command_shows_on_the_client_and_ids_survive_a_restart(plugin: &str, 
         let line = line.expect("the script's output");
         if line == "READY" {
             gateway.kill_and_restart();
-            gateway.wait_log("logged in", 2);
+            gateway.wait_log("login: logged in", 2);
             std::io::Write::write_all(&mut to_script, b"done\n").expect("answer the script");
         } else {
             report = Some(line);

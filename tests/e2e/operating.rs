@@ -12,7 +12,14 @@ use gatehouse_tests::{GATEWAY, SECRET};
 fn sigterm_logs_everyone_out_and_leaves_the_database_consistent() {
     let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
     prosody.register_user("romeo", "pass");
-    let mut gateway = GatewayProcess::start_plugin(&prosody.component_address(), "echo");
+    // Paced at 10 a second (bursts of 20): most of the burst below still
+    // waits in the queue when the signal comes, and must be written.
+    let mut gateway = GatewayProcess::start_gateway(
+        &prosody.component_address(),
+        GATEWAY,
+        "echo",
+        "messages_per_second = 10",
+    );
     let contacts = 3;
     let out = run_script(
         "shutdown.py",
@@ -85,7 +92,7 @@ fn sigterm_logs_everyone_out_and_leaves_the_database_consistent() {
 
     // And a restart picks up from it: the session logs in again.
     gateway.start_again();
-    gateway.wait_log("logged in", 2);
+    gateway.wait_log("login: logged in", 2);
 }
 
 #[test]

@@ -34,9 +34,14 @@ async def main():
     presences = []
     arrived = asyncio.Event()
 
+    # How many messages had come when the gateway said it was leaving.
+    gone_at = []
+
     def on_presence(p):
         if p["from"].domain == gw:
             presences.append({"from": str(p["from"]), "type": p["type"], "status": p["status"]})
+            if str(p["from"]) == gw and p["type"] == "unavailable" and not gone_at:
+                gone_at.append(len(client.messages))
             arrived.set()
 
     client.add_event_handler("presence", on_presence)
@@ -68,7 +73,7 @@ async def main():
         arrived.clear()
         await asyncio.wait_for(arrived.wait(), TIMEOUT)
     # The burst messages that came before the gateway's unavailable.
-    gone = len(client.messages)
+    gone = gone_at[0]
     before_gone = [m["body"] for m in client.messages[: gone] if m["body"].startswith("burst ")]
     # Let whatever else was sent arrive.
     await asyncio.sleep(0.5)

@@ -143,6 +143,18 @@ async fn characters_xml_cannot_carry_are_taken_out() {
     );
 }
 
+/// The text of the first element named `name` under `element`, at any
+/// depth.
+fn find_text(element: &minidom::Element, name: &str) -> Option<String> {
+    element.children().find_map(|child| {
+        if child.name() == name {
+            Some(child.text())
+        } else {
+            find_text(child, name)
+        }
+    })
+}
+
 /// The text cap holds for names, statuses and corrections too: a name or
 /// a status past it is not kept (those calls return nothing), so no push
 /// or presence carries it, while one at the cap goes out; a correction
@@ -152,49 +164,38 @@ async fn names_statuses_and_corrections_are_capped_like_texts() {
     let mut w = probe_session(CAPS).await;
     let roster = "jabber:iq:roster";
     for (command, set) in [("name", "name set"), ("status", "status set")] {
-        assert_eq!(ask_probe(&mut w, &format!("{command} 1025")).await, set);
-        w.link
-            .send(&format!(
-                "<message type='chat' id='ok' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{command} 1024</body></message>"
-            ))
-            .await;
-        // What reaches the user up to the second answer: the value at the
-        // cap, never the one past it.
-        let mut at_cap = false;
-        loop {
-            let el = w.link.recv().await;
-            let name = el
-                .get_child("query", roster)
-                .and_then(|q| q.get_child("item", roster))
-                .and_then(|i| i.attr("name"))
-                .map(str::len);
-            let status = el
-                .is("presence", NS)
-                .then(|| child_text(&el, "status", NS))
-                .flatten()
-                .map(|s| s.len());
-            let len = if command == "name" { name } else { status };
-            assert_ne!(len, Some(1025), "{command} past the cap went out");
-            at_cap |= len == Some(1024);
-            if child_text(&el, "body", NS).as_deref() == Some(set) {
-                break;
-            }
-        }
-        if !at_cap {
-            // The value at the cap may come just after the answer.
-            let el = w
-                .link
-                .recv_until("the value at the cap", |e| {
-                    let name = e
-                        .get_child("query", roster)
-                        .and_then(|q| q.get_child("item", roster))
-                        .and_then(|i| i.attr("name"))
-                        .map(str::len);
-                    let status = child_text(e, "status", NS).map(|s| s.len());
-                    name == Some(1024) || status == Some(1024)
-                })
+        // Past the cap, then at it: from the first command on, no roster
+        // item, nick or status of 1025 bytes goes out, and one of 1024 does.
+        for (size, id) in [(1025, "past"), (1024, "at")] {
+            w.link
+                .send(&format!(
+                    "<message type='chat' id='{id}' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{command} {size}</body></message>"
+                ))
                 .await;
-            assert!(el.is("iq", NS) || el.is("presence", NS));
+        }
+        let mut answers = 0;
+        let mut at_cap = false;
+        while answers < 2 || !at_cap {
+            let el = w.link.recv().await;
+            let lengths = [
+                el.get_child("query", roster)
+                    .and_then(|q| q.get_child("item", roster))
+                    .and_then(|i| i.attr("name"))
+                    .map(str::len),
+                find_text(&el, "nick").map(|n| n.len()),
+                el.is("presence", NS)
+                    .then(|| child_text(&el, "status", NS))
+                    .flatten()
+                    .map(|s| s.len()),
+            ];
+            assert!(
+                !lengths.contains(&Some(1025)),
+                "{command} past the cap went out: {el:?}"
+            );
+            at_cap |= lengths.contains(&Some(1024));
+            if child_text(&el, "body", NS).as_deref() == Some(set) {
+                answers += 1;
+            }
         }
     }
     // Each `correct` first sends the message it then corrects.

@@ -478,10 +478,10 @@ impl Config {
                     ),
                 );
             }
-            if !(1..=300_000).contains(&gateway.login_retry_ms) {
+            if !(100..=300_000).contains(&gateway.login_retry_ms) {
                 return bad(
                     format!("gateway[{i}].login_retry_ms"),
-                    "must be from 1 to 300000 (five minutes)",
+                    "must be from 100 to 300000 (five minutes)",
                 );
             }
             if !(1..=4096).contains(&gateway.memory_mb) {

@@ -160,7 +160,7 @@ impl Session {
             .min(MAX_RETRY);
         tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, retry_in = ?delay, "login failed");
         let wait = match delay.as_millis() {
-            ms if ms < 1000 => format!("{ms} ms"),
+            ms if ms % 1000 != 0 => format!("{ms} ms"),
             _ => format!("{} s", delay.as_secs()),
         };
         self.tell(&format!("Could not log in: {reason}. Retrying in {wait}."));
