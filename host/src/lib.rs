@@ -12,27 +12,31 @@
 //!   gateway JID, a user's session, an answer to the gateway's own request,
 //!   or an error reply.
 //! - [`gateway`]: one per configured plugin: service discovery,
-//!   registration (XEP-0077), ad-hoc commands (XEP-0050), the users'
-//!   presences, the table of sessions.
+//!   registration (XEP-0077, each run as a task of its own, one user's in
+//!   order), ad-hoc commands (XEP-0050), the users' presences, the table
+//!   of sessions.
 //! - [`session`]: one actor per registered user: a mailbox, a plugin
 //!   instance, events handled one at a time, in order; the one call path
 //!   that contains a crash; login and retries; the host side of every
 //!   import (key-value store, timers, streams, HTTP, log).
 //! - [`plugin`]: wasmtime, knowing nothing of sessions: the engine and its
 //!   epoch ticker, compiling and linking a plugin, instances and the one
-//!   path every export call takes, the gateway's own service instance.
+//!   path every export call takes, the gateway's own service instance, and
+//!   the one checked way to the network (grants, resolve-check-connect,
+//!   raw `wasi:http`).
 //!
 //! The way out mirrors it: the plugin's imports act on the [`roster`]
 //! (slidge's `LegacyRoster` and `LegacyContact`), whose operations produce
 //! the stanzas they mean; after each call the session hands them to the
-//! gateway's [`sender`], which commits the database before it passes a
-//! batch to the link, so a stanza never acknowledges a write a kill could
-//! undo.
+//! gateway's [`sender`], which takes from each session's paced queue in
+//! turn, commits the database before it passes a batch to the link (so a
+//! stanza never acknowledges a write a kill could undo), and takes out of
+//! each stanza what XML cannot carry.
 //!
 //! Below both ways: [`context`] holds what every part of a gateway shares
 //! (its settings, the outbox, stanza ids, the server's XEP-0356 grants,
 //! roster-push tracking); [`store`] is SQLite (schema, migrations, every
-//! query); [`stanza`] builds and parses the stanzas, one XEP family per
+//! query, the retention of the message id map); [`stanza`] builds and parses the stanzas, one XEP family per
 //! module.
 //!
 //! Around them: [`supervisor`] starts every gateway of a configuration,
