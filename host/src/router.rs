@@ -16,7 +16,7 @@ use jid::Jid;
 use tokio::sync::{mpsc, oneshot, watch};
 use xmpp_parsers::{
     iq::Iq,
-    message::{Id, Message, MessageType},
+    message::{Id, Message},
     ping::Ping,
     presence::{Presence, Type as PresenceType},
     stanza::Stanza,
@@ -28,7 +28,7 @@ use crate::gateway::Gateway;
 use crate::link::{InvalidStanza, LinkEvent, server_domain};
 use crate::session::{Runtime, SessionEvent};
 use crate::stanza::{
-    error::{iq_error, message_error, presence_error, stanza_error},
+    error::{error_reply, iq_error, message_error, presence_error, stanza_error},
     privilege::Privileges,
 };
 
@@ -168,24 +168,19 @@ fn on_answer(ctx: &GatewayContext, iq: &Iq, settle_ping: &str) -> Answered {
 
 /// A stanza to a puppet from someone with no session: `registration-required`.
 fn refuse_unregistered(ctx: &GatewayContext, stanza: Stanza) {
-    let error = || {
-        stanza_error(
-            DefinedCondition::RegistrationRequired,
-            "you are not registered with this gateway",
-        )
-    };
+    let error = stanza_error(
+        DefinedCondition::RegistrationRequired,
+        "you are not registered with this gateway",
+    );
     match stanza {
-        Stanza::Message(m) if m.type_ != MessageType::Error => {
-            ctx.outbox
-                .send(message_error(m.from, m.to, m.id.map(|id| id.0), error()));
-        }
-        Stanza::Iq(Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. }) => {
-            ctx.outbox.send(iq_error(from, to, &id, error()));
-        }
         Stanza::Presence(p) if matches!(p.type_, PresenceType::Probe | PresenceType::Subscribe) => {
-            ctx.outbox.send(presence_error(p.from, p.to, p.id, error()));
+            ctx.outbox.send(presence_error(p.from, p.to, p.id, error));
         }
-        _ => {}
+        stanza => {
+            if let Some(reply) = error_reply(stanza, error) {
+                ctx.outbox.send(reply);
+            }
+        }
     }
 }
 

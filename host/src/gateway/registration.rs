@@ -16,7 +16,6 @@ use std::sync::Arc;
 use jid::BareJid;
 use tokio::sync::mpsc;
 use xmpp_parsers::{
-    iq::Iq,
     presence::Type as PresenceType,
     stanza::Stanza,
     stanza_error::{DefinedCondition, StanzaError},
@@ -368,23 +367,12 @@ fn internal(e: &dyn std::fmt::Display) -> StanzaError {
 
 /// Refuses a stanza that found no room among those held.
 fn refuse_held(ctx: &Arc<GatewayContext>, stanza: Stanza) {
-    use crate::stanza::error::{iq_error, message_error};
-    use xmpp_parsers::message::MessageType;
-    let error = || {
-        stanza_error(
-            DefinedCondition::ResourceConstraint,
-            "your registration is being handled: try again in a moment",
-        )
-    };
-    match stanza {
-        Stanza::Message(m) if m.type_ != MessageType::Error => {
-            ctx.outbox
-                .send(message_error(m.from, m.to, m.id.map(|id| id.0), error()));
-        }
-        Stanza::Iq(Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. }) => {
-            ctx.outbox.send(iq_error(from, to, &id, error()));
-        }
-        _ => {}
+    let error = stanza_error(
+        DefinedCondition::ResourceConstraint,
+        "your registration is being handled: try again in a moment",
+    );
+    if let Some(reply) = crate::stanza::error::error_reply(stanza, error) {
+        ctx.outbox.send(reply);
     }
 }
 

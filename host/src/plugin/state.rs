@@ -87,13 +87,11 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if maximum.is_some_and(|max| desired > max) {
+        if let Some(max) = maximum
+            && desired > max
+        {
             self.exceeded = true;
-            return Err(GrowthRefused::Memory {
-                desired,
-                cap: maximum.unwrap_or(desired),
-            }
-            .into());
+            return Err(GrowthRefused::Memory { desired, cap: max }.into());
         }
         self.grow(current, desired)
     }

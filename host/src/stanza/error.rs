@@ -10,6 +10,7 @@ use xmpp_parsers::{
     iq::Iq,
     message::{Id, Message, MessageType},
     presence::{Presence, Type as PresenceType},
+    stanza::Stanza,
     stanza_error::{DefinedCondition, ErrorType, StanzaError},
 };
 
@@ -79,6 +80,20 @@ pub fn presence_error(
     reply.id = id;
     reply.payloads.push(error.into());
     reply
+}
+
+/// The error reply to a message or a request (`get`, `set`); None for
+/// what gets none this way (an error, a result, a presence).
+pub fn error_reply(stanza: Stanza, error: StanzaError) -> Option<Stanza> {
+    match stanza {
+        Stanza::Message(m) if m.type_ != MessageType::Error => {
+            Some(message_error(m.from, m.to, m.id.map(|id| id.0), error).into())
+        }
+        Stanza::Iq(Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. }) => {
+            Some(iq_error(from, to, &id, error).into())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
