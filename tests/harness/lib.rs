@@ -239,11 +239,23 @@ pub fn register_iq(user: &str, id: &str, username: &str, contacts: &str) -> Stri
 }
 
 /// A free TCP port on loopback (bound then released).
+///
+/// Never the same port twice in one test process: tests run in parallel,
+/// and a port one test picked (and released for its server to bind) could
+/// otherwise come back to another, whose gateway would then reach the
+/// wrong server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if GIVEN.lock().unwrap_or_else(|p| p.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Waits until something listens on a loopback port.
