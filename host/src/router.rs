@@ -29,6 +29,7 @@ use crate::link::{InvalidStanza, LinkEvent, server_domain};
 use crate::session::{Runtime, SessionEvent};
 use crate::stanza::{
     error::{error_reply, iq_error, message_error, presence_error, stanza_error},
+    ns,
     privilege::Privileges,
 };
 
@@ -109,11 +110,30 @@ async fn route(gateway: &mut Gateway, stanza: Stanza, settle_ping: &str) {
         return;
     }
     if from.node().is_none() && from.domain() != ctx.jid.domain() {
-        // From a server domain: its XEP-0356 grants.
-        if let Stanza::Message(m) = &stanza
-            && let Some(granted) = Privileges::from_message_payloads(&m.payloads)
-        {
-            ctx.set_privileges(from.domain().as_str(), granted);
+        // From a server domain: its XEP-0356 grants; a request (a ping,
+        // the server checking on its component) is answered, as every iq
+        // get or set must be (RFC 6120 §8.2.3).
+        match stanza {
+            Stanza::Message(m) => {
+                if let Some(granted) = Privileges::from_message_payloads(&m.payloads) {
+                    ctx.set_privileges(from.domain().as_str(), granted);
+                }
+            }
+            Stanza::Iq(Iq::Get {
+                from,
+                to,
+                id,
+                payload,
+            }) if payload.is("ping", ns::PING) => {
+                ctx.outbox.send(Iq::Result {
+                    from: to,
+                    to: from,
+                    id,
+                    payload: None,
+                });
+            }
+            Stanza::Iq(iq @ (Iq::Get { .. } | Iq::Set { .. })) => refuse_server_request(&ctx, iq),
+            _ => {}
         }
         return;
     }
@@ -141,6 +161,16 @@ async fn route(gateway: &mut Gateway, stanza: Stanza, settle_ping: &str) {
                 refuse_unregistered(&ctx, stanza);
             }
         }
+    }
+}
+
+/// A server domain's request other than a ping: nothing here serves it.
+fn refuse_server_request(ctx: &GatewayContext, iq: Iq) {
+    if let Some(reply) = error_reply(
+        iq.into(),
+        stanza_error(DefinedCondition::ServiceUnavailable, ""),
+    ) {
+        ctx.outbox.send(reply);
     }
 }
 

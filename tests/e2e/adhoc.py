@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
@@ -139,7 +140,10 @@ async def register(client, gateway, contacts):
     iq = client.make_iq_set(ito=gateway)
     iq.append(register_form(client.boundjid.user, contacts))
     await iq.send(timeout=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
     while len(client.gateway_roster(gateway)) < contacts:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the roster never held {contacts} contacts")
         await asyncio.sleep(0.05)
 
 

@@ -140,8 +140,8 @@ async def before(client, gateway, report, carbon_wait):
     iq = client.make_iq_set(ito=gateway)
     iq.append(register_form("romeo", 2))
     await iq.send(timeout=TIMEOUT)
-    while len(client.complete_roster(gateway)) < 2:
-        await asyncio.sleep(0.05)
+    if not await until(lambda: len(client.complete_roster(gateway)) >= 2, TIMEOUT):
+        raise TimeoutError(f"the roster never held 2 contacts: {client.complete_roster(gateway)}")
     await client.plugin["xep_0280"].enable()
 
     client.say(contact, "m1", "hello ✓")

@@ -56,6 +56,32 @@ fn stanza() {
     replay("stanza", fuzz::stanza);
 }
 
+/// The stanza corpus's inputs that are not a stanza at all (malformed
+/// XML, not UTF-8), fed to the link as bytes: each costs a reconnection,
+/// so a spread of at most 40 of them, always the same ones.
+#[test]
+fn malformed_input_breaks_only_the_link() {
+    let broken: Vec<_> = inputs("stanza")
+        .into_iter()
+        .filter(|(_, data)| !fuzz::is_stanza_text(data))
+        .collect();
+    assert!(
+        !broken.is_empty(),
+        "the stanza corpus has no malformed input"
+    );
+    let step = broken.len().div_ceil(40);
+    let chosen: Vec<_> = broken.iter().step_by(step).collect();
+    for (path, data) in &chosen {
+        let outcome = std::panic::catch_unwind(|| fuzz::raw(data));
+        assert!(outcome.is_ok(), "{} fails on the link", path.display());
+    }
+    eprintln!(
+        "raw: {} of {} malformed inputs fed to the link",
+        chosen.len(),
+        broken.len()
+    );
+}
+
 #[test]
 fn imports() {
     replay("imports", fuzz::imports);

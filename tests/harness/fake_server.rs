@@ -147,6 +147,16 @@ impl FakeLink {
         }
     }
 
+    /// Writes `bytes` as they are (malformed XML, say) and closes the
+    /// connection, as a broken server would.
+    pub async fn send_raw_and_close(self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let mut socket = self.stream.into_inner();
+        // The gateway may close first, on the first bad byte.
+        let _ = socket.write_all(bytes).await;
+        let _ = socket.flush().await;
+    }
+
     /// Closes the connection as a crashed server would.
     pub fn drop_connection(self) {
         drop(self.stream);

@@ -103,7 +103,8 @@ pub fn registration(data: &[u8]) {
 /// with a registered user, shared by every input of a run.
 struct World {
     runtime: tokio::runtime::Runtime,
-    wire: Mutex<Wire>,
+    /// None only while [`raw`] has the link down.
+    wire: Mutex<Option<Wire>>,
 }
 
 static PANICKED: AtomicBool = AtomicBool::new(false);
@@ -167,7 +168,7 @@ impl World {
         let wire = runtime.block_on(wire);
         World {
             runtime,
-            wire: Mutex::new(wire),
+            wire: Mutex::new(Some(wire)),
         }
     }
 }
@@ -192,7 +193,8 @@ fn catch_panics() {
 /// plugin), never panic, keep the link, and answer a ping after it.
 pub fn imports(data: &[u8]) {
     let world = probe_world();
-    let mut wire = world.wire.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = world.wire.lock().unwrap_or_else(|p| p.into_inner());
+    let wire = guard.as_mut().expect("the fuzz world's link");
     let n = PINGS.fetch_add(1, Ordering::SeqCst);
     let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
     world.runtime.block_on(async {
@@ -255,12 +257,14 @@ pub fn imports(data: &[u8]) {
 /// An inbound stanza through the whole gateway: the link's parser, the
 /// router, the gateway or the user's session, the plugin. Any well-formed
 /// `<message>`, `<presence>` or `<iq>` is sent as it is; the gateway must
-/// neither panic nor stop answering (a ping after each input).
+/// neither panic nor stop answering (a ping after each input), and must
+/// answer every `get` or `set` iq it can address, with a result or an
+/// error (RFC 6120 §8.2.3), to its sender, under its id.
 pub fn stanza(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    // Malformed XML is a stream error, not a stanza: out of scope here.
+    // Malformed XML is a stream error, not a stanza: see [`raw`].
     let Some(element) = parse_element(text) else {
         return;
     };
@@ -271,22 +275,46 @@ pub fn stanza(data: &[u8]) {
     {
         return;
     }
+    let expected = expected_reply(&element);
     let world = world();
-    let mut wire = world.wire.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = world.wire.lock().unwrap_or_else(|p| p.into_inner());
+    let wire = guard.as_mut().expect("the fuzz world's link");
     let n = PINGS.fetch_add(1, Ordering::SeqCst);
     world.runtime.block_on(async {
         wire.link.send_element(&element).await;
-        let id = format!("fuzz-ping-{n}");
+        let ping = format!("fuzz-ping-{n}");
         wire.link
             .send(&format!(
-                "<iq type='get' id='{id}' from='romeo@localhost/fuzz' to='{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
+                "<iq type='get' id='{ping}' from='romeo@localhost/fuzz' to='{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
             ))
             .await;
-        wire.link
-            .recv_until("the gateway's answer to a ping", |e| {
-                e.attr("id") == Some(id.as_str())
-            })
-            .await;
+        // The reply to the input may come before or after the ping's (a
+        // session answers in its own time): wait for both.
+        let mut replied = expected.is_none();
+        let mut pinged = false;
+        while !(replied && pinged) {
+            let e = wire
+                .link
+                .recv_until("the answers to the input and to the ping", |e| {
+                    e.attr("id") == Some(ping.as_str())
+                        || expected.as_ref().is_some_and(|(id, _)| e.attr("id") == Some(id.as_str()))
+                })
+                .await;
+            if e.attr("id") == Some(ping.as_str()) && e.attr("type") == Some("result") {
+                pinged = true;
+                continue;
+            }
+            if let Some((_, sender)) = &expected {
+                assert!(
+                    e.is("iq", crate::fake_server::NS)
+                        && matches!(e.attr("type"), Some("result" | "error")),
+                    "the answer to {text:?} is not an iq result or error: {}",
+                    String::from(&e)
+                );
+                assert_eq!(e.attr("to"), Some(sender.as_str()), "the answer to {text:?} goes to its sender");
+                replied = true;
+            }
+        }
         if text.contains("remove") {
             // The input may have unregistered the user: register again,
             // so that later inputs still reach a session.
@@ -297,6 +325,88 @@ pub fn stanza(data: &[u8]) {
         !PANICKED.load(Ordering::SeqCst),
         "the gateway panicked on {text:?}"
     );
+}
+
+/// The (id, sender) an iq `get` or `set` must be answered under: only one
+/// with an id that is not the ping's own prefix, from and to valid JIDs,
+/// to this gateway's domain (the server routes nothing else to it).
+fn expected_reply(element: &Element) -> Option<(String, String)> {
+    if !element.is("iq", crate::fake_server::NS)
+        || !matches!(element.attr("type"), Some("get" | "set"))
+    {
+        return None;
+    }
+    let id = element.attr("id")?;
+    if id.starts_with("fuzz-") {
+        return None;
+    }
+    let from = jid::Jid::new(element.attr("from")?).ok()?;
+    let to = jid::Jid::new(element.attr("to")?).ok()?;
+    if to.domain().as_str() != GATEWAY {
+        return None;
+    }
+    Some((id.to_owned(), from.to_string()))
+}
+
+/// Bytes that are not a well-formed stanza (malformed XML, not UTF-8),
+/// written to the gateway's link by a broken server that then closes it:
+/// the gateway must not panic, must connect again, and must answer a ping
+/// on the new link, the user's session still there.
+pub fn raw(data: &[u8]) {
+    let world = world();
+    let mut guard = world.wire.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(Wire {
+        server,
+        link,
+        gateway,
+    }) = guard.take()
+    else {
+        panic!("an earlier input left the fuzz world without a link");
+    };
+    let n = PINGS.fetch_add(1, Ordering::SeqCst);
+    let (wire, answer) = world.runtime.block_on(async {
+        link.send_raw_and_close(data).await;
+        let link = Wire::connect(&server, true).await;
+        let mut wire = Wire {
+            server,
+            link,
+            gateway,
+        };
+        let ping = format!("fuzz-ping-{n}");
+        wire.link
+            .send(&format!(
+                "<iq type='get' id='{ping}' from='romeo@localhost/fuzz' to='c0@{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
+            ))
+            .await;
+        let answer = wire
+            .link
+            .recv_until("the answer to a ping after the broken link", |e| {
+                e.attr("id") == Some(ping.as_str())
+            })
+            .await;
+        (wire, answer)
+    });
+    // The world goes back before any assertion, so that a failure here
+    // is this input's alone.
+    *guard = Some(wire);
+    drop(guard);
+    assert_eq!(
+        answer.attr("type"),
+        Some("result"),
+        "the user's session answers on the new link: {}",
+        String::from(&answer)
+    );
+    assert!(
+        !PANICKED.load(Ordering::SeqCst),
+        "the gateway panicked on {:?}",
+        String::from_utf8_lossy(data)
+    );
+}
+
+/// Whether an input is UTF-8 that parses as one element (what [`stanza`]
+/// sends; the rest is for [`raw`]).
+pub fn is_stanza_text(data: &[u8]) -> bool {
+    std::str::from_utf8(data).is_ok_and(|text| parse_element(text).is_some())
 }
 
 /// Parses an input as one element; a root without a namespace (a bare

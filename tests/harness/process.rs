@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::{GATEWAY, SECRET, plugin, workspace};
 
@@ -276,20 +277,53 @@ pub fn run_client(args: &[String]) -> serde_json::Value {
     run_script("client.py", args)
 }
 
-/// Runs a Python script of `tests/e2e` and parses the JSON it prints.
+/// The longest a test client script may run: every wait inside it has a
+/// bound of its own, so one past this is stuck, and is killed so that CI
+/// never hangs on it.
+const SCRIPT_WAIT: Duration = Duration::from_secs(300);
+
+/// Runs a Python script of `tests/e2e` and parses the JSON it prints; a
+/// script still running after [`SCRIPT_WAIT`] is killed and fails the test
+/// with what it printed.
 pub fn run_script(script: &str, args: &[String]) -> serde_json::Value {
-    let output = Command::new(python())
+    let mut child = Command::new(python())
         .arg(workspace().join("tests/e2e").join(script))
         .args(args)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run the python client");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + SCRIPT_WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the python client") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let Some(status) = status else {
+        panic!("{script} still ran after {SCRIPT_WAIT:?}, killed:\n{stdout}\n{stderr}");
+    };
     assert!(
-        output.status.success(),
-        "client failed ({}):\n{}\n{}",
-        output.status,
-        stdout,
-        String::from_utf8_lossy(&output.stderr)
+        status.success(),
+        "client failed ({status}):\n{stdout}\n{stderr}"
     );
     serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("client output is not JSON ({e}): {stdout}"))

@@ -129,3 +129,36 @@ async fn unsupported_requests_are_not_implemented() {
         "feature-not-implemented",
     );
 }
+
+#[tokio::test]
+async fn a_servers_requests_are_answered() {
+    let mut w = Wire::start(true).await;
+    // The server checking on its component: a ping from its domain.
+    w.link
+        .send(&format!(
+            "<iq type='get' id='srv-ping' from='localhost' to='{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
+        ))
+        .await;
+    let pong = w.link.recv().await;
+    assert_eq!(pong.attr("id"), Some("srv-ping"));
+    assert_eq!(pong.attr("type"), Some("result"));
+    assert_eq!(pong.attr("to"), Some("localhost"));
+    assert_eq!(pong.attr("from"), Some(GATEWAY));
+    // Anything else it asks (found by fuzzing: it went unanswered).
+    w.link
+        .send(&format!(
+            "<iq type='set' id='r3' from='romeomeot/pc' to='{GATEWAY}'><query xmlns='jabber:i:qregister'/></iq>"
+        ))
+        .await;
+    let refused = w.link.recv().await;
+    assert_eq!(refused.attr("id"), Some("r3"));
+    assert_eq!(refused.attr("type"), Some("error"));
+    assert_eq!(refused.attr("to"), Some("romeomeot/pc"));
+    assert!(
+        refused.get_child("error", NS).is_some_and(
+            |e| e.has_child("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas")
+        ),
+        "{}",
+        String::from(&refused)
+    );
+}
