@@ -15,8 +15,8 @@
 //   up and those the exports receive): `withContact` disposes each as soon
 //   as it is done instead of waiting for the garbage collector.
 
-import * as roster from "gatehouse:gateway/roster@0.2.0";
-import * as session from "gatehouse:gateway/session@0.2.0";
+import * as roster from "gatehouse:gateway/roster@0.3.0";
+import * as session from "gatehouse:gateway/session@0.3.0";
 
 const MAX_CONTACTS = 100000;
 const SHOWS = ["online", "away", "xa", "dnd", "offline"];
@@ -391,6 +391,47 @@ export const plugin = {
     withContact(contact, (contact) =>
       refusing(() => echo(contact, `saw reactions ${legacyMsgId}: ${emojis.join(" ")}`)),
     );
+  },
+
+  // Groups (ECHO.md "Groups") are the Rust build's only, for now: this
+  // build has none, and says so to a user who joins one by JID.
+  fillBookmarks() {},
+  fillParticipants(muc) {
+    withContact(muc, () => {});
+  },
+  updateMucInfo(muc) {
+    withContact(muc, () => {});
+  },
+  backfill(muc, _before) {
+    withContact(muc, () => {});
+  },
+  jidUsernameToMucLegacyId(_username, unescaped) {
+    throw `${unescaped} is not a group on the echo network (the JavaScript build has no groups yet)`;
+  },
+  mucLegacyIdToJidUsername(_legacyId) {
+    return null;
+  },
+  onMucText(muc, _message) {
+    withContact(muc, () => {});
+    throw "the JavaScript build of the echo network has no groups yet";
+  },
+  onMucCorrect(muc, _legacyMsgId, _body) {
+    withContact(muc, () => {});
+    throw "the JavaScript build of the echo network has no groups yet";
+  },
+  onMucRetract(muc, _legacyMsgId) {
+    withContact(muc, () => {});
+    throw "the JavaScript build of the echo network has no groups yet";
+  },
+  onMucReact(muc, _legacyMsgId, _emojis) {
+    withContact(muc, () => {});
+    throw "the JavaScript build of the echo network has no groups yet";
+  },
+  onMucDisplayed(muc, _legacyMsgId) {
+    withContact(muc, () => {});
+  },
+  onMucChatState(muc, _state) {
+    withContact(muc, () => {});
   },
 };
 

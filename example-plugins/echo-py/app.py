@@ -18,7 +18,7 @@ from typing import List, Optional, Tuple
 
 from componentize_py_types import Err, Result
 from wit_world import exports
-from wit_world.imports import roster, session
+from wit_world.imports import groups, roster, session
 from wit_world.imports.types import (
     ChatState,
     FieldKind,
@@ -365,6 +365,55 @@ class Plugin(exports.Plugin):
                 echo(contact, f"saw reactions {legacy_msg_id}: {' '.join(emojis)}")
             except Refused as e:
                 raise Err(str(e)) from None
+
+    # Groups (ECHO.md "Groups") are the Rust build's only, for now: this
+    # build has none, and says so to a user who joins one by JID.
+    NO_GROUPS = "the Python build of the echo network has no groups yet"
+
+    def fill_bookmarks(self) -> None:
+        pass
+
+    def fill_participants(self, muc: groups.Muc) -> None:
+        with muc:
+            pass
+
+    def update_muc_info(self, muc: groups.Muc) -> None:
+        with muc:
+            pass
+
+    def backfill(self, muc: groups.Muc, before: Optional[groups.ArchiveBound]) -> None:
+        with muc:
+            pass
+
+    def jid_username_to_muc_legacy_id(self, username: str, unescaped: str) -> str:
+        raise Err(f"{unescaped} is not a group on the echo network ({self.NO_GROUPS})")
+
+    def muc_legacy_id_to_jid_username(self, legacy_id: str) -> Optional[str]:
+        return None
+
+    def on_muc_text(self, muc: groups.Muc, message: TextMessage) -> Optional[str]:
+        with muc:
+            raise Err(self.NO_GROUPS)
+
+    def on_muc_correct(self, muc: groups.Muc, legacy_msg_id: str, body: str) -> None:
+        with muc:
+            raise Err(self.NO_GROUPS)
+
+    def on_muc_retract(self, muc: groups.Muc, legacy_msg_id: str) -> None:
+        with muc:
+            raise Err(self.NO_GROUPS)
+
+    def on_muc_react(self, muc: groups.Muc, legacy_msg_id: str, emojis: List[str]) -> None:
+        with muc:
+            raise Err(self.NO_GROUPS)
+
+    def on_muc_displayed(self, muc: groups.Muc, legacy_msg_id: str) -> None:
+        with muc:
+            pass
+
+    def on_muc_chat_state(self, muc: groups.Muc, state: ChatState) -> None:
+        with muc:
+            pass
 
 
 # --- A 64×64 PNG of one colour, without zlib ---------------------------------

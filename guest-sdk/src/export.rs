@@ -15,6 +15,7 @@ macro_rules! export_plugin {
         const _: () = {
             use $crate::bindings::exports::gatehouse::gateway::plugin as __exports;
             use $crate::bindings::gatehouse::gateway::roster::Contact as __Contact;
+            use $crate::bindings::gatehouse::gateway::groups::Muc as __Muc;
             ::std::thread_local! {
                 static __PLUGIN: ::core::cell::RefCell<::core::option::Option<$plugin>> =
                     const { ::core::cell::RefCell::new(::core::option::Option::None) };
@@ -122,6 +123,54 @@ macro_rules! export_plugin {
                 ) -> Result<(), String> {
                     let contact = $crate::Contact::from(contact);
                     __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_react(p, contact, &legacy_msg_id, emojis)))
+                }
+                fn fill_bookmarks() -> Result<(), String> {
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::fill_bookmarks(p)))
+                }
+                fn fill_participants(muc: __Muc) -> Result<(), String> {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::fill_participants(p, muc)))
+                }
+                fn update_muc_info(muc: __Muc) -> Result<(), String> {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::update_muc_info(p, muc)))
+                }
+                fn backfill(muc: __Muc, before: Option<$crate::groups::ArchiveBound>) -> Result<(), String> {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::backfill(p, muc, before)))
+                }
+                fn jid_username_to_muc_legacy_id(
+                    username: String,
+                    unescaped: String,
+                ) -> Result<String, String> {
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::jid_username_to_muc_legacy_id(p, &username, &unescaped)))
+                }
+                fn muc_legacy_id_to_jid_username(legacy_id: String) -> Option<String> {
+                    __with(|p| <$plugin as $crate::Plugin>::muc_legacy_id_to_jid_username(p, &legacy_id))
+                }
+                fn on_muc_text(muc: __Muc, message: $crate::TextMessage) -> Result<Option<String>, String> {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_muc_text(p, muc, message)))
+                }
+                fn on_muc_correct(muc: __Muc, legacy_msg_id: String, body: String) -> Result<(), String> {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_muc_correct(p, muc, &legacy_msg_id, &body)))
+                }
+                fn on_muc_retract(muc: __Muc, legacy_msg_id: String) -> Result<(), String> {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_muc_retract(p, muc, &legacy_msg_id)))
+                }
+                fn on_muc_react(muc: __Muc, legacy_msg_id: String, emojis: Vec<String>) -> Result<(), String> {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_muc_react(p, muc, &legacy_msg_id, emojis)))
+                }
+                fn on_muc_displayed(muc: __Muc, legacy_msg_id: String) {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| <$plugin as $crate::Plugin>::on_muc_displayed(p, muc, &legacy_msg_id))
+                }
+                fn on_muc_chat_state(muc: __Muc, state: $crate::ChatState) {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| <$plugin as $crate::Plugin>::on_muc_chat_state(p, muc, state))
                 }
             }
             $crate::bindings::export_bindings!(__GatehouseExport with_types_in $crate::bindings);

@@ -72,6 +72,7 @@
 mod contact;
 mod error;
 mod export;
+pub mod groups;
 pub mod http;
 pub mod session;
 pub mod task;
@@ -80,6 +81,7 @@ pub use contact::{Contact, Roster};
 pub use error::Error;
 #[doc(hidden)]
 pub use error::wit_result;
+pub use groups::{Bookmarks, Muc, Participant};
 
 /// The raw bindings generated from the WIT contract.
 #[allow(missing_docs)]
@@ -321,6 +323,88 @@ pub trait Plugin: Sized + 'static {
     ) -> Result<(), Error> {
         let _ = (contact, legacy_msg_id, emojis);
         Err("this network does not take reactions".into())
+    }
+
+    /// Fills the user's groups: `Bookmarks::by_legacy_id` then
+    /// `Muc::add_to_bookmarks`. Called after `fill_roster` at each login.
+    fn fill_bookmarks(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Fills a room's participants, when the user first joins it in a
+    /// session.
+    fn fill_participants(&mut self, muc: Muc) -> Result<(), Error> {
+        let _ = muc;
+        Ok(())
+    }
+
+    /// A room was just created: set its name, type, subject…
+    fn update_muc_info(&mut self, muc: Muc) -> Result<(), Error> {
+        let _ = muc;
+        Ok(())
+    }
+
+    /// The archive holds nothing older than `before`: send older messages
+    /// with `archive_only` if the network keeps them.
+    fn backfill(&mut self, muc: Muc, before: Option<groups::ArchiveBound>) -> Result<(), Error> {
+        let _ = (muc, before);
+        Ok(())
+    }
+
+    /// The group behind a room JID local part no known room has (the user
+    /// joined it by JID); the default: there is none.
+    fn jid_username_to_muc_legacy_id(
+        &mut self,
+        username: &str,
+        unescaped: &str,
+    ) -> Result<String, Error> {
+        let _ = unescaped;
+        Err(format!("there is no group {username:?} on this network").into())
+    }
+
+    /// The JID local part of a new room, as [`Plugin::legacy_id_to_jid_username`].
+    fn muc_legacy_id_to_jid_username(&mut self, legacy_id: &str) -> Option<String> {
+        let _ = legacy_id;
+        None
+    }
+
+    /// The user wrote to a room; Ok is the message's legacy id, if any.
+    fn on_muc_text(&mut self, muc: Muc, message: TextMessage) -> Result<Option<String>, Error> {
+        let _ = (muc, message);
+        Err("this network does not take group messages".into())
+    }
+
+    /// The user corrected their message in a room.
+    fn on_muc_correct(&mut self, muc: Muc, legacy_msg_id: &str, body: &str) -> Result<(), Error> {
+        let _ = (muc, legacy_msg_id, body);
+        Err("this network does not take corrections".into())
+    }
+
+    /// The user retracted their message in a room.
+    fn on_muc_retract(&mut self, muc: Muc, legacy_msg_id: &str) -> Result<(), Error> {
+        let _ = (muc, legacy_msg_id);
+        Err("this network does not take retractions".into())
+    }
+
+    /// The user reacted to a message in a room.
+    fn on_muc_react(
+        &mut self,
+        muc: Muc,
+        legacy_msg_id: &str,
+        emojis: Vec<String>,
+    ) -> Result<(), Error> {
+        let _ = (muc, legacy_msg_id, emojis);
+        Err("this network does not take reactions".into())
+    }
+
+    /// The user read a room up to this message.
+    fn on_muc_displayed(&mut self, muc: Muc, legacy_msg_id: &str) {
+        let _ = (muc, legacy_msg_id);
+    }
+
+    /// The user's chat state in a room.
+    fn on_muc_chat_state(&mut self, muc: Muc, state: ChatState) {
+        let _ = (muc, state);
     }
 }
 

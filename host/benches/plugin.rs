@@ -102,11 +102,13 @@ fn on_text_send_text(c: &mut Criterion) {
     ));
     let mut roster = Roster::load(ctx.clone(), &user).unwrap();
     let contact = roster.by_legacy_id("c0", None).unwrap();
+    let rooms = gatehouse::groups::Rooms::load(ctx.clone(), &user, &roster).unwrap();
     let (events, _) = tokio::sync::mpsc::unbounded_channel();
     let state = SessionData {
         ctx,
         service: Arc::new(Service::new(runtime.clone())),
         roster,
+        rooms,
         registration: Vec::new(),
         requested_timers: Vec::new(),
         scheduled_timers: 0,

@@ -26,8 +26,10 @@
 //!   raw `wasi:http`).
 //!
 //! The way out mirrors it: the plugin's imports act on the [`roster`]
-//! (slidge's `LegacyRoster` and `LegacyContact`), whose operations produce
-//! the stanzas they mean; after each call the session hands them to the
+//! (slidge's `LegacyRoster` and `LegacyContact`) and on [`groups`]
+//! (`LegacyBookmarks`, `LegacyMUC`, `LegacyParticipant`: the rooms the
+//! gateway serves as a MUC service, with their archive), whose operations
+//! produce the stanzas they mean; after each call the session hands them to the
 //! gateway's [`sender`], which takes from each session's paced queue in
 //! turn, commits the database before it passes a batch to the link (so a
 //! stanza never acknowledges a write a kill could undo), and takes out of
@@ -56,6 +58,7 @@
 pub mod config;
 pub mod context;
 pub mod gateway;
+pub mod groups;
 pub mod link;
 pub mod metrics;
 pub mod plugin;

@@ -57,6 +57,10 @@ const RUST_SDK: &[(&str, &str)] = &[
     ),
     ("src/error.rs", include_str!("../../guest-sdk/src/error.rs")),
     (
+        "src/groups.rs",
+        include_str!("../../guest-sdk/src/groups.rs"),
+    ),
+    (
         "src/export.rs",
         include_str!("../../guest-sdk/src/export.rs"),
     ),

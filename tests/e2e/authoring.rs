@@ -30,11 +30,12 @@ fn check_accepts_the_three_echo_builds() {
         let (ok, report) = check(&plugin(name));
         assert!(ok, "{name}: {report}");
         assert!(
-            report.contains("contract: gatehouse:gateway@0.2.0"),
+            report.contains("contract: gatehouse:gateway@0.3.0"),
             "{report}"
         );
         assert!(
-            report.contains("gatehouse:gateway@0.2.0 (types, roster, session): the contract"),
+            report
+                .contains("gatehouse:gateway@0.3.0 (types, roster, groups, session): the contract"),
             "{report}"
         );
         assert!(
@@ -74,7 +75,7 @@ fn check_refuses_what_the_host_cannot_run_and_says_why() {
                 "(component
                    (import \"wasi:keyvalue/store@0.2.0-draft\" (instance))
                    (instance $plugin)
-                   (export \"gatehouse:gateway/plugin@0.2.0\" (instance $plugin)))",
+                   (export \"gatehouse:gateway/plugin@0.3.0\" (instance $plugin)))",
             ),
             "imports wasi:keyvalue/store@0.2.0-draft, which is not part of the contract",
         ),
@@ -82,11 +83,11 @@ fn check_refuses_what_the_host_cannot_run_and_says_why() {
             "next-contract.wasm",
             component(
                 "(component
-                   (import \"gatehouse:gateway/session@0.3.0\" (instance))
+                   (import \"gatehouse:gateway/session@0.4.0\" (instance))
                    (instance $plugin)
-                   (export \"gatehouse:gateway/plugin@0.3.0\" (instance $plugin)))",
+                   (export \"gatehouse:gateway/plugin@0.4.0\" (instance $plugin)))",
             ),
-            "gatehouse:gateway/plugin@0.3.0 is contract version 0.3.0, which this host (0.2.0) does not speak",
+            "gatehouse:gateway/plugin@0.4.0 is contract version 0.4.0, which this host (0.3.0) does not speak",
         ),
         (
             "truncated.wasm",
@@ -135,7 +136,7 @@ fn rewrite(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
 
 /// The version policy, on the Rust echo build renamed as if it had been
 /// built against other versions of the contract: a later 0.2.x loads and
-/// runs (wasmtime links semver-compatible names), 0.3.0 is refused, a 0.1
+/// runs (wasmtime links semver-compatible names), 0.4.0 is refused, a 0.1
 /// plugin is refused with what 0.2 changed, and a 0.2.x plugin that uses an
 /// import this host lacks is refused naming it.
 #[test]
@@ -144,54 +145,59 @@ fn check_follows_the_version_policy() {
     let echo = std::fs::read(plugin("echo")).expect("echo.wasm");
     let next_patch = rewrite(
         &echo,
-        "gatehouse:gateway/types@0.2.0",
-        "gatehouse:gateway/types@0.2.7",
+        "gatehouse:gateway/types@0.3.0",
+        "gatehouse:gateway/types@0.3.7",
     );
     let next_patch = rewrite(
         &next_patch,
-        "gatehouse:gateway/roster@0.2.0",
-        "gatehouse:gateway/roster@0.2.7",
+        "gatehouse:gateway/roster@0.3.0",
+        "gatehouse:gateway/roster@0.3.7",
     );
     let next_patch = rewrite(
         &next_patch,
-        "gatehouse:gateway/session@0.2.0",
-        "gatehouse:gateway/session@0.2.7",
+        "gatehouse:gateway/groups@0.3.0",
+        "gatehouse:gateway/groups@0.3.7",
     );
     let next_patch = rewrite(
         &next_patch,
-        "gatehouse:gateway/plugin@0.2.0",
-        "gatehouse:gateway/plugin@0.2.7",
+        "gatehouse:gateway/session@0.3.0",
+        "gatehouse:gateway/session@0.3.7",
+    );
+    let next_patch = rewrite(
+        &next_patch,
+        "gatehouse:gateway/plugin@0.3.0",
+        "gatehouse:gateway/plugin@0.3.7",
     );
     let path = dir.path().join("next-patch.wasm");
     std::fs::write(&path, &next_patch).expect("write");
     let (ok, report) = check(&path);
     assert!(ok, "{report}");
     assert!(
-        report.contains("contract: gatehouse:gateway@0.2.7 (this host: 0.2.0)"),
+        report.contains("contract: gatehouse:gateway@0.3.7 (this host: 0.3.0)"),
         "{report}"
     );
     assert!(report.contains("network: Echo network"), "{report}");
 
     let next_minor = rewrite(
         &echo,
-        "gatehouse:gateway/plugin@0.2.0",
         "gatehouse:gateway/plugin@0.3.0",
+        "gatehouse:gateway/plugin@0.4.0",
     );
     let path = dir.path().join("next-minor.wasm");
     std::fs::write(&path, &next_minor).expect("write");
     let (ok, report) = check(&path);
     assert!(!ok, "{report}");
     assert!(
-        report.contains("is contract version 0.3.0, which this host (0.2.0) does not speak"),
+        report.contains("is contract version 0.4.0, which this host (0.3.0) does not speak"),
         "{report}"
     );
 
     // Built against 0.1: refused, with what the author must change.
     let mut previous_minor = echo.clone();
-    for iface in ["types", "roster", "session", "plugin"] {
+    for iface in ["types", "roster", "groups", "session", "plugin"] {
         previous_minor = rewrite(
             &previous_minor,
-            &format!("gatehouse:gateway/{iface}@0.2.0"),
+            &format!("gatehouse:gateway/{iface}@0.3.0"),
             &format!("gatehouse:gateway/{iface}@0.1.0"),
         );
     }
@@ -200,7 +206,7 @@ fn check_follows_the_version_policy() {
     let (ok, report) = check(&path);
     assert!(!ok, "{report}");
     assert!(
-        report.contains("is contract version 0.1.0, which this host (0.2.0) does not speak"),
+        report.contains("is contract version 0.1.0, which this host (0.3.0) does not speak"),
         "{report}"
     );
     assert!(
@@ -210,7 +216,25 @@ fn check_follows_the_version_policy() {
         "{report}"
     );
 
-    // `set-timer` renamed `set-timex`: an import of a later 0.2.x that this
+    // Built against 0.2: refused, with the groups' exports to add.
+    let mut before_groups = echo.clone();
+    for iface in ["types", "roster", "session", "plugin"] {
+        before_groups = rewrite(
+            &before_groups,
+            &format!("gatehouse:gateway/{iface}@0.3.0"),
+            &format!("gatehouse:gateway/{iface}@0.2.0"),
+        );
+    }
+    let path = dir.path().join("before-groups.wasm");
+    std::fs::write(&path, &before_groups).expect("write");
+    let (ok, report) = check(&path);
+    assert!(!ok, "{report}");
+    assert!(
+        report.contains("0.3 added groups: the plugin must also export `fill-bookmarks`"),
+        "{report}"
+    );
+
+    // `set-timer` renamed `set-timex`: an import of a later 0.3.x that this
     // host does not have.
     let newer_import = rewrite(&next_patch, "set-timer", "set-timex");
     let path = dir.path().join("newer-import.wasm");

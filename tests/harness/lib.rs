@@ -227,14 +227,27 @@ impl Wire {
     }
 }
 
-/// A registration form submission to the echo gateway.
+/// A registration form submission to the echo gateway, with no groups
+/// (the contacts' tests see only contacts' stanzas).
 pub fn register_iq(user: &str, id: &str, username: &str, contacts: &str) -> String {
+    register_iq_with_groups(user, id, username, contacts, "0")
+}
+
+/// The same with `groups` groups (ECHO.md "Groups").
+pub fn register_iq_with_groups(
+    user: &str,
+    id: &str,
+    username: &str,
+    contacts: &str,
+    groups: &str,
+) -> String {
     format!(
         "<iq type='set' id='{id}' from='{user}/test' to='{GATEWAY}'>\
          <query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>\
          <field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>\
          <field var='username'><value>{username}</value></field>\
-         <field var='contacts'><value>{contacts}</value></field></x></query></iq>"
+         <field var='contacts'><value>{contacts}</value></field>\
+         <field var='groups'><value>{groups}</value></field></x></query></iq>"
     )
 }
 

@@ -5,6 +5,7 @@ mod authorization;
 mod edits;
 mod errors;
 mod gateway_jid;
+mod groups;
 mod irc;
 mod limits;
 mod link;

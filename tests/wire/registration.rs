@@ -71,6 +71,12 @@ async fn the_form_is_the_plugins() {
                 false,
                 vec!["3".into()]
             ),
+            (
+                "groups".into(),
+                Some("text-single".into()),
+                false,
+                vec!["1".into()]
+            ),
         ]
     );
     let x = query.get_child("x", DATA).unwrap();

@@ -4,9 +4,11 @@
 //! the benchmarks rely on it.
 
 use gatehouse_guest::{
-    ChatState, Contact, Error, FormValues, LogLevel, NetworkInfo, Plugin, Roster, SendOptions,
+    ChatState, Contact, Error, FormValues, LogLevel, Muc, NetworkInfo, Plugin, Roster, SendOptions,
     Show, TextMessage, Vcard, session,
 };
+
+mod groups;
 
 /// The echo network keeps nothing in memory: its counters and each
 /// contact's last message are in the key-value store, so that they survive
@@ -26,6 +28,7 @@ impl Plugin for Echo {
             .instructions("Pick any user name; every message you send to a contact comes back.")
             .field_required("username", "User name")
             .field_optional("contacts", "Number of contacts", Some("3"))
+            .field_optional("groups", "Number of groups", Some("1"))
     }
 
     fn validate_registration(&mut self, form: &FormValues) -> Result<(), Error> {
@@ -36,6 +39,7 @@ impl Plugin for Echo {
             Some(_) => {}
         }
         contact_count(value("contacts"))?;
+        groups::group_count(value("groups"))?;
         Ok(())
     }
 
@@ -97,6 +101,9 @@ impl Plugin for Echo {
     }
 
     fn on_timer(&mut self, token: &str) {
+        if groups::on_timer(token) {
+            return;
+        }
         // `/typing` stops typing a second later.
         if let Some(legacy_id) = token.strip_prefix("paused:")
             && let Ok(contact) = Roster::by_legacy_id(legacy_id)
@@ -147,6 +154,30 @@ impl Plugin for Echo {
             &format!("saw reactions {legacy_msg_id}: {}", emojis.join(" ")),
         )
     }
+
+    fn fill_bookmarks(&mut self) -> Result<(), Error> {
+        groups::fill_bookmarks()
+    }
+
+    fn fill_participants(&mut self, muc: Muc) -> Result<(), Error> {
+        groups::fill_participants(&muc)
+    }
+
+    fn update_muc_info(&mut self, muc: Muc) -> Result<(), Error> {
+        groups::describe(&muc)
+    }
+
+    fn jid_username_to_muc_legacy_id(
+        &mut self,
+        _username: &str,
+        unescaped: &str,
+    ) -> Result<String, Error> {
+        groups::known_group(unescaped)
+    }
+
+    fn on_muc_text(&mut self, muc: Muc, message: TextMessage) -> Result<Option<String>, Error> {
+        groups::on_text(muc, message)
+    }
 }
 
 gatehouse_guest::export_plugin!(Echo);
@@ -165,7 +196,7 @@ fn contact_count(value: Option<&str>) -> Result<u32, String> {
 /// Bumps a counter of the key-value store by `n`; returns its first new
 /// value. Counters live there so that legacy ids never repeat, even across
 /// restarts and reloads.
-fn next(key: &str, n: u64) -> u64 {
+pub(crate) fn next(key: &str, n: u64) -> u64 {
     let current = session::kv_get(key)
         .and_then(|v| String::from_utf8(v).ok())
         .and_then(|s| s.parse::<u64>().ok())

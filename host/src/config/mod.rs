@@ -229,6 +229,14 @@ pub struct GatewayConfig {
     /// ones past it.
     #[serde(default = "default_max_contacts")]
     pub max_contacts: u32,
+    /// The most groups one user may have; `groups.by-legacy-id` refuses
+    /// new ones past it.
+    #[serde(default = "default_max_groups")]
+    pub max_groups: u32,
+    /// The most participants a room may have (the user's own among them);
+    /// `participant-by-…` refuses new ones past it.
+    #[serde(default = "default_max_participants")]
+    pub max_participants: u32,
     /// The longest text (message body, correction, contact name, status)
     /// the plugin may send, in KiB. One stanza past the XMPP server's size
     /// limit (Prosody: 512 KiB for components) would make it close the
@@ -269,6 +277,8 @@ impl GatewayConfig {
             max_stanza_kb: default_max_stanza_kb(),
             allow_users: Vec::new(),
             max_contacts: default_max_contacts(),
+            max_groups: default_max_groups(),
+            max_participants: default_max_participants(),
             max_text_kb: default_max_text_kb(),
             max_avatar_kb: default_max_avatar_kb(),
             max_vcard_kb: default_max_vcard_kb(),
@@ -279,6 +289,14 @@ impl GatewayConfig {
 
 fn default_max_contacts() -> u32 {
     50_000
+}
+
+fn default_max_groups() -> u32 {
+    1_000
+}
+
+fn default_max_participants() -> u32 {
+    10_000
 }
 
 fn default_max_text_kb() -> u32 {
@@ -454,6 +472,8 @@ impl Config {
                 ("updates_per_second", gateway.updates_per_second),
                 ("backlog_kb", gateway.backlog_kb),
                 ("max_contacts", gateway.max_contacts),
+                ("max_groups", gateway.max_groups),
+                ("max_participants", gateway.max_participants),
                 ("max_text_kb", gateway.max_text_kb),
                 ("max_avatar_kb", gateway.max_avatar_kb),
                 ("max_vcard_kb", gateway.max_vcard_kb),

@@ -38,6 +38,15 @@ impl Grants {
             .map(|p| p.namespace)
     }
 
+    /// Whether the user's server lets the gateway publish to their PEP as
+    /// them (their bookmarks).
+    pub fn can_publish_pep(&self, user: &BareJid) -> bool {
+        let grants = self.by_domain.read().unwrap_or_else(|p| p.into_inner());
+        grants
+            .get(user.domain().as_str())
+            .is_some_and(|p| p.pubsub_set)
+    }
+
     /// Takes roster writing away from a domain that refuses it; true if it
     /// had it until now.
     pub fn revoke_roster(&self, domain: &str) -> bool {

@@ -132,6 +132,27 @@ impl Gateway {
         }
     }
 
+    /// The user's rooms, as the gateway's disco#items (XEP-0045 §6.3).
+    fn room_items(&self, user: &jid::BareJid) -> Vec<xmpp_parsers::disco::Item> {
+        let gateway = self.ctx.jid.to_string();
+        let rows = match self.ctx.store.user(&gateway, user.as_str()) {
+            Ok(Some(row)) => self.ctx.store.rooms(row.id).unwrap_or_default(),
+            _ => return Vec::new(),
+        };
+        rows.into_iter()
+            .filter_map(|row| {
+                let node = jid::NodePart::new(&row.jid_username).ok()?;
+                let jid = jid::BareJid::from_parts(Some(&node), self.ctx.jid.domain());
+                let info: crate::groups::RoomInfo = serde_json::from_str(&row.info).ok()?;
+                Some(xmpp_parsers::disco::Item {
+                    jid: jid.into(),
+                    node: None,
+                    name: info.name,
+                })
+            })
+            .collect()
+    }
+
     /// An iq addressed to the gateway JID.
     pub async fn on_iq(&mut self, iq: Iq) {
         let (from, to, id, payload, is_set) = match iq {
@@ -172,7 +193,7 @@ impl Gateway {
                 None => reply(Some(
                     DiscoItemsResult {
                         node: None,
-                        items: vec![],
+                        items: self.room_items(&sender.to_bare()),
                         rsm: None,
                     }
                     .into(),

@@ -157,6 +157,12 @@ const FROM_0_1: &str = "0.2 changed: every export that took `borrow<contact>` ta
      (HTTP goes through `session.http-request`). Rebuild with this host's SDK or WIT \
      (`gatehouse plugin new` writes both)";
 
+/// What a plugin built against 0.2 must add to run on 0.3.
+const FROM_0_2: &str = "0.3 added groups: the plugin must also export `fill-bookmarks`, \
+     `fill-participants`, `update-muc-info`, `backfill`, `jid-username-to-muc-legacy-id`, \
+     `muc-legacy-id-to-jid-username` and the `on-muc-…` handlers (the Rust SDK's defaults do \
+     nothing); rebuild with this host's SDK or WIT";
+
 /// Checks the plugin at `path` as the host would load it, with sessions
 /// whose state is `S`.
 pub async fn check<S: Send + 'static>(engine: &Engine, path: &Path) -> CheckReport
@@ -255,7 +261,7 @@ fn inspect(bytes: &[u8], report: &mut CheckReport) -> bool {
         )),
         Some(name) => report.contract_version = version_of(name).map(str::to_owned),
     }
-    let mut built_for_0_1 = false;
+    let (mut built_for_0_1, mut built_for_0_2) = (false, false);
     for name in report
         .imports
         .iter()
@@ -267,6 +273,7 @@ fn inspect(bytes: &[u8], report: &mut CheckReport) -> bool {
             Some(v) if compatible(v, ours) => {}
             Some(v) => {
                 built_for_0_1 |= compatible(v, "0.1.0");
+                built_for_0_2 |= compatible(v, "0.2.0");
                 report.problems.push(format!(
                     "{name} is contract version {v}, which this host ({ours}) does not speak: \
                      rebuild the plugin against this host's wit/gateway.wit"
@@ -277,8 +284,11 @@ fn inspect(bytes: &[u8], report: &mut CheckReport) -> bool {
             )),
         }
     }
-    if built_for_0_1 && compatible(ours, "0.2.0") {
+    if built_for_0_1 {
         report.problems.push(FROM_0_1.to_owned());
+    }
+    if (built_for_0_1 || built_for_0_2) && compatible(ours, "0.3.0") {
+        report.problems.push(FROM_0_2.to_owned());
     }
     report.problems.is_empty()
 }
@@ -320,7 +330,7 @@ fn grant(name: &str) -> Option<&'static str> {
     let interface = name.split('@').next().unwrap_or(name);
     if let Some(rest) = interface.strip_prefix("gatehouse:gateway/") {
         return match rest {
-            "types" | "roster" | "session" => Some("the contract"),
+            "types" | "roster" | "groups" | "session" => Some("the contract"),
             _ => None,
         };
     }

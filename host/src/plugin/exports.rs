@@ -28,7 +28,7 @@ pub struct HttpResponse {
 }
 
 /// A plugin's answer that the host hands on: Ok, or the plugin's reason.
-type Answer<T> = Result<Result<T, String>, PluginError>;
+pub(super) type Answer<T> = Result<Result<T, String>, PluginError>;
 
 /// The longest text of the plugin's the host passes on as a reason (an
 /// error, a login status): reasons become stanza texts, and one oversized
@@ -54,7 +54,7 @@ pub fn cut(mut text: String, bytes: usize) -> String {
 }
 
 /// An answer whose reason is bounded.
-fn bounded<T>(answer: Answer<T>) -> Answer<T> {
+pub(super) fn bounded<T>(answer: Answer<T>) -> Answer<T> {
     answer.map(|result| result.map_err(bounded_text))
 }
 

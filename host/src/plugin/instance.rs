@@ -117,10 +117,22 @@ impl<S: Send + 'static> Instance<S> {
             Resource<ContactRef>,
         ) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
+        self.call_with_handle(export, ContactRef(contact), call)
+            .await
+    }
+
+    /// [`Instance::call`] for an export that takes a resource (a contact,
+    /// a room): the plugin is given a handle of its own on it.
+    pub(super) async fn call_with_handle<H: Send + 'static, R>(
+        &mut self,
+        export: &'static str,
+        value: H,
+        call: impl AsyncFnOnce(&Guest, &mut Store<HostState<S>>, Resource<H>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
         let handle = self
             .store
             .data_mut()
-            .push_contact(contact)
+            .push_handle(value)
             .map_err(|e| PluginError::Trap(e.to_string()))?;
         self.call(export, async |plugin, store| {
             call(plugin, store, handle).await

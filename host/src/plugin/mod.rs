@@ -17,7 +17,8 @@
 //!   instantiating;
 //! - `instance`: one instance and the one path every export call takes
 //!   (deadline armed, span, failure classified, metric counted);
-//! - `exports`: each export as a typed method on [`Instance`];
+//! - `exports`, `group_exports`: each export as a typed method on
+//!   [`Instance`];
 //! - `state`: what a store holds, the memory cap among it;
 //! - `service`: the gateway's own instance, which serves no user;
 //! - `grants`, `connect`, `http`: what the operator lets a plugin reach,
@@ -32,6 +33,7 @@ pub mod epoch;
 mod error;
 mod exports;
 mod grants;
+mod group_exports;
 mod http;
 mod instance;
 pub mod reload;
@@ -47,7 +49,11 @@ pub mod bindings {
         world: "gateway-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
-        with: { "gatehouse:gateway/roster.contact": super::ContactRef },
+        with: {
+            "gatehouse:gateway/roster.contact": super::ContactRef,
+            "gatehouse:gateway/groups.muc": super::MucRef,
+            "gatehouse:gateway/groups.participant": super::ParticipantRef,
+        },
     });
 }
 
@@ -56,6 +62,7 @@ pub use engine::engine;
 pub use error::PluginError;
 pub use exports::{HttpResponse, MAX_REASON_BYTES, TextMessage, cut};
 pub use grants::{Grant, reachable, tls_config};
+pub use group_exports::ArchiveBound;
 pub use instance::Instance;
 pub use runtime::{GatewayInfo, Limits, PluginRuntime, digested};
 pub use service::Service;
@@ -66,3 +73,17 @@ pub use state::{HandleError, HostState, Imports, MAX_CONTACT_HANDLES};
 /// new ones.
 #[derive(Debug, Clone, Copy)]
 pub struct ContactRef(pub usize);
+
+/// The host's side of a `muc` handle: an index into the session's rooms.
+#[derive(Debug, Clone, Copy)]
+pub struct MucRef(pub usize);
+
+/// The host's side of a `participant` handle: a room's index and the
+/// participant's index in it.
+#[derive(Debug, Clone, Copy)]
+pub struct ParticipantRef {
+    /// The room.
+    pub room: usize,
+    /// The participant.
+    pub participant: usize,
+}

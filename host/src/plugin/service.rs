@@ -53,6 +53,15 @@ where
             .await
     }
 
+    /// `muc-legacy-id-to-jid-username`; Err is a crash.
+    pub async fn muc_legacy_id_to_jid_username(
+        &self,
+        legacy_id: &str,
+    ) -> Result<Option<String>, PluginError> {
+        self.with_instance(async |i| i.muc_legacy_id_to_jid_username(legacy_id).await)
+            .await
+    }
+
     /// Runs `call` on a current instance; a failed call drops it.
     async fn with_instance<R>(
         &self,

@@ -12,19 +12,35 @@ use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::ContactRef;
-use super::bindings::gatehouse::gateway::{roster, session, types};
+use super::bindings::gatehouse::gateway::{groups, roster, session, types};
 use super::grants::Grant;
 use super::http::HttpGrants;
 
 /// Every import of the contract, implemented by the session's state; the
 /// runtime links a plugin only against a state that has them all.
 pub trait Imports:
-    types::Host + roster::Host + roster::HostContact + session::Host + Send + 'static
+    types::Host
+    + roster::Host
+    + roster::HostContact
+    + groups::Host
+    + groups::HostMuc
+    + groups::HostParticipant
+    + session::Host
+    + Send
+    + 'static
 {
 }
 
 impl<T> Imports for T where
-    T: types::Host + roster::Host + roster::HostContact + session::Host + Send + 'static
+    T: types::Host
+        + roster::Host
+        + roster::HostContact
+        + groups::Host
+        + groups::HostMuc
+        + groups::HostParticipant
+        + session::Host
+        + Send
+        + 'static
 {
 }
 
@@ -220,24 +236,40 @@ impl<S> HostState<S> {
 
     /// A new handle on the contact with index `id`, for the plugin.
     pub fn push_contact(&mut self, id: usize) -> Result<Resource<ContactRef>, HandleError> {
-        if self.contact_handles >= MAX_CONTACT_HANDLES {
-            return Err(HandleError::TooMany);
-        }
-        let handle = self.table.push(ContactRef(id))?;
-        self.contact_handles += 1;
-        Ok(handle)
+        self.push_handle(ContactRef(id))
     }
 
     /// The plugin dropped a contact handle.
     pub fn drop_contact(&mut self, handle: Resource<ContactRef>) -> Result<(), HandleError> {
-        self.table.delete(handle)?;
-        self.contact_handles = self.contact_handles.saturating_sub(1);
-        Ok(())
+        self.drop_handle(handle)
     }
 
     /// The contact index behind a handle the plugin passed.
     pub fn contact(&self, handle: &Resource<ContactRef>) -> Result<usize, HandleError> {
         Ok(self.table.get(handle)?.0)
+    }
+
+    /// A new handle of any resource (contact, room, participant), counted
+    /// against one cap.
+    pub fn push_handle<T: Send + 'static>(&mut self, value: T) -> Result<Resource<T>, HandleError> {
+        if self.contact_handles >= MAX_CONTACT_HANDLES {
+            return Err(HandleError::TooMany);
+        }
+        let handle = self.table.push(value)?;
+        self.contact_handles += 1;
+        Ok(handle)
+    }
+
+    /// The plugin dropped a handle.
+    pub fn drop_handle<T: 'static>(&mut self, handle: Resource<T>) -> Result<(), HandleError> {
+        self.table.delete(handle)?;
+        self.contact_handles = self.contact_handles.saturating_sub(1);
+        Ok(())
+    }
+
+    /// What a handle stands for.
+    pub fn handle<T: Copy + 'static>(&self, handle: &Resource<T>) -> Result<T, HandleError> {
+        Ok(*self.table.get(handle)?)
     }
 
     /// Gives the session's state back, to build the next instance's.

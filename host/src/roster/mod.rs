@@ -254,6 +254,12 @@ impl Roster {
         self.out.send(stanza);
     }
 
+    /// Queues a stanza that spends from a rate, behind those the roster
+    /// produced (for the groups' stanzas, which share the user's queue).
+    pub(crate) fn paced(&mut self, stanza: impl Into<xmpp_parsers::stanza::Stanza>, pace: Pace) {
+        self.out.paced(stanza, pace, None);
+    }
+
     /// A contact by index.
     pub fn get(&self, id: ContactId) -> Option<&Contact> {
         self.contacts.get(id)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{Service, State, Streams};
 use crate::context::GatewayContext;
+use crate::groups::Rooms;
 use crate::plugin::HostState;
 use crate::roster::Roster;
 
@@ -17,6 +18,8 @@ pub struct SessionData {
     pub service: Arc<Service>,
     /// The user's contacts.
     pub roster: Roster,
+    /// The user's groups.
+    pub rooms: Rooms,
     /// The registration form the user filled.
     pub registration: Vec<(String, String)>,
     /// Timers the plugin asked for during the running export, as (delay in

@@ -66,6 +66,14 @@ impl Session {
                 stanza_error(condition, text),
             )
         };
+        match self.room_for(&to, m.type_ == MessageType::Groupchat).await {
+            Ok(Some(room)) => return self.on_room_message(m, room).await,
+            Ok(None) => {}
+            Err(text) => {
+                self.send(reply_error(DefinedCondition::ItemNotFound, text));
+                return;
+            }
+        }
         let not_logged_in = match &self.login {
             LoginState::LoggedIn { .. } => None,
             LoginState::Failed { reason } => {

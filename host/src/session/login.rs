@@ -124,6 +124,7 @@ impl Session {
                 self.login_crashes = 0;
                 self.set_login(LoginState::LoggedIn { status });
                 self.fill_roster().await;
+                self.fill_bookmarks().await;
                 self.check_unconfirmed_pushes();
                 self.send_status(to);
             }
@@ -201,6 +202,15 @@ impl Session {
         }
     }
 
+    pub(super) async fn fill_bookmarks(&mut self) {
+        let result = self
+            .call("fill-bookmarks", async |i| i.fill_bookmarks().await)
+            .await;
+        if let Ok(Err(reason)) = result {
+            self.tell(&format!("Could not fetch your groups: {reason}"));
+        }
+    }
+
     pub(super) async fn log_out(&mut self) {
         if !matches!(self.login, LoginState::LoggedIn { .. }) {
             return;
@@ -250,6 +260,7 @@ impl Session {
 
     pub(super) async fn on_unavailable(&mut self, resource: Jid) {
         self.resources.remove(&resource);
+        self.left_rooms(&resource);
         if self.resources.is_empty() && self.ctx.config.logout_on_unavailable {
             self.log_out().await;
         }

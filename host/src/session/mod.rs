@@ -14,8 +14,9 @@
 //! - `calls`: the one way to call the plugin, under crash containment;
 //! - `data`: the state the session keeps across instances;
 //! - `imports`: the host side of every import the plugin calls;
-//! - `login`, `inbound` (messages), `puppet` (presences, iqs), `commands`:
-//!   what the session does for each kind of event;
+//! - `login`, `inbound` (messages), `puppet` (presences, iqs), `rooms`
+//!   (joins, groupchat, room iqs), `commands`: what the session does for
+//!   each kind of event;
 //! - `streams`, `http`: the network connections the host holds for it.
 
 use std::collections::HashSet;
@@ -32,6 +33,7 @@ use xmpp_parsers::{
 };
 
 use crate::context::{GatewayContext, ServerRoster};
+use crate::groups::Rooms;
 use crate::plugin::{self, Grant, HostState};
 use crate::roster::{ContactId, Roster, RosterError};
 use crate::store::UserRow;
@@ -44,6 +46,7 @@ mod imports;
 mod inbound;
 mod login;
 mod puppet;
+mod rooms;
 mod streams;
 
 pub use commands::{CommandReply, ContactLine, SessionReport, UserCommand};
@@ -165,6 +168,7 @@ pub fn spawn(
     user: UserRow,
 ) -> Result<(BareJid, SessionHandle), RosterError> {
     let roster = Roster::load(ctx.clone(), &user)?;
+    let rooms = Rooms::load(ctx.clone(), &user, &roster)?;
     let jid = roster.user().clone();
     let (tx, rx) = mpsc::unbounded_channel();
     let (stop, stop_rx) = mpsc::unbounded_channel();
@@ -181,6 +185,7 @@ pub fn spawn(
         ctx: ctx.clone(),
         service,
         roster,
+        rooms,
         registration: user.registration,
         requested_timers: Vec::new(),
         scheduled_timers: 0,
@@ -341,6 +346,9 @@ impl Session {
     /// shows the contacts offline.
     async fn end(&mut self, stop: SessionEvent) {
         self.log_out().await;
+        if let Some(data) = self.data() {
+            data.rooms.all_left(&mut data.roster, None);
+        }
         match stop {
             SessionEvent::Unregister(done) => {
                 if let Some(data) = self.data() {
@@ -410,6 +418,7 @@ impl Session {
             let Some(data) = self.data() else { return };
             let requested = std::mem::take(&mut data.requested_timers);
             let created = data.roster.take_created();
+            let created_rooms = data.rooms.take_created();
             let now = Instant::now();
             for (delay_ms, token) in requested {
                 self.scheduled_timers
@@ -420,8 +429,19 @@ impl Session {
             if let Some(data) = self.data() {
                 data.scheduled_timers = scheduled;
             }
-            if created.is_empty() {
+            if created.is_empty() && created_rooms.is_empty() {
                 return;
+            }
+            for room in created_rooms {
+                if !self.stops.is_empty() {
+                    return;
+                }
+                if let Ok(Err(reason)) = self
+                    .call("update-muc-info", async |i| i.update_muc_info(room).await)
+                    .await
+                {
+                    tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, "update-muc-info failed");
+                }
             }
             for contact in created {
                 // A session asked to end does not finish this backlog.

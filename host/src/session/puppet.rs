@@ -47,6 +47,10 @@ impl Session {
 
     pub(super) async fn on_presence(&mut self, p: Presence) {
         let Some(to) = p.to.as_ref() else { return };
+        let room = self.data().and_then(|d| d.rooms.by_jid(to));
+        if room.is_some() || crate::stanza::muc::join_request(&p).is_some() {
+            return self.on_room_presence(p, room).await;
+        }
         let username = to.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
         let user: Jid = self.user.clone().into();
         let Some(data) = self.data() else { return };
@@ -72,6 +76,18 @@ impl Session {
     }
 
     pub(super) async fn on_iq(&mut self, iq: Iq) {
+        let to = match &iq {
+            Iq::Get { to, .. }
+            | Iq::Set { to, .. }
+            | Iq::Result { to, .. }
+            | Iq::Error { to, .. } => to.clone(),
+        };
+        if let Some(room) = to
+            .as_ref()
+            .and_then(|to| self.data().and_then(|d| d.rooms.by_jid(to)))
+        {
+            return self.on_room_iq(iq, room).await;
+        }
         let (from, to, id, payload) = match iq {
             Iq::Get {
                 from,

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 
 use xmpp_parsers::{
     caps::{self, Caps},
+    data_forms::{DataForm, DataFormType, Field},
     disco::{DiscoInfoResult, Identity},
     hashes::Algo,
 };
@@ -54,6 +55,60 @@ pub fn gateway_info(name: &str, network_type: &str) -> DiscoInfoResult {
         }],
         features: features(GATEWAY_FEATURES),
         extensions: vec![],
+    }
+}
+
+/// What a room is, for its disco#info.
+#[derive(Debug, Clone)]
+pub struct RoomInfo<'a> {
+    /// Its name.
+    pub name: Option<&'a str>,
+    /// A group (members-only, non-anonymous) rather than a channel.
+    pub private: bool,
+    /// Its description.
+    pub description: Option<&'a str>,
+    /// How many participants it has.
+    pub occupants: usize,
+}
+
+/// The disco#info of a room: identity `conference/text`, the MUC features
+/// of its kind and the ids it stamps, and a `muc#roominfo` form.
+pub fn room_info(room: &RoomInfo<'_>) -> DiscoInfoResult {
+    let mut features = features(&[
+        ns::DISCO_INFO,
+        ns::MUC,
+        "muc_persistent",
+        "urn:xmpp:sid:0",
+        "urn:xmpp:occupant-id:0",
+        ns::PING,
+    ]);
+    let kind: &[&str] = if room.private {
+        &["muc_membersonly", "muc_nonanonymous", "muc_hidden"]
+    } else {
+        &["muc_open", "muc_semianonymous", "muc_public"]
+    };
+    features.extend(kind.iter().map(|f| f.to_string()));
+    let mut fields = vec![Field::text_single(
+        "muc#roominfo_occupants",
+        &room.occupants.to_string(),
+    )];
+    if let Some(description) = room.description {
+        fields.push(Field::text_single("muc#roominfo_description", description));
+    }
+    DiscoInfoResult {
+        node: None,
+        identities: vec![Identity {
+            category: "conference".into(),
+            type_: "text".into(),
+            lang: None,
+            name: room.name.map(str::to_owned),
+        }],
+        features,
+        extensions: vec![DataForm::new(
+            DataFormType::Result_,
+            "http://jabber.org/protocol/muc#roominfo",
+            fields,
+        )],
     }
 }
 

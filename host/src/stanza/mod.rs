@@ -9,6 +9,7 @@
 use minidom::Element;
 
 pub mod avatar;
+pub mod bookmarks;
 pub mod chars;
 pub mod commands;
 pub mod correction;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod escape;
 pub mod markers;
 pub mod message;
+pub mod muc;
 pub mod presence;
 pub mod privilege;
 pub mod reactions;

@@ -7,9 +7,9 @@
 //! uses it to put contacts straight into users' rosters (no subscription
 //! prompts). `xmpp-parsers` has no type for it, hence this module.
 
-use jid::Jid;
+use jid::{BareJid, Jid};
 use minidom::Element;
-use xmpp_parsers::message::Message;
+use xmpp_parsers::{iq::Iq, message::Message};
 
 use super::ns;
 
@@ -41,6 +41,9 @@ pub struct Privileges {
     pub roster: RosterAccess,
     /// `<perm access='message' type='outgoing'/>`: send messages as users.
     pub message_outgoing: bool,
+    /// `<perm access='iq'>` for `http://jabber.org/protocol/pubsub` `set`:
+    /// publish to users' PEP (their bookmarks), XEP-0356 v2 only.
+    pub pubsub_set: bool,
     /// The namespace the server granted in: messages sent as users are
     /// wrapped in the same one (ejabberd 23.01 speaks only the first,
     /// `urn:xmpp:privilege:1`).
@@ -53,6 +56,7 @@ impl Default for Privileges {
         Privileges {
             roster: RosterAccess::None,
             message_outgoing: false,
+            pubsub_set: false,
             namespace: ns::PRIVILEGE,
         }
     }
@@ -84,6 +88,13 @@ impl Privileges {
                     }
                 }
                 (Some("message"), Some("outgoing")) => granted.message_outgoing = true,
+                (Some("iq"), _) => {
+                    granted.pubsub_set |= perm.children().any(|n| {
+                        n.name() == "namespace"
+                            && n.attr("ns") == Some(ns::PUBSUB)
+                            && matches!(n.attr("type"), Some("set" | "both"))
+                    })
+                }
                 _ => {}
             }
         }
@@ -107,6 +118,35 @@ pub fn as_user(gateway: Jid, server: Jid, namespace: &str, inner: Message) -> Me
     message.from = Some(gateway);
     message.payloads.push(privilege);
     message
+}
+
+/// An iq sent as the user (the `iq` privilege): `payload` in an iq `set`
+/// from the user to their own account (their PEP), wrapped for their
+/// server. The inner iq gets the outer one's id, to match the answer.
+pub fn iq_as_user(gateway: Jid, user: &BareJid, id: &str, payload: Element) -> Iq {
+    let inner = Element::builder("iq", ns::CLIENT)
+        .attr(name("type"), "set")
+        .attr(name("from"), user.to_string())
+        .attr(name("to"), user.to_string())
+        .attr(name("id"), id)
+        .append(in_namespace(&payload, ns::COMPONENT, ns::CLIENT))
+        .build();
+    let wrapper = Element::builder("privileged_iq", ns::PRIVILEGE)
+        .append(inner)
+        .build();
+    Iq::Set {
+        from: Some(gateway),
+        to: Some(user.clone().into()),
+        id: id.to_owned(),
+        payload: wrapper,
+    }
+}
+
+fn name(literal: &'static str) -> minidom::rxml::NcName {
+    match minidom::rxml::NcName::try_from(literal) {
+        Ok(name) => name,
+        Err(_) => unreachable!("attribute names are literals of this module: {literal}"),
+    }
 }
 
 /// A copy of `element` with every element in namespace `from` moved to `to`
@@ -151,6 +191,23 @@ mod tests {
         assert_eq!(granted.roster, RosterAccess::Both);
         assert!(granted.roster.can_set());
         assert!(granted.message_outgoing);
+        assert!(!granted.pubsub_set);
+    }
+
+    #[test]
+    fn the_pubsub_iq_grant_is_read() {
+        let granted = parse(
+            "<privilege xmlns='urn:xmpp:privilege:2'><perm access='iq'>\
+             <namespace ns='http://jabber.org/protocol/pubsub' type='set'/></perm></privilege>",
+        )
+        .unwrap();
+        assert!(granted.pubsub_set);
+        let get_only = parse(
+            "<privilege xmlns='urn:xmpp:privilege:2'><perm access='iq'>\
+             <namespace ns='http://jabber.org/protocol/pubsub' type='get'/></perm></privilege>",
+        )
+        .unwrap();
+        assert!(!get_only.pubsub_set);
     }
 
     #[test]

@@ -52,8 +52,10 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 mod contacts;
 mod messages;
 mod retention;
+mod rooms;
 
 pub use retention::Pruned;
+pub use rooms::{ArchiveRow, ParticipantRow, RoomRow};
 
 /// Numbered migrations: entry `i` brings the schema from version `i` to
 /// `i + 1`. Append only; never edit a released one.
@@ -147,6 +149,37 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE message_marks (at INTEGER PRIMARY KEY, last_id INTEGER NOT NULL);
     INSERT INTO message_marks VALUES
         (CAST(strftime('%s', 'now') AS INTEGER), (SELECT COALESCE(MAX(id), 0) FROM messages));",
+    // 7: groups (see `rooms`): the user's rooms, their participants, and
+    // each room's archive, whose ids never come back (MAM pages by them).
+    "CREATE TABLE rooms (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        legacy_id TEXT NOT NULL,
+        jid_username TEXT NOT NULL,
+        info TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (user_id, legacy_id)
+    );
+    CREATE TABLE participants (
+        id INTEGER PRIMARY KEY,
+        room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        nick TEXT NOT NULL,
+        contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+        is_user INTEGER NOT NULL DEFAULT 0,
+        affiliation TEXT NOT NULL,
+        role TEXT NOT NULL
+    );
+    CREATE INDEX participants_by_room ON participants (room_id);
+    CREATE TABLE archive (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        stanza_id TEXT NOT NULL,
+        legacy_id TEXT,
+        at INTEGER NOT NULL,
+        xml TEXT NOT NULL
+    );
+    CREATE INDEX archive_by_room ON archive (room_id, id);
+    CREATE INDEX archive_by_stanza_id ON archive (room_id, stanza_id);
+    CREATE INDEX archive_by_legacy_id ON archive (room_id, legacy_id);",
 ];
 
 const KV_GET: &str = "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2";

@@ -100,4 +100,42 @@ export const plugin = {
   onReact(contact, _id, _emojis) {
     withContact(contact, () => {});
   },
+
+  // Groups: look them up with `groups.byLegacyId` in `fillBookmarks` and
+  // `addToBookmarks` them; the host serves them as MUC rooms.
+  fillBookmarks() {},
+  fillParticipants(muc) {
+    withContact(muc, () => {});
+  },
+  updateMucInfo(muc) {
+    withContact(muc, () => {});
+  },
+  backfill(muc, _before) {
+    withContact(muc, () => {});
+  },
+  jidUsernameToMucLegacyId(_username, unescaped) {
+    throw `there is no group ${unescaped}`;
+  },
+  mucLegacyIdToJidUsername(_legacyId) {
+    return null;
+  },
+  onMucText(muc, _message) {
+    withContact(muc, () => {});
+    throw "this network does not take group messages yet";
+  },
+  onMucCorrect(muc, _id, _body) {
+    withContact(muc, () => {});
+  },
+  onMucRetract(muc, _id) {
+    withContact(muc, () => {});
+  },
+  onMucReact(muc, _id, _emojis) {
+    withContact(muc, () => {});
+  },
+  onMucDisplayed(muc, _id) {
+    withContact(muc, () => {});
+  },
+  onMucChatState(muc, _state) {
+    withContact(muc, () => {});
+  },
 };

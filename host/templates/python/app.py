@@ -12,7 +12,7 @@ from typing import List, Optional, Tuple
 
 from componentize_py_types import Err, Result
 from wit_world import exports
-from wit_world.imports import roster, session
+from wit_world.imports import groups, roster, session
 from wit_world.imports.types import FieldKind, FormField, HttpResponse, NetworkInfo, SendOptions, Show
 
 
@@ -107,4 +107,51 @@ class Plugin(exports.Plugin):
 
     def on_react(self, contact: roster.Contact, legacy_msg_id: str, emojis: List[str]) -> None:
         with contact:
+            pass
+
+    # Groups: look them up with `groups.by_legacy_id` in `fill_bookmarks`
+    # and `add_to_bookmarks` them; the host serves them as MUC rooms.
+    def fill_bookmarks(self) -> None:
+        pass
+
+    def fill_participants(self, muc: groups.Muc) -> None:
+        with muc:
+            pass
+
+    def update_muc_info(self, muc: groups.Muc) -> None:
+        with muc:
+            pass
+
+    def backfill(self, muc: groups.Muc, before: Optional[groups.ArchiveBound]) -> None:
+        with muc:
+            pass
+
+    def jid_username_to_muc_legacy_id(self, username: str, unescaped: str) -> str:
+        raise Err(f"there is no group {unescaped}")
+
+    def muc_legacy_id_to_jid_username(self, legacy_id: str) -> Optional[str]:
+        return None
+
+    def on_muc_text(self, muc: groups.Muc, message) -> Optional[str]:
+        with muc:
+            raise Err("this network does not take group messages yet")
+
+    def on_muc_correct(self, muc: groups.Muc, legacy_msg_id: str, body: str) -> None:
+        with muc:
+            pass
+
+    def on_muc_retract(self, muc: groups.Muc, legacy_msg_id: str) -> None:
+        with muc:
+            pass
+
+    def on_muc_react(self, muc: groups.Muc, legacy_msg_id: str, emojis: List[str]) -> None:
+        with muc:
+            pass
+
+    def on_muc_displayed(self, muc: groups.Muc, legacy_msg_id: str) -> None:
+        with muc:
+            pass
+
+    def on_muc_chat_state(self, muc: groups.Muc, state) -> None:
+        with muc:
             pass

@@ -14,6 +14,7 @@ use crate::plugin::{ConnectError, ContactRef};
 use crate::roster::{Roster, RosterError, SendText};
 
 mod contact;
+mod groups;
 mod services;
 
 type WitResult<T> = wasmtime::Result<Result<T, types::Error>>;

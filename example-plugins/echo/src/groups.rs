@@ -1,0 +1,199 @@
+//! The echo network's groups (`shared/ECHO.md` "Groups"): `g0`…`g{G-1}`,
+//! each with the user, `Contact 0` and `Contact 1`; a message is heard by
+//! `Contact 0`, a `/command` changes the group.
+
+use gatehouse_guest::groups::{GroupSendOptions, MucType};
+use gatehouse_guest::{Bookmarks, Error, Muc, Participant, Roster, TextMessage, session};
+
+use crate::next;
+
+/// The most groups an account may have.
+const MAX_GROUPS: u32 = 1000;
+
+/// The `groups` field as a number, with the echo network's bounds.
+pub fn group_count(value: Option<&str>) -> Result<u32, String> {
+    let value = value.unwrap_or("1").trim();
+    match value.parse::<u32>() {
+        Ok(n) if n <= MAX_GROUPS => Ok(n),
+        _ => Err(format!(
+            "groups must be a whole number from 0 to {MAX_GROUPS}, not {value:?}"
+        )),
+    }
+}
+
+fn registered_groups() -> Result<u32, Error> {
+    Ok(group_count(
+        session::registration_value("groups").as_deref(),
+    )?)
+}
+
+/// At login: every group, described and bookmarked with autojoin.
+pub fn fill_bookmarks() -> Result<(), Error> {
+    for i in 0..registered_groups()? {
+        let muc = Bookmarks::by_legacy_id(&format!("g{i}"))?;
+        describe(&muc)?;
+        muc.add_to_bookmarks(true)?;
+    }
+    Ok(())
+}
+
+/// A group's name, kind and subject: `Group <i>` for `g<i>`, else its id.
+pub fn describe(muc: &Muc) -> Result<(), Error> {
+    let id = muc.legacy_id();
+    let name = match id.strip_prefix('g').and_then(|n| n.parse::<u32>().ok()) {
+        Some(i) => format!("Group {i}"),
+        None => id.clone(),
+    };
+    muc.set_name(Some(&name));
+    muc.set_type(MucType::Group);
+    let subject = format!("Echo {}", name.to_lowercase());
+    muc.set_subject(Some(&subject), Some("Contact 0"), None)?;
+    Ok(())
+}
+
+/// The participants: the user (the registration's user name), and the
+/// contacts `c0` and `c1` as `Contact 0` and `Contact 1`.
+pub fn fill_participants(muc: &Muc) -> Result<(), Error> {
+    muc.user_participant();
+    for i in 0..2 {
+        contact_participant(muc, i)?;
+    }
+    Ok(())
+}
+
+fn contact_participant(muc: &Muc, i: u32) -> Result<Participant, Error> {
+    let contact = Roster::by_legacy_id(&format!("c{i}"))?;
+    contact.set_name(Some(&format!("Contact {i}")));
+    muc.participant_by_contact(&contact)
+}
+
+/// The group behind a room JID: `g<n>` for the registered ones.
+pub fn known_group(unescaped: &str) -> Result<String, Error> {
+    let count = registered_groups()?;
+    let known = unescaped
+        .strip_prefix('g')
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| n < count && unescaped == format!("g{n}"));
+    if known {
+        Ok(unescaped.to_owned())
+    } else {
+        Err(format!("{unescaped} is not a group on the echo network").into())
+    }
+}
+
+/// The user wrote to a group: a command runs; any other text is heard by
+/// `Contact 0` once the host reflected it (a timer: the answer comes after
+/// the reflection, which follows this call).
+pub fn on_text(muc: Muc, message: TextMessage) -> Result<Option<String>, Error> {
+    let n = next("user-messages", 1);
+    match message.body.strip_prefix('/') {
+        Some(command) => run(&muc, command)?,
+        None => {
+            session::kv_set(&format!("heard:{n}"), message.body.as_bytes())?;
+            session::set_timer(0, &format!("heard:{n}:{}", muc.legacy_id()));
+        }
+    }
+    Ok(Some(format!("u{n}")))
+}
+
+/// A timer of this module fired; false if it is not one.
+pub fn on_timer(token: &str) -> bool {
+    let Some(rest) = token.strip_prefix("heard:") else {
+        return false;
+    };
+    let Some((n, room)) = rest.split_once(':') else {
+        return true;
+    };
+    let key = format!("heard:{n}");
+    let body = session::kv_get(&key).map(|b| String::from_utf8_lossy(&b).into_owned());
+    session::kv_delete(&key);
+    if let (Some(body), Ok(muc)) = (body, Bookmarks::by_legacy_id(room))
+        && let Err(e) = say(&muc, 0, &format!("heard: {body}"))
+    {
+        session::log(gatehouse_guest::LogLevel::Warn, &format!("heard: {e}"));
+    }
+    true
+}
+
+/// A text from `Contact i` in the group, with the next `e<k>` id.
+fn say(muc: &Muc, i: u32, body: &str) -> Result<(), Error> {
+    let options = GroupSendOptions {
+        legacy_msg_id: Some(format!("e{}", next("echo-messages", 1))),
+        ..GroupSendOptions::default()
+    };
+    contact_participant(muc, i)?.send_text_with(body, options)?;
+    Ok(())
+}
+
+fn run(muc: &Muc, command: &str) -> Result<(), Error> {
+    let (name, arg) = match command.split_once(' ') {
+        Some((name, arg)) => (name, arg.trim()),
+        None => (command, ""),
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    match name {
+        "join" if !arg.is_empty() => {
+            muc.participant_by_nick(arg)?;
+        }
+        "leave" if !arg.is_empty() => muc.participant_by_nick(arg)?.leave(),
+        "kick" if !arg.is_empty() => muc.participant_by_nick(arg)?.kick(Some("echo kick")),
+        "rename" => {
+            let Some((old, new)) = arg.split_once(' ') else {
+                return say(muc, 0, "/rename needs OLD NEW");
+            };
+            muc.participant_by_nick(old)?.set_nick(new.trim())?;
+        }
+        "subject" => muc.set_subject(Some(arg), Some("Contact 0"), Some(now()))?,
+        "name" if !arg.is_empty() => muc.set_name(Some(arg)),
+        "burst" => {
+            let n: u64 = arg
+                .parse()
+                .map_err(|_| format!("/burst needs a count, not {arg:?}"))?;
+            let first = next("echo-messages", n);
+            let speaker = contact_participant(muc, 0)?;
+            for i in 0..n {
+                let options = GroupSendOptions {
+                    legacy_msg_id: Some(format!("e{}", first + i)),
+                    ..GroupSendOptions::default()
+                };
+                speaker.send_text_with(&format!("burst {}", i + 1), options)?;
+            }
+        }
+        "history" => {
+            let n: u64 = arg
+                .parse()
+                .map_err(|_| format!("/history needs a count, not {arg:?}"))?;
+            let first = next("echo-messages", n);
+            let speaker = contact_participant(muc, 1)?;
+            for i in 1..=n {
+                let options = GroupSendOptions {
+                    legacy_msg_id: Some(format!("e{}", first + i - 1)),
+                    when: Some(now().saturating_sub((n + 1 - i) * 60)),
+                    archive_only: true,
+                    ..GroupSendOptions::default()
+                };
+                speaker.send_text_with(&format!("old {i}"), options)?;
+            }
+        }
+        "carbon" if !arg.is_empty() => {
+            let options = GroupSendOptions {
+                legacy_msg_id: Some(format!("u{}", next("user-messages", 1))),
+                ..GroupSendOptions::default()
+            };
+            muc.user_participant().send_text_with(arg, options)?;
+        }
+        "newgroup" if !arg.is_empty() => {
+            let new = Bookmarks::by_legacy_id(arg)?;
+            describe(&new)?;
+            new.add_to_bookmarks(true)?;
+        }
+        "removed" => muc.remove_from_bookmarks()?,
+        _ => say(muc, 0, &format!("unknown command: /{command}"))?,
+    }
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! A room's details (name, description, type, subject), and its place in
+//! the user's bookmarks (XEP-0402 through the XEP-0356 `iq` privilege, or
+//! a XEP-0249 invitation when the server does not grant it).
+
+use jid::Jid;
+
+use super::{RoomId, Rooms};
+use crate::roster::{Roster, RosterError};
+use crate::sender::Pace;
+use crate::stanza::{
+    bookmarks::{self, Bookmark},
+    muc::{self, Change},
+    privilege,
+};
+
+/// A room detail the plugin sets.
+#[derive(Debug, Clone)]
+pub enum Detail {
+    /// The name.
+    Name(Option<String>),
+    /// The description.
+    Description(Option<String>),
+    /// A channel (true) or a group.
+    Channel(bool),
+    /// The participant count the network gives.
+    Count(Option<u32>),
+}
+
+impl Rooms {
+    /// Sets a detail; joined clients are told the room changed (104).
+    pub fn set_detail(
+        &mut self,
+        roster: &mut Roster,
+        id: RoomId,
+        detail: Detail,
+    ) -> Result<(), RosterError> {
+        if let Detail::Name(Some(text)) | Detail::Description(Some(text)) = &detail {
+            roster.within_limit(
+                "a group's name or description",
+                text.len(),
+                self.gateway.config.max_text_kb,
+            )?;
+        }
+        roster.room_for("a group's details")?;
+        let room = self.room_mut(id)?;
+        let before = room.info.clone();
+        match detail {
+            Detail::Name(name) => room.info.name = name,
+            Detail::Description(text) => room.info.description = text,
+            Detail::Channel(channel) => room.info.channel = channel,
+            Detail::Count(count) => room.info.participant_count = count,
+        }
+        if room.info == before {
+            return Ok(());
+        }
+        self.store_info(id)?;
+        let room = self.room(id)?;
+        for resource in &room.joined {
+            roster.paced(
+                muc::config_changed(&room.jid, resource.clone().into()),
+                Pace::Update,
+            );
+        }
+        Ok(())
+    }
+
+    /// Sets the subject, who set it (a nick) and when; joined clients get
+    /// the subject message.
+    pub fn set_subject(
+        &mut self,
+        roster: &mut Roster,
+        id: RoomId,
+        subject: Option<String>,
+        setter: Option<String>,
+        when: Option<u64>,
+    ) -> Result<(), RosterError> {
+        if let Some(text) = &subject {
+            roster.within_limit("a subject", text.len(), self.gateway.config.max_text_kb)?;
+        }
+        if let Some(nick) = &setter {
+            self.valid_nick(roster, nick)?;
+        }
+        roster.room_for("a subject")?;
+        let room = self.room_mut(id)?;
+        room.info.subject = subject;
+        room.info.subject_setter = setter;
+        room.info.subject_date = when;
+        self.store_info(id)?;
+        let room = self.room(id)?;
+        for resource in room.joined.clone() {
+            roster.paced(self.subject_message(id, resource.into())?, Pace::Text);
+        }
+        Ok(())
+    }
+
+    /// The subject message of the join sequence (empty when none is set).
+    pub(super) fn subject_message(
+        &self,
+        id: RoomId,
+        to: Jid,
+    ) -> Result<xmpp_parsers::message::Message, RosterError> {
+        let room = self.room(id)?;
+        let from: Jid = match room
+            .info
+            .subject_setter
+            .as_deref()
+            .and_then(|nick| room.occupant_jid(nick))
+        {
+            Some(occupant) => occupant.into(),
+            None => room.jid.clone().into(),
+        };
+        Ok(muc::subject(
+            from,
+            to,
+            room.info.subject.as_deref().unwrap_or(""),
+            room.info.subject_date,
+            &room.jid,
+        ))
+    }
+
+    /// Adds the room to the user's bookmarks: published to their PEP as
+    /// them when the server grants it, else an invitation.
+    pub fn add_to_bookmarks(
+        &mut self,
+        roster: &mut Roster,
+        id: RoomId,
+        autojoin: bool,
+    ) -> Result<(), RosterError> {
+        roster.room_for("a bookmark")?;
+        let nick = self.user_nick(id)?;
+        let room = self.room_mut(id)?;
+        room.info.bookmarked = true;
+        room.info.autojoin = autojoin;
+        self.store_info(id)?;
+        let room = self.room(id)?;
+        let gateway: Jid = self.gateway.jid.clone().into();
+        if self.gateway.grants.can_publish_pep(&self.user) {
+            let publish = bookmarks::publish(&Bookmark {
+                room: &room.jid,
+                name: room.info.name.as_deref(),
+                nick: Some(&nick),
+                autojoin,
+            });
+            let iq = privilege::iq_as_user(gateway, &self.user, &self.gateway.new_id(), publish);
+            roster.paced(iq, Pace::Update);
+        } else {
+            roster.paced(
+                muc::invitation(
+                    gateway,
+                    self.user.clone().into(),
+                    &room.jid,
+                    room.info.name.as_deref(),
+                ),
+                Pace::Update,
+            );
+        }
+        Ok(())
+    }
+
+    /// Takes the room out of the user's bookmarks; joined clients are told
+    /// the user was removed from it (307 with 110).
+    pub fn remove_from_bookmarks(
+        &mut self,
+        roster: &mut Roster,
+        id: RoomId,
+    ) -> Result<(), RosterError> {
+        roster.room_for("a bookmark")?;
+        let room = self.room_mut(id)?;
+        room.info.bookmarked = false;
+        self.store_info(id)?;
+        if self.gateway.grants.can_publish_pep(&self.user) {
+            let room = self.room(id)?;
+            let iq = privilege::iq_as_user(
+                self.gateway.jid.clone().into(),
+                &self.user,
+                &self.gateway.new_id(),
+                bookmarks::retract(&room.jid),
+            );
+            roster.paced(iq, Pace::Update);
+        }
+        self.send_self_gone(roster, id, &Change::Removed)?;
+        let room = self.room_mut(id)?;
+        room.joined.clear();
+        Ok(())
+    }
+
+    /// The user's nick in a room: the network's, else the registration's.
+    pub fn user_nick(&self, id: RoomId) -> Result<String, RosterError> {
+        let room = self.room(id)?;
+        Ok(room
+            .info
+            .user_nick
+            .clone()
+            .unwrap_or_else(|| self.default_nick.clone()))
+    }
+
+    /// Refuses a nick that cannot be a JID resource.
+    pub(super) fn valid_nick(&self, roster: &Roster, nick: &str) -> Result<(), RosterError> {
+        roster.id_within_limit("a nick", nick)?;
+        if nick.is_empty() || jid::ResourcePart::new(nick).is_err() {
+            return Err(RosterError::Invalid(format!(
+                "{nick:?} cannot be a nick (an XMPP resource)"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,291 @@
+//! Groups: a user's rooms, their participants, and each room's archive
+//! (the groupchat messages, as sent, for history on join and MAM).
+//!
+//! A room's details (name, subject, type…) are one JSON column: the host
+//! reads them whole at load and writes them whole on change, and new
+//! details need no migration.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store};
+
+/// A room as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRow {
+    /// The row id.
+    pub id: i64,
+    /// The group's id on the legacy network.
+    pub legacy_id: String,
+    /// The local part of the room's JID.
+    pub jid_username: String,
+    /// Its details, as JSON.
+    pub info: String,
+}
+
+/// A participant as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantRow {
+    /// The row id.
+    pub id: i64,
+    /// Its nick in the room.
+    pub nick: String,
+    /// The contact it is, if it has one.
+    pub contact_id: Option<i64>,
+    /// Whether it is the user.
+    pub is_user: bool,
+    /// XEP-0045 affiliation.
+    pub affiliation: String,
+    /// XEP-0045 role.
+    pub role: String,
+}
+
+/// A message of a room's archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveRow {
+    /// The row id: the archive's order.
+    pub id: i64,
+    /// The `<stanza-id>` it went out with.
+    pub stanza_id: String,
+    /// Its legacy id, if it has one.
+    pub legacy_id: Option<String>,
+    /// When it was sent, in seconds since the epoch.
+    pub at: i64,
+    /// The message as sent, without `to`.
+    pub xml: String,
+}
+
+impl Store {
+    /// Every room of a user.
+    pub fn rooms(&self, user_id: i64) -> Result<Vec<RoomRow>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT id, legacy_id, jid_username, info FROM rooms WHERE user_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![user_id], |r| {
+                Ok(RoomRow {
+                    id: r.get(0)?,
+                    legacy_id: r.get(1)?,
+                    jid_username: r.get(2)?,
+                    info: r.get(3)?,
+                })
+            })?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Stores a new room and returns its row id.
+    pub fn insert_room(&self, user_id: i64, legacy_id: &str, jid_username: &str) -> Result<i64> {
+        let db = self.db();
+        let conn = db.writer()?;
+        conn.prepare_cached(
+            "INSERT INTO rooms (user_id, legacy_id, jid_username) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![user_id, legacy_id, jid_username])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Records a room's details.
+    pub fn set_room_info(&self, room_id: i64, info: &str) -> Result<()> {
+        let db = self.db();
+        db.writer()?
+            .prepare_cached("UPDATE rooms SET info = ?2 WHERE id = ?1")?
+            .execute(params![room_id, info])?;
+        Ok(())
+    }
+
+    /// Every participant of a room, in the order they came.
+    pub fn participants(&self, room_id: i64) -> Result<Vec<ParticipantRow>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT id, nick, contact_id, is_user, affiliation, role FROM participants
+             WHERE room_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![room_id], |r| {
+                Ok(ParticipantRow {
+                    id: r.get(0)?,
+                    nick: r.get(1)?,
+                    contact_id: r.get(2)?,
+                    is_user: r.get(3)?,
+                    affiliation: r.get(4)?,
+                    role: r.get(5)?,
+                })
+            })?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Stores a new participant and returns its row id.
+    pub fn insert_participant(&self, room_id: i64, row: &ParticipantRow) -> Result<i64> {
+        let db = self.db();
+        let conn = db.writer()?;
+        conn.prepare_cached(
+            "INSERT INTO participants (room_id, nick, contact_id, is_user, affiliation, role)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            room_id,
+            row.nick,
+            row.contact_id,
+            row.is_user,
+            row.affiliation,
+            row.role
+        ])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Records a participant's nick and standing.
+    pub fn update_participant(&self, row: &ParticipantRow) -> Result<()> {
+        let db = self.db();
+        db.writer()?
+            .prepare_cached(
+                "UPDATE participants SET nick = ?2, affiliation = ?3, role = ?4 WHERE id = ?1",
+            )?
+            .execute(params![row.id, row.nick, row.affiliation, row.role])?;
+        Ok(())
+    }
+
+    /// Forgets a participant that left.
+    pub fn delete_participant(&self, participant_id: i64) -> Result<()> {
+        let db = self.db();
+        db.writer()?
+            .prepare_cached("DELETE FROM participants WHERE id = ?1")?
+            .execute(params![participant_id])?;
+        Ok(())
+    }
+
+    /// Appends a message to a room's archive and returns its row id.
+    pub fn archive(
+        &self,
+        room_id: i64,
+        stanza_id: &str,
+        legacy_id: Option<&str>,
+        at: i64,
+        xml: &str,
+    ) -> Result<i64> {
+        let db = self.db();
+        let conn = db.writer()?;
+        conn.prepare_cached(
+            "INSERT INTO archive (room_id, stanza_id, legacy_id, at, xml) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![room_id, stanza_id, legacy_id, at, xml])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// The newest `count` messages of a room's archive, oldest first.
+    pub fn archive_last(&self, room_id: i64, count: u32) -> Result<Vec<ArchiveRow>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT id, stanza_id, legacy_id, at, xml FROM archive
+             WHERE room_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let mut rows = stmt
+            .query_map(params![room_id, count], archive_row)?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// The oldest message of a room's archive, by date.
+    pub fn archive_oldest(&self, room_id: i64) -> Result<Option<ArchiveRow>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT id, stanza_id, legacy_id, at, xml FROM archive
+             WHERE room_id = ?1 ORDER BY at, id LIMIT 1",
+        )?;
+        Ok(stmt.query_row(params![room_id], archive_row).optional()?)
+    }
+
+    /// The `<stanza-id>` of the archived message with this legacy id.
+    pub fn archived_stanza_id(&self, room_id: i64, legacy_id: &str) -> Result<Option<String>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT stanza_id FROM archive WHERE room_id = ?1 AND legacy_id = ?2
+             ORDER BY id DESC LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![room_id, legacy_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The legacy id of the archived message with this `<stanza-id>`.
+    pub fn archived_legacy_id(&self, room_id: i64, stanza_id: &str) -> Result<Option<String>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT legacy_id FROM archive WHERE room_id = ?1 AND stanza_id = ?2
+             ORDER BY id DESC LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![room_id, stanza_id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?
+            .flatten())
+    }
+}
+
+fn archive_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArchiveRow> {
+    Ok(ArchiveRow {
+        id: r.get(0)?,
+        stanza_id: r.get(1)?,
+        legacy_id: r.get(2)?,
+        at: r.get(3)?,
+        xml: r.get(4)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_participants_and_archive_are_kept_and_go_with_the_user() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap().id;
+        let room = store.insert_room(user, "g0", "g0").unwrap();
+        store.set_room_info(room, r#"{"name":"Group 0"}"#).unwrap();
+        let p = ParticipantRow {
+            id: 0,
+            nick: "Ann".into(),
+            contact_id: None,
+            is_user: false,
+            affiliation: "member".into(),
+            role: "participant".into(),
+        };
+        let pid = store.insert_participant(room, &p).unwrap();
+        store
+            .archive(room, "s1", Some("m1"), 10, "<message/>")
+            .unwrap();
+        store.archive(room, "s2", None, 5, "<message/>").unwrap();
+        store.commit().unwrap();
+        let rooms = store.rooms(user).unwrap();
+        assert_eq!(rooms.len(), 1);
+        assert_eq!(rooms[0].info, r#"{"name":"Group 0"}"#);
+        assert_eq!(store.participants(room).unwrap()[0].id, pid);
+        let last = store.archive_last(room, 10).unwrap();
+        assert_eq!(
+            last.iter()
+                .map(|r| r.stanza_id.as_str())
+                .collect::<Vec<_>>(),
+            ["s1", "s2"],
+            "oldest first, in archive order"
+        );
+        assert_eq!(store.archive_oldest(room).unwrap().unwrap().stanza_id, "s2");
+        assert_eq!(
+            store.archived_stanza_id(room, "m1").unwrap().as_deref(),
+            Some("s1")
+        );
+        assert_eq!(
+            store.archived_legacy_id(room, "s1").unwrap().as_deref(),
+            Some("m1")
+        );
+        assert_eq!(store.archived_legacy_id(room, "s2").unwrap(), None);
+        store.delete_participant(pid).unwrap();
+        assert!(store.participants(room).unwrap().is_empty());
+        store.delete_user(user).unwrap();
+        store.commit().unwrap();
+        assert!(store.rooms(user).unwrap().is_empty());
+        assert!(store.archive_last(room, 10).unwrap().is_empty());
+    }
+}
