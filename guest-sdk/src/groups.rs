@@ -154,6 +154,31 @@ impl Participant {
         Ok(self.0.send_text(body, &options)?)
     }
 
+    /// It corrects its message; returns the correction's XMPP id.
+    pub fn correct(
+        &self,
+        legacy_msg_id: &str,
+        body: &str,
+        options: GroupSendOptions,
+    ) -> Result<String, Error> {
+        Ok(self.0.correct(legacy_msg_id, body, &options)?)
+    }
+
+    /// It retracts its message.
+    pub fn retract(&self, legacy_msg_id: &str) -> Result<(), Error> {
+        Ok(self.0.retract(legacy_msg_id)?)
+    }
+
+    /// Its reactions to a message; empty removes them.
+    pub fn react(&self, legacy_msg_id: &str, emojis: &[String]) -> Result<(), Error> {
+        Ok(self.0.react(legacy_msg_id, emojis)?)
+    }
+
+    /// It read the room up to this message.
+    pub fn displayed(&self, legacy_msg_id: &str) -> Result<(), Error> {
+        Ok(self.0.displayed(legacy_msg_id)?)
+    }
+
     /// It is typing.
     pub fn composing(&self) {
         self.0.composing()

@@ -8,11 +8,11 @@ use minidom::Element;
 
 use crate::{NS, ROMEO};
 
-const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-const SID: &str = "urn:xmpp:sid:0";
-const OCCUPANT_ID: &str = "urn:xmpp:occupant-id:0";
-const ROOM: &str = "g0@echo.localhost";
-const CLIENT: &str = "romeo@localhost/pc";
+pub(crate) const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+pub(crate) const SID: &str = "urn:xmpp:sid:0";
+pub(crate) const OCCUPANT_ID: &str = "urn:xmpp:occupant-id:0";
+pub(crate) const ROOM: &str = "g0@echo.localhost";
+pub(crate) const CLIENT: &str = "romeo@localhost/pc";
 
 /// The grant of Prosody's mod_privilege with the `iq` pubsub permission
 /// the bookmarks need.
@@ -24,7 +24,7 @@ const PEP_PRIVILEGE: &str = "<message from='localhost' to='echo.localhost'>\
 
 /// Registers romeo (2 contacts, 1 group) and returns every stanza up to
 /// the logged-in presence.
-async fn register(w: &mut Wire) -> Vec<Element> {
+pub(crate) async fn register(w: &mut Wire) -> Vec<Element> {
     w.link
         .send(&register_iq_with_groups(ROMEO, "reg1", "romeo", "2", "1"))
         .await;
@@ -43,7 +43,7 @@ async fn register(w: &mut Wire) -> Vec<Element> {
 }
 
 /// The status codes of a presence's `muc#user` payload.
-fn codes(e: &Element) -> Vec<String> {
+pub(crate) fn codes(e: &Element) -> Vec<String> {
     e.get_child("x", MUC_USER)
         .map(|x| {
             x.children()
@@ -54,13 +54,13 @@ fn codes(e: &Element) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn item(e: &Element) -> &Element {
+pub(crate) fn item(e: &Element) -> &Element {
     e.get_child("x", MUC_USER)
         .and_then(|x| x.get_child("item", MUC_USER))
         .unwrap_or_else(|| panic!("no muc#user item: {}", String::from(e)))
 }
 
-fn occupant_id(e: &Element) -> String {
+pub(crate) fn occupant_id(e: &Element) -> String {
     e.get_child("occupant-id", OCCUPANT_ID)
         .and_then(|o| o.attr("id"))
         .unwrap_or_else(|| panic!("no occupant-id: {}", String::from(e)))
@@ -69,7 +69,7 @@ fn occupant_id(e: &Element) -> String {
 
 /// Joins `g0` as `nick` from [`CLIENT`] and returns the join sequence up
 /// to the subject, which ends it.
-async fn join(w: &mut Wire, nick: &str) -> Vec<Element> {
+pub(crate) async fn join(w: &mut Wire, nick: &str) -> Vec<Element> {
     w.link
         .send(&format!(
             "<presence from='{CLIENT}' to='{ROOM}/{nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
@@ -464,7 +464,7 @@ async fn self_ping_answers_while_joined_only() {
 
 /// Sends a group command and returns what the gateway sends until the
 /// command's own reflection.
-async fn command(w: &mut Wire, id: &str, body: &str) -> Vec<Element> {
+pub(crate) async fn command(w: &mut Wire, id: &str, body: &str) -> Vec<Element> {
     w.link
         .send(&format!(
             "<message type='groupchat' id='{id}' from='{CLIENT}' to='{ROOM}'><body>{body}</body></message>"

@@ -87,7 +87,7 @@ pub fn known_group(unescaped: &str) -> Result<String, Error> {
 pub fn on_text(muc: Muc, message: TextMessage) -> Result<Option<String>, Error> {
     let n = next("user-messages", 1);
     match message.body.strip_prefix('/') {
-        Some(command) => run(&muc, command)?,
+        Some(command) => run(&muc, command, n)?,
         None => {
             session::kv_set(&format!("heard:{n}"), message.body.as_bytes())?;
             session::set_timer(0, &format!("heard:{n}:{}", muc.legacy_id()));
@@ -115,17 +115,36 @@ pub fn on_timer(token: &str) -> bool {
     true
 }
 
-/// A text from `Contact i` in the group, with the next `e<k>` id.
+/// A text from `Contact i` in the group, with the next `e<k>` id,
+/// remembered as the group's last message from them.
 fn say(muc: &Muc, i: u32, body: &str) -> Result<(), Error> {
+    let legacy_id = format!("e{}", next("echo-messages", 1));
+    session::kv_set(&last_key(muc, i), legacy_id.as_bytes())?;
     let options = GroupSendOptions {
-        legacy_msg_id: Some(format!("e{}", next("echo-messages", 1))),
+        legacy_msg_id: Some(legacy_id),
         ..GroupSendOptions::default()
     };
     contact_participant(muc, i)?.send_text_with(body, options)?;
     Ok(())
 }
 
-fn run(muc: &Muc, command: &str) -> Result<(), Error> {
+fn last_key(muc: &Muc, i: u32) -> String {
+    format!("group-last:{}:{i}", muc.legacy_id())
+}
+
+/// `Contact i`'s last message in the group.
+fn last_message(muc: &Muc, i: u32) -> Option<String> {
+    session::kv_get(&last_key(muc, i)).and_then(|v| String::from_utf8(v).ok())
+}
+
+/// What the user did in a group, as `Contact 0` saw it (as in 1:1).
+pub fn saw(muc: &Muc, what: &str) -> Result<(), Error> {
+    say(muc, 0, &format!("saw {what}"))
+}
+
+fn run(muc: &Muc, command: &str, n: u64) -> Result<(), Error> {
+    // The user's message before this command.
+    let previous = (n > 1).then(|| format!("u{}", n - 1));
     let (name, arg) = match command.split_once(' ') {
         Some((name, arg)) => (name, arg.trim()),
         None => (command, ""),
@@ -193,6 +212,23 @@ fn run(muc: &Muc, command: &str) -> Result<(), Error> {
             new.add_to_bookmarks(true)?;
         }
         "removed" => muc.remove_from_bookmarks()?,
+        "react" => match previous {
+            Some(id) => {
+                let emojis: Vec<String> = arg.split_whitespace().map(str::to_owned).collect();
+                contact_participant(muc, 0)?.react(&id, &emojis)?;
+            }
+            None => say(muc, 0, "no previous message to react to")?,
+        },
+        "correct" if !arg.is_empty() => match last_message(muc, 0) {
+            Some(id) => {
+                contact_participant(muc, 0)?.correct(&id, arg, GroupSendOptions::default())?;
+            }
+            None => say(muc, 0, "nothing to correct")?,
+        },
+        "retract" => match last_message(muc, 0) {
+            Some(id) => contact_participant(muc, 0)?.retract(&id)?,
+            None => say(muc, 0, "nothing to retract")?,
+        },
         _ => say(muc, 0, &format!("unknown command: /{command}"))?,
     }
     Ok(())

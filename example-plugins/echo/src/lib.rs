@@ -113,14 +113,7 @@ impl Plugin for Echo {
     }
 
     fn on_chat_state(&mut self, contact: Contact, state: ChatState) {
-        let name = match state {
-            ChatState::Active => "active",
-            ChatState::Composing => "composing",
-            ChatState::Paused => "paused",
-            ChatState::Inactive => "inactive",
-            ChatState::Gone => "gone",
-        };
-        let _ = echo(&contact, &format!("saw {name}"));
+        let _ = echo(&contact, &format!("saw {}", chat_state_name(state)));
     }
 
     fn on_displayed(&mut self, contact: Contact, legacy_msg_ids: Vec<String>) {
@@ -178,9 +171,47 @@ impl Plugin for Echo {
     fn on_muc_text(&mut self, muc: Muc, message: TextMessage) -> Result<Option<String>, Error> {
         groups::on_text(muc, message)
     }
+
+    fn on_muc_correct(&mut self, muc: Muc, legacy_msg_id: &str, body: &str) -> Result<(), Error> {
+        groups::saw(&muc, &format!("correction {legacy_msg_id}: {body}"))
+    }
+
+    fn on_muc_retract(&mut self, muc: Muc, legacy_msg_id: &str) -> Result<(), Error> {
+        groups::saw(&muc, &format!("retraction {legacy_msg_id}"))
+    }
+
+    fn on_muc_react(
+        &mut self,
+        muc: Muc,
+        legacy_msg_id: &str,
+        emojis: Vec<String>,
+    ) -> Result<(), Error> {
+        groups::saw(
+            &muc,
+            &format!("reactions {legacy_msg_id}: {}", emojis.join(" ")),
+        )
+    }
+
+    fn on_muc_displayed(&mut self, muc: Muc, legacy_msg_id: &str) {
+        let _ = groups::saw(&muc, &format!("displayed {legacy_msg_id}"));
+    }
+
+    fn on_muc_chat_state(&mut self, muc: Muc, state: ChatState) {
+        let _ = groups::saw(&muc, chat_state_name(state));
+    }
 }
 
 gatehouse_guest::export_plugin!(Echo);
+
+fn chat_state_name(state: ChatState) -> &'static str {
+    match state {
+        ChatState::Active => "active",
+        ChatState::Composing => "composing",
+        ChatState::Paused => "paused",
+        ChatState::Inactive => "inactive",
+        ChatState::Gone => "gone",
+    }
+}
 
 /// The `contacts` field as a number, with the echo network's bounds.
 fn contact_count(value: Option<&str>) -> Result<u32, String> {

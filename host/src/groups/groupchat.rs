@@ -1,11 +1,12 @@
-//! Groupchat messages: a participant's texts to the room, the user's own
-//! reflected back to their joined clients, each written to the room's
-//! archive first; and the archive read back as history on join.
+//! Groupchat messages: a participant's texts, corrections, retractions,
+//! reactions, markers and chat states to the room; the user's own
+//! reflected back to their joined clients; each (but markers and chat
+//! states) written to the room's archive before it goes out.
 //!
 //! A message's `<stanza-id>` is its legacy id when the network gives one
-//! (so that it is the same after a restart or a reload, and corrections,
-//! retractions and reactions, which name the `<stanza-id>` in groupchat,
-//! find it), else a fresh id of the gateway's.
+//! (so that it is the same after a restart or a reload), else a fresh id
+//! of the gateway's. Retractions, reactions and markers name the
+//! `<stanza-id>` of their message (a groupchat rule); corrections its `id`.
 
 use jid::Jid;
 use minidom::Element;
@@ -16,16 +17,23 @@ use xmpp_parsers::{
 };
 
 use super::{ParticipantId, RoomId, Rooms};
-use crate::roster::{Roster, RosterError};
+use crate::roster::{MAX_REACTION_BYTES, MAX_REACTIONS, Roster, RosterError};
 use crate::sender::Pace;
-use crate::stanza::{muc::Groupchat, presence::timestamp, reply};
+use crate::stanza::{
+    correction, markers,
+    muc::{self, Groupchat},
+    ns,
+    presence::timestamp,
+    reactions, reply, retraction,
+};
+use crate::store::ArchiveRow;
 
 /// How many archived messages a join gets when the client does not say.
 pub const DEFAULT_HISTORY: u32 = 20;
 /// The most a join gets, whatever the client asks.
 pub const MAX_HISTORY: u32 = 100;
 
-/// Options for a participant's text, as the plugin gives them.
+/// Options for a participant's message, as the plugin gives them.
 #[derive(Debug, Clone, Default)]
 pub struct GroupText {
     /// The network's id for it.
@@ -38,9 +46,16 @@ pub struct GroupText {
     pub archive_only: bool,
 }
 
+/// What a participant's message is, beyond its envelope.
+enum Content<'a> {
+    Text(&'a str),
+    Correction { original: String, body: &'a str },
+    Retraction(String),
+    Reactions(String, &'a [String]),
+}
+
 impl Rooms {
-    /// A text from a participant: archived, then sent to every joined
-    /// client (unless archive-only). Returns its XMPP id.
+    /// A text from a participant; returns its XMPP id.
     pub fn send_text(
         &mut self,
         roster: &mut Roster,
@@ -50,6 +65,124 @@ impl Rooms {
         options: GroupText,
     ) -> Result<String, RosterError> {
         roster.within_limit("a message", body.len(), self.gateway.config.max_text_kb)?;
+        self.send(roster, room, p, Content::Text(body), options)
+    }
+
+    /// A participant's correction of its message `legacy_msg_id`; returns
+    /// the correction's XMPP id.
+    pub fn correct(
+        &mut self,
+        roster: &mut Roster,
+        room: RoomId,
+        p: ParticipantId,
+        legacy_msg_id: &str,
+        body: &str,
+        options: GroupText,
+    ) -> Result<String, RosterError> {
+        roster.within_limit("a correction", body.len(), self.gateway.config.max_text_kb)?;
+        let original = self.xmpp_id_of(room, legacy_msg_id)?;
+        self.send(
+            roster,
+            room,
+            p,
+            Content::Correction { original, body },
+            options,
+        )
+    }
+
+    /// A participant's retraction of message `legacy_msg_id`.
+    pub fn retract(
+        &mut self,
+        roster: &mut Roster,
+        room: RoomId,
+        p: ParticipantId,
+        legacy_msg_id: &str,
+    ) -> Result<(), RosterError> {
+        let target = self.stanza_id_of(room, legacy_msg_id)?;
+        self.send(
+            roster,
+            room,
+            p,
+            Content::Retraction(target),
+            GroupText::default(),
+        )
+        .map(|_| ())
+    }
+
+    /// A participant's reactions to message `legacy_msg_id`.
+    pub fn react(
+        &mut self,
+        roster: &mut Roster,
+        room: RoomId,
+        p: ParticipantId,
+        legacy_msg_id: &str,
+        emojis: &[String],
+    ) -> Result<(), RosterError> {
+        let bytes: usize = emojis.iter().map(String::len).sum();
+        if emojis.len() > MAX_REACTIONS || bytes > MAX_REACTION_BYTES {
+            return Err(RosterError::LimitExceeded(format!(
+                "{} reactions of {bytes} bytes are over the gateway's limit ({MAX_REACTIONS} reactions, {MAX_REACTION_BYTES} bytes)",
+                emojis.len()
+            )));
+        }
+        let target = self.stanza_id_of(room, legacy_msg_id)?;
+        self.send(
+            roster,
+            room,
+            p,
+            Content::Reactions(target, emojis),
+            GroupText::default(),
+        )
+        .map(|_| ())
+    }
+
+    /// A participant read the room up to message `legacy_msg_id`.
+    pub fn displayed(
+        &mut self,
+        roster: &mut Roster,
+        room: RoomId,
+        p: ParticipantId,
+        legacy_msg_id: &str,
+    ) -> Result<(), RosterError> {
+        roster.room_for("a read marker")?;
+        let target = self.stanza_id_of(room, legacy_msg_id)?;
+        let Some(from) = self.occupant_from(room, p)? else {
+            return Ok(());
+        };
+        let mut marker = markers::displayed(from, self.room(room)?.jid.clone().into(), &target);
+        marker.type_ = MessageType::Groupchat;
+        self.with_occupant_id(room, p, &mut marker)?;
+        self.to_joined(roster, room, marker, Pace::Free)
+    }
+
+    /// A participant's chat state, to every joined client (not archived).
+    pub fn chat_state(
+        &mut self,
+        roster: &mut Roster,
+        room: RoomId,
+        p: ParticipantId,
+        state: ChatState,
+    ) -> Result<(), RosterError> {
+        roster.room_for("a chat state")?;
+        let Some(from) = self.occupant_from(room, p)? else {
+            return Ok(());
+        };
+        let mut message = Message::new_with_type(MessageType::Groupchat, None::<Jid>);
+        message.from = Some(from);
+        message.payloads.push(state.into());
+        self.with_occupant_id(room, p, &mut message)?;
+        self.to_joined(roster, room, message, Pace::Free)
+    }
+
+    /// Archives and sends a participant's message of any kind.
+    fn send(
+        &mut self,
+        roster: &mut Roster,
+        room: RoomId,
+        p: ParticipantId,
+        content: Content<'_>,
+        options: GroupText,
+    ) -> Result<String, RosterError> {
         if let Some(legacy) = &options.legacy_msg_id {
             roster.id_within_limit("a message's legacy id", legacy)?;
         }
@@ -70,20 +203,31 @@ impl Rooms {
             .legacy_msg_id
             .clone()
             .unwrap_or_else(|| self.gateway.new_id());
-        let mut message = Groupchat {
-            from,
+        let envelope = Groupchat {
+            from: from.clone(),
             id: &id,
             stanza_id: &id,
             occupant_id: Some(&participant.occupant_id),
             when: options.when,
-        }
-        .text(&r.jid, body);
+        };
+        let mut message = match content {
+            Content::Text(body) => envelope.text(&r.jid, body),
+            Content::Correction { original, body } => {
+                let mut message = envelope.text(&r.jid, body);
+                correction::mark_correction(&mut message, &original);
+                message
+            }
+            Content::Retraction(target) => {
+                let kind = retraction::retraction(from, r.jid.clone().into(), id.clone(), &target);
+                envelope.wrap(&r.jid, kind)
+            }
+            Content::Reactions(target, emojis) => {
+                let kind = reactions::reactions(from, r.jid.clone().into(), &target, emojis);
+                envelope.wrap(&r.jid, kind)
+            }
+        };
         if let Some(replied) = &options.reply_to {
-            let target = self
-                .gateway
-                .store
-                .archived_stanza_id(r.row_id, replied)?
-                .unwrap_or_else(|| replied.clone());
+            let target = self.stanza_id_of(room, replied)?;
             reply::mark_reply(&mut message, &target, &r.jid.clone().into());
         }
         self.archive(
@@ -99,15 +243,16 @@ impl Rooms {
         Ok(id)
     }
 
-    /// The user's text, which the network took (`legacy_id`, if it gave
-    /// one): archived, and reflected to every joined client under the id
-    /// their client gave it.
+    /// The user's message to the room, which the network took
+    /// (`legacy_id`, if it gave one): archived, and reflected to every
+    /// joined client as the user's occupant, under the id their client
+    /// gave it. Any kind reflects: texts, corrections, retractions and
+    /// reactions.
     pub fn reflect(
         &mut self,
         roster: &mut Roster,
         room: RoomId,
-        client_id: Option<&str>,
-        body: &str,
+        sent: &Message,
         legacy_id: Option<&str>,
     ) -> Result<(), RosterError> {
         let user = self.user_participant(roster, room)?;
@@ -120,52 +265,37 @@ impl Rooms {
         let stanza_id = legacy_id
             .map(str::to_owned)
             .unwrap_or_else(|| self.gateway.new_id());
-        let id = client_id
-            .map(str::to_owned)
+        let id = sent
+            .id
+            .as_ref()
+            .map(|id| id.0.clone())
             .unwrap_or_else(|| stanza_id.clone());
-        let message = Groupchat {
+        let mut message = Groupchat {
             from,
             id: &id,
             stanza_id: &stanza_id,
             occupant_id: Some(&participant.occupant_id),
             when: None,
         }
-        .text(&r.jid, body);
-        self.archive(room, &message, &stanza_id, legacy_id, None)?;
+        .envelope(&r.jid);
+        message.bodies = sent.bodies.clone();
+        // What the client put in, but the ids the room stamps.
+        for payload in &sent.payloads {
+            let stamped =
+                payload.is("stanza-id", muc::SID) || payload.is("occupant-id", muc::OCCUPANT_ID);
+            if !stamped && !payload.is("markable", ns::CHAT_MARKERS) {
+                message.payloads.push(payload.clone());
+            }
+        }
+        self.archive_as(room, &message, &stanza_id, &id, legacy_id, None)?;
         self.to_joined(roster, room, message, Pace::Free)
     }
 
-    /// A participant's chat state, to every joined client (not archived).
-    pub fn chat_state(
-        &mut self,
-        roster: &mut Roster,
-        room: RoomId,
-        p: ParticipantId,
-        state: ChatState,
-    ) -> Result<(), RosterError> {
-        roster.room_for("a chat state")?;
-        let participant = self.participant(room, p)?;
+    /// The legacy id of the archived message a client names by its
+    /// `<stanza-id>` or its `id`.
+    pub fn legacy_id_of(&self, room: RoomId, id: &str) -> Result<Option<String>, RosterError> {
         let r = self.room(room)?;
-        let Some(from) = r.occupant_jid(&participant.nick) else {
-            return Ok(());
-        };
-        let mut message = Message::new_with_type(MessageType::Groupchat, None::<Jid>);
-        message.from = Some(from.into());
-        message.payloads.push(state.into());
-        message
-            .payloads
-            .push(crate::stanza::muc::occupant_id(&participant.occupant_id));
-        self.to_joined(roster, room, message, Pace::Free)
-    }
-
-    /// The legacy id of the archived message with this `<stanza-id>`.
-    pub fn legacy_id_of(
-        &self,
-        room: RoomId,
-        stanza_id: &str,
-    ) -> Result<Option<String>, RosterError> {
-        let r = self.room(room)?;
-        Ok(self.gateway.store.archived_legacy_id(r.row_id, stanza_id)?)
+        Ok(self.gateway.store.archived_legacy_id(r.row_id, id)?)
     }
 
     /// The oldest archived message's legacy id and date, for `backfill`.
@@ -193,20 +323,12 @@ impl Rooms {
             .archive_last(r.row_id, count.min(MAX_HISTORY))?;
         let mut messages = Vec::with_capacity(rows.len());
         for row in rows {
-            let Some(mut message) = row
-                .xml
-                .parse::<Element>()
-                .ok()
-                .and_then(|e| Message::try_from(e).ok())
-            else {
+            let Some(mut message) = parse_archived(&row) else {
                 tracing::warn!(room = %r.jid, id = row.id, "an archived message does not parse");
                 continue;
             };
             message.to = Some(to.clone());
-            if !message
-                .payloads
-                .iter()
-                .any(|p| p.is("delay", crate::stanza::ns::DELAY))
+            if !message.payloads.iter().any(|p| p.is("delay", ns::DELAY))
                 && let Some(stamp) = u64::try_from(row.at).ok().and_then(timestamp)
             {
                 message.payloads.push(
@@ -223,11 +345,65 @@ impl Rooms {
         Ok(messages)
     }
 
+    /// The `id` of the archived message with this legacy id (else the id).
+    fn xmpp_id_of(&self, room: RoomId, legacy_id: &str) -> Result<String, RosterError> {
+        let r = self.room(room)?;
+        Ok(self
+            .gateway
+            .store
+            .archived_xmpp_id(r.row_id, legacy_id)?
+            .unwrap_or_else(|| legacy_id.to_owned()))
+    }
+
+    /// The `<stanza-id>` of the archived message with this legacy id (else
+    /// the id).
+    fn stanza_id_of(&self, room: RoomId, legacy_id: &str) -> Result<String, RosterError> {
+        let r = self.room(room)?;
+        Ok(self
+            .gateway
+            .store
+            .archived_stanza_id(r.row_id, legacy_id)?
+            .unwrap_or_else(|| legacy_id.to_owned()))
+    }
+
+    fn occupant_from(&self, room: RoomId, p: ParticipantId) -> Result<Option<Jid>, RosterError> {
+        let participant = self.participant(room, p)?;
+        Ok(self
+            .room(room)?
+            .occupant_jid(&participant.nick)
+            .map(Into::into))
+    }
+
+    fn with_occupant_id(
+        &self,
+        room: RoomId,
+        p: ParticipantId,
+        message: &mut Message,
+    ) -> Result<(), RosterError> {
+        let participant = self.participant(room, p)?;
+        message
+            .payloads
+            .push(crate::stanza::muc::occupant_id(&participant.occupant_id));
+        Ok(())
+    }
+
     fn archive(
         &self,
         room: RoomId,
         message: &Message,
+        id: &str,
+        legacy_id: Option<&str>,
+        when: Option<u64>,
+    ) -> Result<(), RosterError> {
+        self.archive_as(room, message, id, id, legacy_id, when)
+    }
+
+    fn archive_as(
+        &self,
+        room: RoomId,
+        message: &Message,
         stanza_id: &str,
+        xmpp_id: &str,
         legacy_id: Option<&str>,
         when: Option<u64>,
     ) -> Result<(), RosterError> {
@@ -236,14 +412,22 @@ impl Rooms {
             .and_then(|w| i64::try_from(w).ok())
             .unwrap_or_else(unix_now);
         let xml = String::from(&Element::from(message.clone()));
-        self.gateway
-            .store
-            .archive(r.row_id, stanza_id, legacy_id, at, &xml)?;
+        self.gateway.store.archive(
+            r.row_id,
+            &ArchiveRow {
+                id: 0,
+                stanza_id: stanza_id.to_owned(),
+                xmpp_id: xmpp_id.to_owned(),
+                legacy_id: legacy_id.map(str::to_owned),
+                at,
+                xml,
+            },
+        )?;
         Ok(())
     }
 
     /// A copy of `message` to each joined client.
-    fn to_joined(
+    pub(super) fn to_joined(
         &self,
         roster: &mut Roster,
         room: RoomId,
@@ -257,6 +441,14 @@ impl Rooms {
         }
         Ok(())
     }
+}
+
+/// An archived message, as it was sent.
+pub(super) fn parse_archived(row: &ArchiveRow) -> Option<Message> {
+    row.xml
+        .parse::<Element>()
+        .ok()
+        .and_then(|e| Message::try_from(e).ok())
 }
 
 fn unix_now() -> i64 {

@@ -15,7 +15,8 @@
 //!
 //! - `rooms`: the room's details, subject and bookmarks;
 //! - `occupants`: participants, their presences, and the user's join;
-//! - `groupchat`: messages to and from the room, the archive, history.
+//! - `groupchat`: messages to and from the room, the archive, history;
+//! - `archive`: the archive served by MAM.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -31,10 +32,12 @@ use crate::stanza::{
 };
 use crate::store::UserRow;
 
+mod archive;
 mod groupchat;
 mod occupants;
 mod rooms;
 
+pub use archive::QueryRefused;
 pub use groupchat::{DEFAULT_HISTORY, GroupText};
 pub use occupants::{JoinRefused, Standing};
 pub use rooms::Detail;

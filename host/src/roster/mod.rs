@@ -60,7 +60,8 @@ pub const MAX_ID_BYTES: usize = 1024;
 
 /// The most reactions one `react` may set, and their bytes in all.
 pub const MAX_REACTIONS: usize = 32;
-const MAX_REACTION_BYTES: usize = 1024;
+/// The most bytes the reactions of one `react` may have in all.
+pub const MAX_REACTION_BYTES: usize = 1024;
 
 /// A contact's index in its session's roster; stable for the session's life.
 pub type ContactId = usize;

@@ -13,13 +13,24 @@ use xmpp_parsers::{
 
 use super::calls::Crashed;
 use super::{LoginState, Session};
-use crate::groups::{DEFAULT_HISTORY, JoinRefused, RoomId};
+use crate::groups::{DEFAULT_HISTORY, JoinRefused, QueryRefused, RoomId};
 use crate::plugin::{ArchiveBound, TextMessage};
+use crate::sender::Pace;
 use crate::stanza::{
-    disco,
+    correction, disco,
     error::{iq_error, message_error, presence_error, stanza_error},
-    escape, markers, message, muc, ns,
+    escape, mam, markers, message, muc, ns, reactions, reply, retraction,
 };
+
+/// What a user's groupchat message asks of the plugin.
+enum RoomAction {
+    Text(String, Option<String>),
+    Correct(String, String),
+    Retract(String),
+    React(String, Vec<String>),
+    Displayed(String),
+    ChatState(xmpp_parsers::chatstates::ChatState),
+}
 
 impl Session {
     /// The room a stanza to `to` is for: a known one, or, for a join or a
@@ -164,15 +175,7 @@ impl Session {
             )
         };
         if m.type_ != MessageType::Groupchat {
-            // A private message to an occupant: its contact's, if any.
-            let text = "private messages to participants without a contact are not supported";
-            if message::body(&m).is_some() {
-                self.send(reply_error(
-                    DefinedCondition::FeatureNotImplemented,
-                    text.into(),
-                ));
-            }
-            return;
+            return self.private_message(m, room).await;
         }
         if let Err(text) = self.logged_in() {
             if message::body(&m).is_some() {
@@ -192,48 +195,144 @@ impl Session {
             ));
             return;
         }
-        let id = m.id.as_ref().map(|id| id.0.clone());
-        if let Some(body) = message::body(&m) {
-            let message = TextMessage {
-                body: body.to_owned(),
-                xmpp_id: id.clone(),
-                reply_to: None,
-            };
-            let result = self
-                .call("a message", async |i| {
-                    i.on_muc_text(room, message.clone()).await
-                })
-                .await;
-            match result {
-                Ok(Ok(legacy_id)) => {
-                    if let Some(data) = self.data()
-                        && let Err(e) = data.rooms.reflect(
-                            &mut data.roster,
-                            room,
-                            id.as_deref(),
-                            body,
-                            legacy_id.as_deref(),
-                        )
-                    {
-                        tracing::error!(error = %e, "reflecting a groupchat message failed");
-                    }
-                }
-                Ok(Err(reason)) => {
-                    self.send(reply_error(DefinedCondition::UndefinedCondition, reason))
-                }
-                Err(Crashed) => self.send(reply_error(
-                    DefinedCondition::InternalServerError,
-                    "the gateway's plugin crashed".into(),
-                )),
-            }
+        let Some(action) = self.room_action(room, &m) else {
             return;
+        };
+        let reflects = !matches!(action, RoomAction::Displayed(_) | RoomAction::ChatState(_));
+        let result = self.perform_in_room(room, action, &m).await;
+        match result {
+            Ok(Ok(legacy_id)) if reflects => {
+                if let Some(data) = self.data()
+                    && let Err(e) =
+                        data.rooms
+                            .reflect(&mut data.roster, room, &m, legacy_id.as_deref())
+                {
+                    tracing::error!(error = %e, "reflecting a groupchat message failed");
+                }
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(reason)) => self.send(reply_error(DefinedCondition::UndefinedCondition, reason)),
+            Err(Crashed) => self.send(reply_error(
+                DefinedCondition::InternalServerError,
+                "the gateway's plugin crashed".into(),
+            )),
         }
-        if let Some(markers::Signal::ChatState(state)) = markers::signal(&m) {
-            let _ = self
-                .call("a chat state", async |i| {
-                    i.on_muc_chat_state(room, state).await
+    }
+
+    /// What a groupchat message asks, its ids translated through the
+    /// archive (an id it does not know is passed as it is).
+    fn room_action(&mut self, room: RoomId, m: &Message) -> Option<RoomAction> {
+        let rooms = &self.data()?.rooms;
+        let legacy = |id: String| match rooms.legacy_id_of(room, &id) {
+            Ok(Some(legacy)) => legacy,
+            Ok(None) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "archive lookup failed");
+                id
+            }
+        };
+        if let Some((target, emojis)) = reactions::parse(m) {
+            return Some(RoomAction::React(legacy(target), emojis));
+        }
+        if let Some(target) = retraction::retracted_id(m) {
+            return Some(RoomAction::Retract(legacy(target)));
+        }
+        if let Some(body) = message::body(m) {
+            if let Some(original) = correction::replaced_id(m) {
+                return Some(RoomAction::Correct(legacy(original), body.to_owned()));
+            }
+            let reply_to = reply::replied_id(m).map(&legacy);
+            let body = if reply_to.is_some() {
+                reply::strip_fallback(m, body)
+            } else {
+                body.to_owned()
+            };
+            return Some(RoomAction::Text(body, reply_to));
+        }
+        match markers::signal(m)? {
+            markers::Signal::ChatState(state) => Some(RoomAction::ChatState(state)),
+            markers::Signal::Displayed(id) => Some(RoomAction::Displayed(legacy(id))),
+        }
+    }
+
+    /// Calls the export for a room action; Ok carries the legacy id of a
+    /// text the network took.
+    async fn perform_in_room(
+        &mut self,
+        room: RoomId,
+        action: RoomAction,
+        m: &Message,
+    ) -> Result<Result<Option<String>, String>, Crashed> {
+        let during = "a message";
+        let done = |r: Result<Result<(), String>, Crashed>| r.map(|r| r.map(|()| None));
+        match action {
+            RoomAction::Text(body, reply_to) => {
+                let message = TextMessage {
+                    body,
+                    xmpp_id: m.id.as_ref().map(|id| id.0.clone()),
+                    reply_to,
+                };
+                self.call(during, async |i| i.on_muc_text(room, message.clone()).await)
+                    .await
+            }
+            RoomAction::Correct(legacy_id, body) => done(
+                self.call(during, async |i| {
+                    i.on_muc_correct(room, &legacy_id, &body).await
                 })
-                .await;
+                .await,
+            ),
+            RoomAction::Retract(legacy_id) => done(
+                self.call(during, async |i| i.on_muc_retract(room, &legacy_id).await)
+                    .await,
+            ),
+            RoomAction::React(legacy_id, emojis) => done(
+                self.call(during, async |i| {
+                    i.on_muc_react(room, &legacy_id, emojis.clone()).await
+                })
+                .await,
+            ),
+            RoomAction::Displayed(legacy_id) => self
+                .call(during, async |i| i.on_muc_displayed(room, &legacy_id).await)
+                .await
+                .map(|()| Ok(None)),
+            RoomAction::ChatState(state) => self
+                .call(during, async |i| i.on_muc_chat_state(room, state).await)
+                .await
+                .map(|()| Ok(None)),
+        }
+    }
+
+    /// A private message to an occupant: to its contact, if it has one
+    /// (the conversation is the contact's); else refused.
+    async fn private_message(&mut self, mut m: Message, room: RoomId) {
+        let nick =
+            m.to.as_ref()
+                .and_then(|t| t.resource())
+                .map(|r| r.to_string());
+        let contact = self.data().and_then(|d| {
+            let r = d.rooms.get(room)?;
+            let p = r.by_nick(nick.as_deref()?)?;
+            let contact = r.participants.get(p)?.contact?;
+            d.roster.get(contact).map(|c| c.jid.clone())
+        });
+        match contact {
+            Some(puppet) => {
+                m.to = Some(puppet.into());
+                Box::pin(self.on_message(m)).await;
+            }
+            None if message::body(&m).is_some() => {
+                let error = message_error(
+                    m.from.clone(),
+                    m.to.clone(),
+                    m.id.as_ref().map(|id| id.0.clone()),
+                    stanza_error(
+                        DefinedCondition::FeatureNotImplemented,
+                        "this participant has no contact to write to privately",
+                    ),
+                );
+                self.send(error);
+            }
+            None => {}
         }
     }
 
@@ -246,7 +345,17 @@ impl Session {
                 id,
                 payload,
             } => (from, to, id, payload),
-            Iq::Set { from, to, id, .. } => {
+            Iq::Set {
+                from,
+                to,
+                id,
+                payload,
+            } => {
+                if payload.is("query", ns::MAM)
+                    && to.as_ref().is_some_and(|t| t.resource().is_none())
+                {
+                    return self.query_archive(room, from, to, id, &payload);
+                }
                 let error = stanza_error(DefinedCondition::FeatureNotImplemented, "");
                 self.send(iq_error(from, to, &id, error));
                 return;
@@ -290,6 +399,14 @@ impl Session {
                 ("query", ns::DISCO_ITEMS, false) => {
                     Ok(Some(Element::builder("query", ns::DISCO_ITEMS).build()))
                 }
+                ("metadata", ns::MAM, false) => match self.data() {
+                    Some(d) => d
+                        .rooms
+                        .archive_metadata(room)
+                        .map(Some)
+                        .map_err(|e| (DefinedCondition::InternalServerError, e.to_string())),
+                    None => Err((DefinedCondition::InternalServerError, String::new())),
+                },
                 _ => Err((DefinedCondition::FeatureNotImplemented, String::new())),
             };
         match answer {
@@ -301,6 +418,54 @@ impl Session {
             }),
             Err((condition, text)) => {
                 self.send(iq_error(from, to, &id, stanza_error(condition, text)))
+            }
+        }
+    }
+
+    /// A MAM query to a room: its results, then the iq result with the
+    /// `<fin/>`, in that order.
+    fn query_archive(
+        &mut self,
+        room: RoomId,
+        from: Option<Jid>,
+        to: Option<Jid>,
+        id: String,
+        payload: &Element,
+    ) {
+        let refuse = |this: &mut Self, condition, text: String| {
+            this.send(iq_error(
+                from.clone(),
+                to.clone(),
+                &id,
+                stanza_error(condition, text),
+            ));
+        };
+        let request = match mam::parse(payload) {
+            Ok(request) => request,
+            Err(text) => return refuse(self, DefinedCondition::BadRequest, text),
+        };
+        let Some(requester) = from.clone() else {
+            return;
+        };
+        let Some(data) = self.data() else { return };
+        match data.rooms.query_archive(room, &requester, &request) {
+            Ok((results, fin)) => {
+                for result in results {
+                    data.roster.paced(result, Pace::Free);
+                }
+                self.send(Iq::Result {
+                    from: to,
+                    to: from,
+                    id,
+                    payload: Some(fin),
+                });
+            }
+            Err(QueryRefused::NotFound(text)) => refuse(self, DefinedCondition::ItemNotFound, text),
+            Err(QueryRefused::Unsupported(text)) => {
+                refuse(self, DefinedCondition::FeatureNotImplemented, text)
+            }
+            Err(QueryRefused::Roster(e)) => {
+                refuse(self, DefinedCondition::InternalServerError, e.to_string())
             }
         }
     }

@@ -72,12 +72,13 @@ pub struct RoomInfo<'a> {
 }
 
 /// The disco#info of a room: identity `conference/text`, the MUC features
-/// of its kind and the ids it stamps, and a `muc#roominfo` form.
+/// of its kind, MAM and the ids it stamps, and a `muc#roominfo` form.
 pub fn room_info(room: &RoomInfo<'_>) -> DiscoInfoResult {
     let mut features = features(&[
         ns::DISCO_INFO,
         ns::MUC,
         "muc_persistent",
+        ns::MAM,
         "urn:xmpp:sid:0",
         "urn:xmpp:occupant-id:0",
         ns::PING,

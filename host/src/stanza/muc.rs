@@ -277,6 +277,17 @@ impl Groupchat<'_> {
     }
 }
 
+impl Groupchat<'_> {
+    /// A message of another kind (a retraction, reactions) in the
+    /// groupchat envelope: its body and payloads, the room's ids.
+    pub fn wrap(&self, room: &BareJid, kind: Message) -> Message {
+        let mut message = self.envelope(room);
+        message.bodies = kind.bodies;
+        message.payloads.extend(kind.payloads);
+        message
+    }
+}
+
 /// The room's subject message: from its setter's occupant JID, or the room.
 pub fn subject(from: Jid, to: Jid, text: &str, when: Option<u64>, room: &BareJid) -> Message {
     let mut message = Message::new_with_type(MessageType::Groupchat, Some(to));

@@ -55,7 +55,7 @@ mod retention;
 mod rooms;
 
 pub use retention::Pruned;
-pub use rooms::{ArchiveRow, ParticipantRow, RoomRow};
+pub use rooms::{ArchivePage, ArchiveRow, ParticipantRow, RoomRow};
 
 /// Numbered migrations: entry `i` brings the schema from version `i` to
 /// `i + 1`. Append only; never edit a released one.
@@ -173,13 +173,16 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
         stanza_id TEXT NOT NULL,
+        xmpp_id TEXT NOT NULL,
         legacy_id TEXT,
         at INTEGER NOT NULL,
         xml TEXT NOT NULL
     );
     CREATE INDEX archive_by_room ON archive (room_id, id);
     CREATE INDEX archive_by_stanza_id ON archive (room_id, stanza_id);
-    CREATE INDEX archive_by_legacy_id ON archive (room_id, legacy_id);",
+    CREATE INDEX archive_by_legacy_id ON archive (room_id, legacy_id);
+    CREATE INDEX archive_by_xmpp_id ON archive (room_id, xmpp_id);
+    CREATE INDEX archive_by_date ON archive (room_id, at);",
 ];
 
 const KV_GET: &str = "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2";

@@ -39,6 +39,21 @@ pub struct ParticipantRow {
     pub role: String,
 }
 
+/// Which page of a room's archive a MAM query asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ArchivePage {
+    /// Dated at or after (seconds since the epoch).
+    pub start: Option<i64>,
+    /// Dated at or before.
+    pub end: Option<i64>,
+    /// After (or, backwards, before) this row.
+    pub from: Option<i64>,
+    /// From the newest back.
+    pub backwards: bool,
+    /// At most this many.
+    pub max: u32,
+}
+
 /// A message of a room's archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveRow {
@@ -46,6 +61,8 @@ pub struct ArchiveRow {
     pub id: i64,
     /// The `<stanza-id>` it went out with.
     pub stanza_id: String,
+    /// Its `id` attribute (the client's, for the user's messages).
+    pub xmpp_id: String,
     /// Its legacy id, if it has one.
     pub legacy_id: Option<String>,
     /// When it was sent, in seconds since the epoch.
@@ -156,28 +173,114 @@ impl Store {
     }
 
     /// Appends a message to a room's archive and returns its row id.
-    pub fn archive(
-        &self,
-        room_id: i64,
-        stanza_id: &str,
-        legacy_id: Option<&str>,
-        at: i64,
-        xml: &str,
-    ) -> Result<i64> {
+    pub fn archive(&self, room_id: i64, row: &ArchiveRow) -> Result<i64> {
         let db = self.db();
         let conn = db.writer()?;
         conn.prepare_cached(
-            "INSERT INTO archive (room_id, stanza_id, legacy_id, at, xml) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO archive (room_id, stanza_id, xmpp_id, legacy_id, at, xml)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![room_id, stanza_id, legacy_id, at, xml])?;
+        .execute(params![
+            room_id,
+            row.stanza_id,
+            row.xmpp_id,
+            row.legacy_id,
+            row.at,
+            row.xml
+        ])?;
         Ok(conn.last_insert_rowid())
+    }
+
+    /// A page of a room's archive (XEP-0313 with XEP-0059): the messages
+    /// dated within `[start, end]`, after or before the row `from`, at
+    /// most `max`, oldest first; and whether the page reaches the end it
+    /// goes towards. `backwards` pages from the newest (an RSM `<before/>`).
+    pub fn archive_page(
+        &self,
+        room_id: i64,
+        page: &ArchivePage,
+    ) -> Result<(Vec<ArchiveRow>, bool)> {
+        let db = self.db();
+        let limit = page.max.saturating_add(1);
+        let (start, end) = (page.start.unwrap_or(i64::MIN), page.end.unwrap_or(i64::MAX));
+        let mut rows = if page.backwards {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
+                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND id < ?4
+                 ORDER BY id DESC LIMIT ?5",
+            )?;
+            stmt.query_map(
+                params![room_id, start, end, page.from.unwrap_or(i64::MAX), limit],
+                archive_row,
+            )?
+            .collect::<std::result::Result<Vec<_>, _>>()?
+        } else {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
+                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND id > ?4
+                 ORDER BY id LIMIT ?5",
+            )?;
+            stmt.query_map(
+                params![room_id, start, end, page.from.unwrap_or(i64::MIN), limit],
+                archive_row,
+            )?
+            .collect::<std::result::Result<Vec<_>, _>>()?
+        };
+        let complete = rows.len() <= page.max as usize;
+        rows.truncate(page.max as usize);
+        if page.backwards {
+            rows.reverse();
+        }
+        Ok((rows, complete))
+    }
+
+    /// How many messages of a room's archive are dated within `[start, end]`.
+    pub fn archive_count(&self, room_id: i64, start: Option<i64>, end: Option<i64>) -> Result<u64> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT COUNT(*) FROM archive WHERE room_id = ?1 AND at >= ?2 AND at <= ?3",
+        )?;
+        let count: i64 = stmt.query_row(
+            params![room_id, start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX)],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The archive row of a `<stanza-id>`.
+    pub fn archive_row_of(&self, room_id: i64, stanza_id: &str) -> Result<Option<i64>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT id FROM archive WHERE room_id = ?1 AND stanza_id = ?2 ORDER BY id DESC LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![room_id, stanza_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The oldest and newest messages of a room's archive (MAM metadata).
+    pub fn archive_ends(&self, room_id: i64) -> Result<Option<(ArchiveRow, ArchiveRow)>> {
+        let db = self.db();
+        let mut first = db.conn.prepare_cached(
+            "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
+             WHERE room_id = ?1 ORDER BY id LIMIT 1",
+        )?;
+        let Some(first) = first.query_row(params![room_id], archive_row).optional()? else {
+            return Ok(None);
+        };
+        let mut last = db.conn.prepare_cached(
+            "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
+             WHERE room_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?;
+        let last = last.query_row(params![room_id], archive_row)?;
+        Ok(Some((first, last)))
     }
 
     /// The newest `count` messages of a room's archive, oldest first.
     pub fn archive_last(&self, room_id: i64, count: u32) -> Result<Vec<ArchiveRow>> {
         let db = self.db();
         let mut stmt = db.conn.prepare_cached(
-            "SELECT id, stanza_id, legacy_id, at, xml FROM archive
+            "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
              WHERE room_id = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let mut rows = stmt
@@ -191,7 +294,7 @@ impl Store {
     pub fn archive_oldest(&self, room_id: i64) -> Result<Option<ArchiveRow>> {
         let db = self.db();
         let mut stmt = db.conn.prepare_cached(
-            "SELECT id, stanza_id, legacy_id, at, xml FROM archive
+            "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
              WHERE room_id = ?1 ORDER BY at, id LIMIT 1",
         )?;
         Ok(stmt.query_row(params![room_id], archive_row).optional()?)
@@ -209,19 +312,30 @@ impl Store {
             .optional()?)
     }
 
-    /// The legacy id of the archived message with this `<stanza-id>`.
-    pub fn archived_legacy_id(&self, room_id: i64, stanza_id: &str) -> Result<Option<String>> {
+    /// The legacy id of the archived message with this `<stanza-id>`, or
+    /// else this `id` (clients name a groupchat message by either).
+    pub fn archived_legacy_id(&self, room_id: i64, id: &str) -> Result<Option<String>> {
         let db = self.db();
         let mut stmt = db.conn.prepare_cached(
-            "SELECT legacy_id FROM archive WHERE room_id = ?1 AND stanza_id = ?2
+            "SELECT legacy_id FROM archive WHERE room_id = ?1 AND (stanza_id = ?2 OR xmpp_id = ?2)
+             AND legacy_id IS NOT NULL ORDER BY stanza_id = ?2 DESC, id DESC LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![room_id, id], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// The `id` attribute of the archived message with this legacy id.
+    pub fn archived_xmpp_id(&self, room_id: i64, legacy_id: &str) -> Result<Option<String>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT xmpp_id FROM archive WHERE room_id = ?1 AND legacy_id = ?2
              ORDER BY id DESC LIMIT 1",
         )?;
         Ok(stmt
-            .query_row(params![room_id, stanza_id], |r| {
-                r.get::<_, Option<String>>(0)
-            })
-            .optional()?
-            .flatten())
+            .query_row(params![room_id, legacy_id], |r| r.get(0))
+            .optional()?)
     }
 }
 
@@ -229,15 +343,78 @@ fn archive_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArchiveRow> {
     Ok(ArchiveRow {
         id: r.get(0)?,
         stanza_id: r.get(1)?,
-        legacy_id: r.get(2)?,
-        at: r.get(3)?,
-        xml: r.get(4)?,
+        xmpp_id: r.get(2)?,
+        legacy_id: r.get(3)?,
+        at: r.get(4)?,
+        xml: r.get(5)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_archive_pages_forwards_backwards_and_by_date() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap().id;
+        let room = store.insert_room(user, "g0", "g0").unwrap();
+        for i in 1..=10 {
+            store
+                .archive(
+                    room,
+                    &ArchiveRow {
+                        id: 0,
+                        stanza_id: format!("s{i}"),
+                        xmpp_id: format!("s{i}"),
+                        legacy_id: None,
+                        at: i * 100,
+                        xml: "<message/>".into(),
+                    },
+                )
+                .unwrap();
+        }
+        let ids =
+            |rows: &[ArchiveRow]| rows.iter().map(|r| r.stanza_id.clone()).collect::<Vec<_>>();
+        let page = |from, backwards, max| ArchivePage {
+            from,
+            backwards,
+            max,
+            ..ArchivePage::default()
+        };
+        let (rows, complete) = store.archive_page(room, &page(None, false, 3)).unwrap();
+        assert_eq!(ids(&rows), ["s1", "s2", "s3"]);
+        assert!(!complete);
+        let after = store.archive_row_of(room, "s3").unwrap();
+        let (rows, _) = store.archive_page(room, &page(after, false, 3)).unwrap();
+        assert_eq!(ids(&rows), ["s4", "s5", "s6"]);
+        let (rows, complete) = store.archive_page(room, &page(None, true, 4)).unwrap();
+        assert_eq!(
+            ids(&rows),
+            ["s7", "s8", "s9", "s10"],
+            "the newest, oldest first"
+        );
+        assert!(!complete);
+        let before = store.archive_row_of(room, "s3").unwrap();
+        let (rows, complete) = store.archive_page(room, &page(before, true, 5)).unwrap();
+        assert_eq!(ids(&rows), ["s1", "s2"]);
+        assert!(complete);
+        let dated = ArchivePage {
+            start: Some(300),
+            end: Some(500),
+            max: 50,
+            ..ArchivePage::default()
+        };
+        let (rows, complete) = store.archive_page(room, &dated).unwrap();
+        assert_eq!(ids(&rows), ["s3", "s4", "s5"]);
+        assert!(complete);
+        assert_eq!(store.archive_count(room, Some(300), Some(500)).unwrap(), 3);
+        let (first, last) = store.archive_ends(room).unwrap().unwrap();
+        assert_eq!(
+            (first.stanza_id.as_str(), last.stanza_id.as_str()),
+            ("s1", "s10")
+        );
+    }
 
     #[test]
     fn rooms_participants_and_archive_are_kept_and_go_with_the_user() {
@@ -254,10 +431,16 @@ mod tests {
             role: "participant".into(),
         };
         let pid = store.insert_participant(room, &p).unwrap();
-        store
-            .archive(room, "s1", Some("m1"), 10, "<message/>")
-            .unwrap();
-        store.archive(room, "s2", None, 5, "<message/>").unwrap();
+        let row = |stanza_id: &str, legacy_id: Option<&str>, at| ArchiveRow {
+            id: 0,
+            stanza_id: stanza_id.into(),
+            xmpp_id: format!("x-{stanza_id}"),
+            legacy_id: legacy_id.map(Into::into),
+            at,
+            xml: "<message/>".into(),
+        };
+        store.archive(room, &row("s1", Some("m1"), 10)).unwrap();
+        store.archive(room, &row("s2", None, 5)).unwrap();
         store.commit().unwrap();
         let rooms = store.rooms(user).unwrap();
         assert_eq!(rooms.len(), 1);
@@ -270,6 +453,15 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["s1", "s2"],
             "oldest first, in archive order"
+        );
+        assert_eq!(
+            store.archived_legacy_id(room, "x-s1").unwrap().as_deref(),
+            Some("m1"),
+            "by the id too"
+        );
+        assert_eq!(
+            store.archived_xmpp_id(room, "m1").unwrap().as_deref(),
+            Some("x-s1")
         );
         assert_eq!(store.archive_oldest(room).unwrap().unwrap().stanza_id, "s2");
         assert_eq!(

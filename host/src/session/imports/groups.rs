@@ -376,37 +376,45 @@ impl groups::HostParticipant for State {
 
     async fn correct(
         &mut self,
-        _handle: Resource<ParticipantRef>,
-        _legacy_msg_id: String,
-        _body: String,
-        _options: groups::GroupSendOptions,
+        handle: Resource<ParticipantRef>,
+        legacy_msg_id: String,
+        body: String,
+        options: groups::GroupSendOptions,
     ) -> WitResult<String> {
-        Ok(Err(not_yet("a correction")))
+        self.on_participant(&handle, |rooms, roster, room, p| {
+            rooms.correct(roster, room, p, &legacy_msg_id, &body, group_text(options))
+        })
     }
 
     async fn retract(
         &mut self,
-        _handle: Resource<ParticipantRef>,
-        _legacy_msg_id: String,
+        handle: Resource<ParticipantRef>,
+        legacy_msg_id: String,
     ) -> WitResult<()> {
-        Ok(Err(not_yet("a retraction")))
+        self.on_participant(&handle, |rooms, roster, room, p| {
+            rooms.retract(roster, room, p, &legacy_msg_id)
+        })
     }
 
     async fn react(
         &mut self,
-        _handle: Resource<ParticipantRef>,
-        _legacy_msg_id: String,
-        _emojis: Vec<String>,
+        handle: Resource<ParticipantRef>,
+        legacy_msg_id: String,
+        emojis: Vec<String>,
     ) -> WitResult<()> {
-        Ok(Err(not_yet("a reaction")))
+        self.on_participant(&handle, |rooms, roster, room, p| {
+            rooms.react(roster, room, p, &legacy_msg_id, &emojis)
+        })
     }
 
     async fn displayed(
         &mut self,
-        _handle: Resource<ParticipantRef>,
-        _legacy_msg_id: String,
+        handle: Resource<ParticipantRef>,
+        legacy_msg_id: String,
     ) -> WitResult<()> {
-        Ok(Err(not_yet("a read marker")))
+        self.on_participant(&handle, |rooms, roster, room, p| {
+            rooms.displayed(roster, room, p, &legacy_msg_id)
+        })
     }
 
     async fn composing(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<()> {
