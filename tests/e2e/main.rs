@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod durability;
 mod fail_stop;
+mod groups;
 mod hostile;
 mod irc;
 mod operating;

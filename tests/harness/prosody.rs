@@ -63,7 +63,7 @@ impl Prosody {
         let mut components = String::new();
         for (jid, secret) in &self.components {
             privileged.push_str(&format!(
-                "        [\"{jid}\"] = {{ roster = \"both\"; message = \"outgoing\"; }};\n"
+                "        [\"{jid}\"] = {{ roster = \"both\"; message = \"outgoing\"; iq = {{ [\"http://jabber.org/protocol/pubsub\"] = \"set\" }}; }};\n"
             ));
             components.push_str(&format!(
                 "Component \"{jid}\"\n    component_secret = \"{secret}\"\n    modules_enabled = {{ \"privilege\" }}\n\n"
@@ -84,7 +84,7 @@ component_interfaces = {{ "127.0.0.1" }}
 s2s_ports = {{ }}
 http_ports = {{ }}
 https_ports = {{ }}
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "register"; "carbons"; "posix"; "presence"; "message"; "iq" }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "register"; "carbons"; "posix"; "presence"; "message"; "iq"; "pep" }}
 modules_disabled = {{ "s2s"; "http"; "tls"; "offline" }}
 c2s_require_encryption = false
 s2s_require_encryption = false

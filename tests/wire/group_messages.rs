@@ -213,10 +213,10 @@ fn forwarded_body(result: &Element) -> String {
         "each result is dated"
     );
     let message = forwarded
-        .get_child("message", NS)
-        .expect("the archived message");
+        .get_child("message", "jabber:client")
+        .expect("the archived message, in the client namespace");
     assert_eq!(message.attr("type"), Some("groupchat"));
-    child_text(message, "body", NS).unwrap_or_default()
+    child_text(message, "body", "jabber:client").unwrap_or_default()
 }
 
 #[tokio::test]

@@ -46,9 +46,16 @@ pub fn describe(muc: &Muc) -> Result<(), Error> {
     };
     muc.set_name(Some(&name));
     muc.set_type(MucType::Group);
-    let subject = format!("Echo {}", name.to_lowercase());
+    // The network keeps the subject last set (`/subject`).
+    let subject = session::kv_get(&subject_key(muc))
+        .map(|s| String::from_utf8_lossy(&s).into_owned())
+        .unwrap_or_else(|| format!("Echo {}", name.to_lowercase()));
     muc.set_subject(Some(&subject), Some("Contact 0"), None)?;
     Ok(())
+}
+
+fn subject_key(muc: &Muc) -> String {
+    format!("group-subject:{}", muc.legacy_id())
 }
 
 /// The participants: the user (the registration's user name), and the
@@ -167,7 +174,10 @@ fn run(muc: &Muc, command: &str, n: u64) -> Result<(), Error> {
             };
             muc.participant_by_nick(old)?.set_nick(new.trim())?;
         }
-        "subject" => muc.set_subject(Some(arg), Some("Contact 0"), Some(now()))?,
+        "subject" => {
+            session::kv_set(&subject_key(muc), arg.as_bytes())?;
+            muc.set_subject(Some(arg), Some("Contact 0"), Some(now()))?;
+        }
         "name" if !arg.is_empty() => muc.set_name(Some(arg)),
         "burst" => {
             let n: u64 = arg

@@ -14,7 +14,7 @@ use xmpp_parsers::{
     rsm::{First, SetResult},
 };
 
-use super::presence::timestamp;
+use super::{in_namespace, ns, presence::timestamp};
 
 /// The most results one page gives, whatever the query asks.
 pub const MAX_PAGE: u32 = 250;
@@ -105,14 +105,18 @@ pub fn result(
             stamp,
             data: None,
         });
-    let result = Result_ {
+    let result: Element = Result_ {
         id: archive_id.to_owned(),
         queryid: query_id.map(|q| QueryId(q.to_owned())),
         forwarded: Forwarded { delay, message },
-    };
+    }
+    .into();
+    // A forwarded stanza is a client's (RFC 6120 namespaces): the archive
+    // holds it as the component sent it.
+    let result = in_namespace(&result, ns::COMPONENT, ns::CLIENT);
     let mut wrapper = Message::new(Some(to));
     wrapper.from = Some(from.clone().into());
-    wrapper.payloads.push(result.into());
+    wrapper.payloads.push(result);
     wrapper
 }
 

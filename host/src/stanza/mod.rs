@@ -71,3 +71,26 @@ pub(crate) fn with_attr(mut element: Element, name: &'static str, value: &str) -
     }
     element
 }
+
+/// A copy of `element` with every element in namespace `from` moved to `to`
+/// (children in other namespaces keep theirs).
+pub(crate) fn in_namespace(element: &Element, from: &str, to: &str) -> Element {
+    let namespace = if element.ns() == from {
+        to.to_owned()
+    } else {
+        element.ns()
+    };
+    let mut copy = Element::builder(element.name(), namespace).build();
+    for ((attr_ns, name), value) in element.attrs().iter() {
+        copy.set_attr(attr_ns.clone(), name.clone(), value.clone());
+    }
+    for node in element.nodes() {
+        match node {
+            minidom::Node::Element(child) => {
+                copy.append_child(in_namespace(child, from, to));
+            }
+            minidom::Node::Text(text) => copy.append_text(text.clone()),
+        }
+    }
+    copy
+}

@@ -11,7 +11,7 @@ use jid::{BareJid, Jid};
 use minidom::Element;
 use xmpp_parsers::{iq::Iq, message::Message};
 
-use super::ns;
+use super::{in_namespace, ns};
 
 /// What the server lets the gateway do with a user's roster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -147,29 +147,6 @@ fn name(literal: &'static str) -> minidom::rxml::NcName {
         Ok(name) => name,
         Err(_) => unreachable!("attribute names are literals of this module: {literal}"),
     }
-}
-
-/// A copy of `element` with every element in namespace `from` moved to `to`
-/// (children in other namespaces keep theirs).
-fn in_namespace(element: &Element, from: &str, to: &str) -> Element {
-    let namespace = if element.ns() == from {
-        to.to_owned()
-    } else {
-        element.ns()
-    };
-    let mut copy = Element::builder(element.name(), namespace).build();
-    for ((attr_ns, name), value) in element.attrs().iter() {
-        copy.set_attr(attr_ns.clone(), name.clone(), value.clone());
-    }
-    for node in element.nodes() {
-        match node {
-            minidom::Node::Element(child) => {
-                copy.append_child(in_namespace(child, from, to));
-            }
-            minidom::Node::Text(text) => copy.append_text(text.clone()),
-        }
-    }
-    copy
 }
 
 #[cfg(test)]

@@ -1,0 +1,90 @@
+//! Groups through the real chain: slixmpp ⇄ Prosody (with the `iq`
+//! privilege for the user's PEP) ⇄ the gateway binary, and a kill -9 and
+//! restart of the gateway that keeps rooms, participants and archive.
+
+use gatehouse_tests::process::{GatewayProcess, run_script};
+use gatehouse_tests::server::{Server, ServerKind};
+use gatehouse_tests::{GATEWAY, SECRET};
+
+#[test]
+fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart() {
+    let server = Server::start(ServerKind::Prosody, &[(GATEWAY, SECRET)]);
+    server.register_user("romeo", "pass");
+    let mut gateway = GatewayProcess::start_plugin(&server.component_address(), "echo");
+    let args = |phase: &str| {
+        vec![
+            "--server".to_owned(),
+            format!("127.0.0.1:{}", server.c2s_port()),
+            "--gateway".to_owned(),
+            GATEWAY.to_owned(),
+            "--phase".to_owned(),
+            phase.to_owned(),
+        ]
+    };
+    let room = format!("g0@{GATEWAY}");
+    let before = run_script("groups.py", &args("before"));
+    let log = gateway.log();
+    // The bookmark, read back from the user's PEP on Prosody.
+    assert_eq!(before["bookmarks"][0]["jid"], room, "{log}");
+    assert_eq!(before["bookmarks"][0]["name"], "Group 0");
+    assert_eq!(before["bookmarks"][0]["autojoin"], "true");
+    assert_eq!(before["bookmarks"][0]["nick"], "romeo");
+    // The join: the participants, the self-presence, the subject.
+    let join = &before["join"];
+    assert_eq!(join["own"]["from"], format!("{room}/romeo"));
+    assert_eq!(join["own"]["codes"], serde_json::json!(["100", "110"]));
+    assert_eq!(
+        join["participants"],
+        serde_json::json!(["Contact 0", "Contact 1"])
+    );
+    assert_eq!(join["subject"]["subject"], "Echo group 0");
+    assert_eq!(join["subject"]["from"], format!("{room}/Contact 0"));
+    // Talking both ways.
+    assert_eq!(before["reflected"]["from"], format!("{room}/romeo"));
+    assert_eq!(before["heard"], format!("{room}/Contact 0"));
+    // The group commands.
+    assert_eq!(before["ann"], "available");
+    assert_eq!(before["kick"]["codes"], serde_json::json!(["307"]));
+    assert_eq!(before["kick"]["reason"], "echo kick");
+    assert_eq!(before["subject"], format!("{room}/Contact 0"));
+    // The archive, paged: every message once, in order, dated.
+    let archived = [
+        "hello room",
+        "heard: hello room",
+        "/join Ann",
+        "/join Bob",
+        "/kick Bob",
+        "/subject Topic of the day",
+        "burst 1",
+        "burst 2",
+        "burst 3",
+        "burst 4",
+        "burst 5",
+        "/burst 5",
+    ];
+    let first = &before["archive"]["first"];
+    assert_eq!(first["bodies"], serde_json::json!(archived[..4]), "{first}");
+    assert_eq!(first["complete"], false);
+    assert_eq!(first["dated"], true);
+    let second = &before["archive"]["second"];
+    assert_eq!(second["bodies"], serde_json::json!(archived[4..]));
+    assert_eq!(second["complete"], true);
+
+    gateway.kill_and_restart();
+    gateway.wait_log("login: logged in", 2);
+    let after = run_script("groups.py", &args("after"));
+    let log = gateway.log();
+    assert_eq!(
+        after["join"]["participants"],
+        serde_json::json!(["Ann", "Contact 0", "Contact 1"]),
+        "participants survive the kill: {log}"
+    );
+    assert_eq!(after["join"]["subject"]["subject"], "Topic of the day");
+    assert_eq!(
+        after["archive"]["bodies"],
+        serde_json::json!(archived),
+        "{log}"
+    );
+    assert_eq!(after["archive"]["complete"], true);
+    assert_eq!(after["heard"], format!("{room}/Contact 0"));
+}
