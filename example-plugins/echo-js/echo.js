@@ -15,6 +15,7 @@
 //   up and those the exports receive): `withContact` disposes each as soon
 //   as it is done instead of waiting for the garbage collector.
 
+import * as groups from "gatehouse:gateway/groups@0.3.0";
 import * as roster from "gatehouse:gateway/roster@0.3.0";
 import * as session from "gatehouse:gateway/session@0.3.0";
 
@@ -284,6 +285,7 @@ export const plugin = {
       registrationFields: [
         { var: "username", label: "User name", kind: "text-single", required: true, defaultValue: null },
         { var: "contacts", label: "Number of contacts", kind: "text-single", required: false, defaultValue: "3" },
+        { var: "groups", label: "Number of groups", kind: "text-single", required: false, defaultValue: "1" },
       ],
     };
   },
@@ -294,6 +296,7 @@ export const plugin = {
     if (username === "") throw "a user name is needed";
     if (username === "fail") throw "username refused by the echo network";
     refusing(() => contactCount(values.get("contacts") ?? null));
+    refusing(() => groupCount(values.get("groups") ?? null));
   },
 
   login() {
@@ -355,6 +358,10 @@ export const plugin = {
   },
 
   onTimer(token) {
+    if (token.startsWith("heard:")) {
+      heard(token);
+      return;
+    }
     // `/typing` stops typing a second later.
     if (token.startsWith("paused:")) {
       try {
@@ -393,47 +400,209 @@ export const plugin = {
     );
   },
 
-  // Groups (ECHO.md "Groups") are the Rust build's only, for now: this
-  // build has none, and says so to a user who joins one by JID.
-  fillBookmarks() {},
+  // Groups (ECHO.md "Groups"), as the Rust build has them.
+  fillBookmarks() {
+    refusing(() => {
+      const count = groupCount(registrationValue("groups"));
+      for (let i = 0; i < count; i++) {
+        withContact(host(() => groups.byLegacyId(`g${i}`)), (muc) => {
+          describe(muc);
+          host(() => muc.addToBookmarks(true));
+        });
+      }
+    });
+  },
   fillParticipants(muc) {
-    withContact(muc, () => {});
+    withContact(muc, (muc) =>
+      refusing(() => {
+        withContact(muc.userParticipant(), () => {});
+        for (let i = 0; i < 2; i++) withContact(contactParticipant(muc, i), () => {});
+      }),
+    );
   },
   updateMucInfo(muc) {
-    withContact(muc, () => {});
+    withContact(muc, (muc) => refusing(() => describe(muc)));
   },
   backfill(muc, _before) {
     withContact(muc, () => {});
   },
   jidUsernameToMucLegacyId(_username, unescaped) {
-    throw `${unescaped} is not a group on the echo network (the JavaScript build has no groups yet)`;
+    const count = refusing(() => groupCount(registrationValue("groups")));
+    const n = Number(unescaped.slice(1));
+    if (!(/^g[0-9]+$/.test(unescaped) && `g${n}` === unescaped && n < count)) {
+      throw `${unescaped} is not a group on the echo network`;
+    }
+    return unescaped;
   },
   mucLegacyIdToJidUsername(_legacyId) {
     return null;
   },
-  onMucText(muc, _message) {
-    withContact(muc, () => {});
-    throw "the JavaScript build of the echo network has no groups yet";
+  onMucText(muc, message) {
+    return withContact(muc, (muc) => {
+      const n = nextCounter("user-messages");
+      refusing(() => {
+        if (message.body.startsWith("/")) {
+          runGroupCommand(muc, message.body.slice(1), n);
+        } else {
+          host(() => session.kvSet(`heard:${n}`, utf8.encode(message.body)));
+          session.setTimer(0, `heard:${n}:${muc.legacyId()}`);
+        }
+      });
+      return `u${n}`;
+    });
   },
-  onMucCorrect(muc, _legacyMsgId, _body) {
-    withContact(muc, () => {});
-    throw "the JavaScript build of the echo network has no groups yet";
+  onMucCorrect(muc, legacyMsgId, body) {
+    withContact(muc, (muc) => refusing(() => say(muc, 0, `saw correction ${legacyMsgId}: ${body}`)));
   },
-  onMucRetract(muc, _legacyMsgId) {
-    withContact(muc, () => {});
-    throw "the JavaScript build of the echo network has no groups yet";
+  onMucRetract(muc, legacyMsgId) {
+    withContact(muc, (muc) => refusing(() => say(muc, 0, `saw retraction ${legacyMsgId}`)));
   },
-  onMucReact(muc, _legacyMsgId, _emojis) {
-    withContact(muc, () => {});
-    throw "the JavaScript build of the echo network has no groups yet";
+  onMucReact(muc, legacyMsgId, emojis) {
+    withContact(muc, (muc) => refusing(() => say(muc, 0, `saw reactions ${legacyMsgId}: ${emojis.join(" ")}`)));
   },
-  onMucDisplayed(muc, _legacyMsgId) {
-    withContact(muc, () => {});
+  onMucDisplayed(muc, legacyMsgId) {
+    withContact(muc, (muc) => groupAnswer(muc, `saw displayed ${legacyMsgId}`));
   },
-  onMucChatState(muc, _state) {
-    withContact(muc, () => {});
+  onMucChatState(muc, state) {
+    withContact(muc, (muc) => groupAnswer(muc, `saw ${state}`));
   },
 };
+
+// --- Groups (ECHO.md "Groups") ------------------------------------------------
+
+const MAX_GROUPS = 1000;
+
+/** The `groups` field as a number, with the echo network's bounds. */
+function groupCount(value) {
+  const text = (value ?? "1").trim();
+  if (/^[0-9]+$/.test(text) && Number(text) <= MAX_GROUPS) return Number(text);
+  throw new Refused(`groups must be a whole number from 0 to ${MAX_GROUPS}, not ${JSON.stringify(text)}`);
+}
+
+/** A group's name, kind and subject (the one `/subject` set last, kept). */
+function describe(muc) {
+  const id = muc.legacyId();
+  const name = /^g[0-9]+$/.test(id) ? `Group ${Number(id.slice(1))}` : id;
+  muc.setName(name);
+  muc.setType("group");
+  const kept = session.kvGet(`group-subject:${id}`);
+  const subject = kept == null ? `Echo ${name.toLowerCase()}` : fromUtf8.decode(kept);
+  host(() => muc.setSubject(subject, "Contact 0", null));
+}
+
+/** The participant of contact `c<i>`, named `Contact <i>`. */
+function contactParticipant(muc, i) {
+  return withContact(host(() => roster.byLegacyId(`c${i}`)), (contact) => {
+    contact.setName(`Contact ${i}`);
+    return host(() => muc.participantByContact(contact));
+  });
+}
+
+function groupOptions(legacyMsgId, when = null, archiveOnly = false) {
+  return { legacyMsgId, when, replyTo: null, archiveOnly };
+}
+
+/** A text from `Contact <i>`, remembered as its last in the group. */
+function say(muc, i, body) {
+  const legacyId = `e${nextCounter("echo-messages")}`;
+  host(() => session.kvSet(`group-last:${muc.legacyId()}:${i}`, utf8.encode(legacyId)));
+  withContact(contactParticipant(muc, i), (p) => host(() => p.sendText(body, groupOptions(legacyId))));
+}
+
+function groupAnswer(muc, text) {
+  try {
+    say(muc, 0, text);
+  } catch (e) {
+    session.log("warn", `cannot answer: ${e.message ?? e}`);
+  }
+}
+
+/** `Contact 0` hears the user's message `heard:<n>:<room>`. */
+function heard(token) {
+  const [, n, room] = token.split(":");
+  const raw = session.kvGet(`heard:${n}`);
+  session.kvDelete(`heard:${n}`);
+  if (raw == null) return;
+  try {
+    withContact(host(() => groups.byLegacyId(room)), (muc) => say(muc, 0, `heard: ${fromUtf8.decode(raw)}`));
+  } catch (e) {
+    session.log("warn", `heard: ${e.message ?? e}`);
+  }
+}
+
+function nowSeconds() {
+  return BigInt(Math.floor(Date.now() / 1000));
+}
+
+function runGroupCommand(muc, command, n) {
+  const space = command.indexOf(" ");
+  const name = space < 0 ? command : command.slice(0, space);
+  const arg = space < 0 ? "" : command.slice(space + 1).trim();
+  const previous = n > 1 ? `u${n - 1}` : null;
+  const byNick = (nick) => host(() => muc.participantByNick(nick));
+  const last = () => {
+    const raw = session.kvGet(`group-last:${muc.legacyId()}:0`);
+    return raw == null ? null : fromUtf8.decode(raw);
+  };
+  if (name === "join" && arg) {
+    withContact(byNick(arg), () => {});
+  } else if (name === "leave" && arg) {
+    withContact(byNick(arg), (p) => p.leave());
+  } else if (name === "kick" && arg) {
+    withContact(byNick(arg), (p) => p.kick("echo kick"));
+  } else if (name === "rename") {
+    const [old, renamed] = arg.split(" ");
+    if (!renamed) return say(muc, 0, "/rename needs OLD NEW");
+    withContact(byNick(old), (p) => host(() => p.setNick(renamed)));
+  } else if (name === "subject") {
+    host(() => session.kvSet(`group-subject:${muc.legacyId()}`, utf8.encode(arg)));
+    host(() => muc.setSubject(arg, "Contact 0", nowSeconds()));
+  } else if (name === "name" && arg) {
+    muc.setName(arg);
+  } else if (name === "burst") {
+    const count = Number(arg);
+    if (!Number.isInteger(count) || count < 0) throw new Refused(`/burst needs a count, not ${JSON.stringify(arg)}`);
+    const first = nextCounter("echo-messages", count);
+    withContact(contactParticipant(muc, 0), (p) => {
+      for (let i = 0; i < count; i++) host(() => p.sendText(`burst ${i + 1}`, groupOptions(`e${first + i}`)));
+    });
+  } else if (name === "history") {
+    const count = Number(arg);
+    if (!Number.isInteger(count) || count < 0) throw new Refused(`/history needs a count, not ${JSON.stringify(arg)}`);
+    const first = nextCounter("echo-messages", count);
+    withContact(contactParticipant(muc, 1), (p) => {
+      for (let i = 1; i <= count; i++) {
+        const when = nowSeconds() - BigInt((count + 1 - i) * 60);
+        host(() => p.sendText(`old ${i}`, groupOptions(`e${first + i - 1}`, when, true)));
+      }
+    });
+  } else if (name === "carbon" && arg) {
+    withContact(muc.userParticipant(), (p) =>
+      host(() => p.sendText(arg, groupOptions(`u${nextCounter("user-messages")}`))),
+    );
+  } else if (name === "newgroup" && arg) {
+    withContact(host(() => groups.byLegacyId(arg)), (created) => {
+      describe(created);
+      host(() => created.addToBookmarks(true));
+    });
+  } else if (name === "removed") {
+    host(() => muc.removeFromBookmarks());
+  } else if (name === "react") {
+    if (previous == null) return say(muc, 0, "no previous message to react to");
+    const emojis = arg.split(/\s+/).filter((e) => e);
+    withContact(contactParticipant(muc, 0), (p) => host(() => p.react(previous, emojis)));
+  } else if (name === "correct" && arg) {
+    const id = last();
+    if (id == null) return say(muc, 0, "nothing to correct");
+    withContact(contactParticipant(muc, 0), (p) => host(() => p.correct(id, arg, groupOptions(null))));
+  } else if (name === "retract") {
+    const id = last();
+    if (id == null) return say(muc, 0, "nothing to retract");
+    withContact(contactParticipant(muc, 0), (p) => host(() => p.retract(id)));
+  } else {
+    say(muc, 0, `unknown command: /${command}`);
+  }
+}
 
 // --- A 64×64 PNG of one colour, without zlib ---------------------------------
 // The colour is the Rust build's (FNV-1a of the legacy id); the image data is

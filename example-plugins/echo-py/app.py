@@ -32,6 +32,9 @@ from wit_world.imports.types import (
     Vcard,
 )
 
+import echo_groups
+from common import Refused, host, next_counter, reason, registration_value
+
 MAX_CONTACTS = 100_000
 
 SHOWS = {
@@ -43,54 +46,12 @@ SHOWS = {
 }
 
 
-class Refused(Exception):
-    """A failure told to the user (it becomes the export's `Err`)."""
-
-
-def reason(error) -> str:
-    """The text of a host `error` variant (`Err(Error_Invalid("…"))`…)."""
-    value = getattr(error, "value", error)
-    return str(getattr(value, "value", value))
-
-
-def host(call, *args):
-    """Calls a host import whose result is `result<_, error>`; a refusal
-    becomes `Refused` with the host's reason."""
-    try:
-        return call(*args)
-    except Err as e:
-        raise Refused(reason(e)) from None
-
-
-def registration_value(var: str) -> Optional[str]:
-    for key, value in session.registration():
-        if key == var:
-            return value
-    return None
-
-
 def contact_count(value: Optional[str]) -> int:
     """The `contacts` field as a number, with the echo network's bounds."""
     text = (value if value is not None else "3").strip()
     if text.isascii() and text.isdigit() and int(text) <= MAX_CONTACTS:
         return int(text)
     raise Refused(f"contacts must be a whole number from 0 to {MAX_CONTACTS}, not {text!r}")
-
-
-def next_counter(key: str, n: int = 1) -> int:
-    """Bumps a counter of the key-value store by `n`; returns its first new
-    value. Counters live there so that legacy ids never repeat, even across
-    restarts and reloads."""
-    raw = session.kv_get(key)
-    try:
-        current = int(raw.decode()) if raw is not None else 0
-    except ValueError:
-        current = 0
-    try:
-        session.kv_set(key, str(current + n).encode())
-    except Err as e:
-        session.log(LogLevel.ERROR, f"cannot save counter {key}: {reason(e)}")
-    return current + 1
 
 
 def options(legacy_id=None, reply_to=None, carbon=False) -> SendOptions:
@@ -244,6 +205,7 @@ class Plugin(exports.Plugin):
             registration_fields=[
                 FormField("username", "User name", FieldKind.TEXT_SINGLE, True, None),
                 FormField("contacts", "Number of contacts", FieldKind.TEXT_SINGLE, False, "3"),
+                FormField("groups", "Number of groups", FieldKind.TEXT_SINGLE, False, "1"),
             ],
         )
 
@@ -256,6 +218,7 @@ class Plugin(exports.Plugin):
             raise Err("username refused by the echo network")
         try:
             contact_count(values.get("contacts"))
+            echo_groups.group_count(values.get("groups"))
         except Refused as e:
             raise Err(str(e)) from None
 
@@ -320,6 +283,8 @@ class Plugin(exports.Plugin):
             contact.set_vcard(profile(contact))
 
     def on_timer(self, token: str) -> None:
+        if echo_groups.on_timer(token):
+            return
         # `/typing` stops typing a second later.
         if token.startswith("paused:"):
             try:
@@ -366,54 +331,59 @@ class Plugin(exports.Plugin):
             except Refused as e:
                 raise Err(str(e)) from None
 
-    # Groups (ECHO.md "Groups") are the Rust build's only, for now: this
-    # build has none, and says so to a user who joins one by JID.
-    NO_GROUPS = "the Python build of the echo network has no groups yet"
-
+    # Groups (ECHO.md "Groups"), as the Rust build has them: echo_groups.py.
     def fill_bookmarks(self) -> None:
-        pass
+        refusing(echo_groups.fill_bookmarks)
 
     def fill_participants(self, muc: groups.Muc) -> None:
         with muc:
-            pass
+            refusing(echo_groups.fill_participants, muc)
 
     def update_muc_info(self, muc: groups.Muc) -> None:
         with muc:
-            pass
+            refusing(echo_groups.describe, muc)
 
     def backfill(self, muc: groups.Muc, before: Optional[groups.ArchiveBound]) -> None:
         with muc:
             pass
 
     def jid_username_to_muc_legacy_id(self, username: str, unescaped: str) -> str:
-        raise Err(f"{unescaped} is not a group on the echo network ({self.NO_GROUPS})")
+        return refusing(echo_groups.known_group, unescaped)
 
     def muc_legacy_id_to_jid_username(self, legacy_id: str) -> Optional[str]:
         return None
 
     def on_muc_text(self, muc: groups.Muc, message: TextMessage) -> Optional[str]:
         with muc:
-            raise Err(self.NO_GROUPS)
+            return refusing(echo_groups.on_text, muc, message)
 
     def on_muc_correct(self, muc: groups.Muc, legacy_msg_id: str, body: str) -> None:
         with muc:
-            raise Err(self.NO_GROUPS)
+            refusing(echo_groups.saw, muc, f"correction {legacy_msg_id}: {body}")
 
     def on_muc_retract(self, muc: groups.Muc, legacy_msg_id: str) -> None:
         with muc:
-            raise Err(self.NO_GROUPS)
+            refusing(echo_groups.saw, muc, f"retraction {legacy_msg_id}")
 
     def on_muc_react(self, muc: groups.Muc, legacy_msg_id: str, emojis: List[str]) -> None:
         with muc:
-            raise Err(self.NO_GROUPS)
+            refusing(echo_groups.saw, muc, f"reactions {legacy_msg_id}: {' '.join(emojis)}")
 
     def on_muc_displayed(self, muc: groups.Muc, legacy_msg_id: str) -> None:
         with muc:
-            pass
+            echo_groups.answer(muc, f"displayed {legacy_msg_id}")
 
     def on_muc_chat_state(self, muc: groups.Muc, state: ChatState) -> None:
         with muc:
-            pass
+            echo_groups.answer(muc, state.name.lower())
+
+
+def refusing(call, *args):
+    """Runs an export's body: a `Refused` becomes the export's `Err`."""
+    try:
+        return call(*args)
+    except Refused as e:
+        raise Err(str(e)) from None
 
 
 # --- A 64×64 PNG of one colour, without zlib ---------------------------------

@@ -6,11 +6,33 @@ use gatehouse_tests::process::{GatewayProcess, run_script};
 use gatehouse_tests::server::{Server, ServerKind};
 use gatehouse_tests::{GATEWAY, SECRET};
 
-#[test]
-fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart() {
+/// One `#[test]` per build of the echo network (groups are tested against
+/// Prosody only so far).
+macro_rules! each_build {
+    ($test:ident) => {
+        mod $test {
+            #[test]
+            fn rust() {
+                super::$test("echo")
+            }
+            #[test]
+            fn javascript() {
+                super::$test("echo-js")
+            }
+            #[test]
+            fn python() {
+                super::$test("echo-py")
+            }
+        }
+    };
+}
+
+each_build!(a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart);
+
+fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart(plugin: &str) {
     let server = Server::start(ServerKind::Prosody, &[(GATEWAY, SECRET)]);
     server.register_user("romeo", "pass");
-    let mut gateway = GatewayProcess::start_plugin(&server.component_address(), "echo");
+    let mut gateway = GatewayProcess::start_plugin(&server.component_address(), plugin);
     let args = |phase: &str| {
         vec![
             "--server".to_owned(),
