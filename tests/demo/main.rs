@@ -66,6 +66,8 @@ fn main() {
                any user name; \"contacts\" is how many echo contacts you get (default 3).\n\
              Your roster fills with Contact 0, Contact 1…; message one and it answers with your text.\n\
              Commands to a contact: /nick NAME, /presence away [STATUS], /contact ID, /unfriend, /burst N.\n\
+             Your bookmarks get Group 0 (g0@{jid}; \"groups\" sets how many): join it, write, and Contact 0\n\
+             answers \"heard: …\"; in it, /join NICK, /kick NICK, /subject TEXT, /history N, /burst N.\n\
              Ad-hoc commands on {jid} (Gajim: \"Execute command\"): log in/out, list contacts, status…;\n\
              demo is the gateway's admin, so it also sees list users, kick, reload the plugin.\n\n\
              Or let the scripted client do it:\n  \

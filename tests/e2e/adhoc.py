@@ -181,6 +181,7 @@ async def main():
 
     out["status"] = await run(juliet, gw, "status")
     out["contacts"] = await run(juliet, gw, "contacts")
+    out["groups"] = await run(juliet, gw, "groups")
 
     seen = len(juliet.presences)
     out["logout"] = await run(juliet, gw, "logout")

@@ -75,6 +75,7 @@ fn users_and_admins_run_every_command_and_strangers_are_refused() {
         "logout",
         "sync-contacts",
         "contacts",
+        "groups",
         "status",
         "unregister",
     ];
@@ -129,6 +130,16 @@ fn users_and_admins_run_every_command_and_strangers_are_refused() {
     assert_eq!(contacts["form"]["items"][1]["name"], "Contact 1");
     assert_eq!(contacts["form"]["items"][1]["in_roster"], "yes");
     assert_eq!(contacts["form"]["items"].as_array().map(Vec::len), Some(2));
+    let groups = &out["groups"];
+    assert_completed(groups, "groups", "info");
+    assert_eq!(
+        groups["form"]["reported"],
+        serde_json::json!(["jid", "name", "legacy_id", "participants", "joined"])
+    );
+    assert_eq!(groups["form"]["items"][0]["jid"], format!("g0@{GATEWAY}"));
+    assert_eq!(groups["form"]["items"][0]["name"], "Group 0");
+    assert_eq!(groups["form"]["items"][0]["joined"], "0");
+    assert_eq!(groups["form"]["items"].as_array().map(Vec::len), Some(1));
 
     assert_completed(&out["logout"], "logout", "info");
     assert_eq!(out["logout"]["note"], "Logged out.");

@@ -24,6 +24,8 @@ pub enum UserCommand {
     SyncContacts,
     /// List the contacts.
     Contacts,
+    /// List the groups.
+    Groups,
     /// Report the session's state.
     Report,
 }
@@ -39,6 +41,23 @@ pub enum CommandReply {
     Report(SessionReport),
     /// The contacts.
     Contacts(Vec<ContactLine>),
+    /// The groups.
+    Groups(Vec<GroupLine>),
+}
+
+/// One group, for the group list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupLine {
+    /// The room's JID.
+    pub jid: String,
+    /// Its name, if the plugin gave one.
+    pub name: String,
+    /// The group's id on the legacy network.
+    pub legacy_id: String,
+    /// How many participants the host knows.
+    pub participants: usize,
+    /// How many of the user's clients joined it.
+    pub joined: usize,
 }
 
 /// The state of a session, for the status commands.
@@ -135,6 +154,24 @@ impl Session {
                         })
                         .collect();
                     CommandReply::Contacts(lines)
+                }
+                None => CommandReply::Refused("The session lost its state.".into()),
+            },
+            UserCommand::Groups => match self.data() {
+                Some(data) => {
+                    let rooms = &data.rooms;
+                    let lines = rooms
+                        .ids()
+                        .filter_map(|id| rooms.get(id))
+                        .map(|r| GroupLine {
+                            jid: r.jid.to_string(),
+                            name: r.info.name.clone().unwrap_or_default(),
+                            legacy_id: r.legacy_id.clone(),
+                            participants: r.present().count(),
+                            joined: r.joined.len(),
+                        })
+                        .collect();
+                    CommandReply::Groups(lines)
                 }
                 None => CommandReply::Refused("The session lost its state.".into()),
             },

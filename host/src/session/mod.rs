@@ -49,7 +49,7 @@ mod puppet;
 mod rooms;
 mod streams;
 
-pub use commands::{CommandReply, ContactLine, SessionReport, UserCommand};
+pub use commands::{CommandReply, ContactLine, GroupLine, SessionReport, UserCommand};
 pub use data::SessionData;
 pub use login::{LoginKind, LoginState};
 pub use streams::{StreamEvent, Streams};

@@ -26,6 +26,8 @@ pub(super) enum Command {
     SyncContacts,
     /// List the contacts.
     Contacts,
+    /// List the groups.
+    Groups,
     /// Show the session's state.
     Status,
     /// Unregister, after a confirmation.
@@ -44,11 +46,12 @@ pub(super) enum Command {
 
 impl Command {
     /// Every command, in the order clients list them.
-    pub(super) const ALL: [Command; 11] = [
+    pub(super) const ALL: [Command; 12] = [
         Command::LogIn,
         Command::LogOut,
         Command::SyncContacts,
         Command::Contacts,
+        Command::Groups,
         Command::Status,
         Command::Unregister,
         Command::Users,
@@ -70,6 +73,7 @@ impl Command {
             Command::LogOut => "logout",
             Command::SyncContacts => "sync-contacts",
             Command::Contacts => "contacts",
+            Command::Groups => "groups",
             Command::Status => "status",
             Command::Unregister => "unregister",
             Command::Users => "admin/users",
@@ -87,6 +91,7 @@ impl Command {
             Command::LogOut => "Log out",
             Command::SyncContacts => "Re-sync contacts",
             Command::Contacts => "List contacts",
+            Command::Groups => "List groups",
             Command::Status => "Show status",
             Command::Unregister => "Unregister",
             Command::Users => "List users (admin)",
@@ -104,6 +109,7 @@ impl Command {
             | Command::LogOut
             | Command::SyncContacts
             | Command::Contacts
+            | Command::Groups
             | Command::Status
             | Command::Unregister => Access::User,
             Command::Users

@@ -312,6 +312,7 @@ impl Gateway {
             Command::LogOut => self.forward(reply, UserCommand::LogOut),
             Command::SyncContacts => self.forward(reply, UserCommand::SyncContacts),
             Command::Contacts => self.forward(reply, UserCommand::Contacts),
+            Command::Groups => self.forward(reply, UserCommand::Groups),
             Command::Status => self.forward(reply, UserCommand::Report),
             Command::Unregister => self.unregister(request, reply).await,
             Command::Users => done(self.list_users()),

@@ -1,4 +1,5 @@
-//! The user's own commands (log in, log out, re-sync, contacts, status):
+//! The user's own commands (log in, log out, re-sync, contacts, groups,
+//! status):
 //! each is run by the user's session, and answered from a task once the
 //! session is done, so that a slow plugin call never holds up the gateway.
 
@@ -63,6 +64,34 @@ fn session_answer(answer: CommandReply, about: Option<&BareJid>) -> Completed {
                         ("name", "Name"),
                         ("legacy_id", "Legacy id"),
                         ("in_roster", "In roster"),
+                    ],
+                    &rows,
+                )),
+            }
+        }
+        CommandReply::Groups(groups) => {
+            let rows: Vec<Vec<String>> = groups
+                .into_iter()
+                .map(|g| {
+                    vec![
+                        g.jid,
+                        g.name,
+                        g.legacy_id,
+                        g.participants.to_string(),
+                        g.joined.to_string(),
+                    ]
+                })
+                .collect();
+            Completed {
+                note: (NoteType::Info, format!("{} groups.", rows.len())),
+                form: Some(commands::table(
+                    "Groups",
+                    &[
+                        ("jid", "JID"),
+                        ("name", "Name"),
+                        ("legacy_id", "Legacy id"),
+                        ("participants", "Participants"),
+                        ("joined", "Your clients in it"),
                     ],
                     &rows,
                 )),
