@@ -14,9 +14,11 @@
 //! target/release/gatehouse-load latency --users 10 --rate 1000 --messages 20000
 //! target/release/gatehouse-load sessions --users 1000
 //! target/release/gatehouse-load soak --users 100 --rate 1000 --seconds 1800
+//! target/release/gatehouse-load groups --participants 1000 --messages 5000 --archive 100000
 //! ```
 
 mod burst;
+mod groups;
 mod proc;
 mod sessions;
 mod soak;
@@ -75,6 +77,19 @@ enum Scenario {
     Burst {
         #[arg(long, default_value_t = 1000)]
         messages: u32,
+    },
+    /// Groups: a join of a room of `participants`, groupchat echo of
+    /// `messages` (`window` in flight), a MAM page of 50 from an archive of
+    /// `archive`, memory per room; four JSON lines.
+    Groups {
+        #[arg(long, default_value_t = 1000)]
+        participants: u32,
+        #[arg(long, default_value_t = 5000)]
+        messages: u32,
+        #[arg(long, default_value_t = 64)]
+        window: u32,
+        #[arg(long, default_value_t = 100000)]
+        archive: u32,
     },
     /// `users` users of 10 contacts: start-up (restart → all logged in),
     /// idle memory per user, and hot reload (file replaced → all on the new
@@ -161,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let users = match cli.scenario {
         Scenario::RosterFill { .. } => 1,
-        Scenario::Burst { .. } => 2,
+        Scenario::Burst { .. } | Scenario::Groups { .. } => 2,
         Scenario::Echo { users, .. }
         | Scenario::Latency { users, .. }
         | Scenario::Sessions { users }
@@ -172,6 +187,10 @@ async fn main() -> anyhow::Result<()> {
     // No rate limit, but for the burst, which measures the default one.
     let rates = match cli.scenario {
         Scenario::Burst { .. } => "",
+        // `/history 100000` archives in one call.
+        Scenario::Groups { .. } => {
+            "messages_per_second = 1000000000\nupdates_per_second = 1000000000\ncall_timeout_ms = 600000"
+        }
         _ => "messages_per_second = 1000000000",
     };
     let mut gateway =
@@ -195,6 +214,23 @@ async fn main() -> anyhow::Result<()> {
             messages,
         } => vec![throughput::latency(&server, users, rate, messages, meter).await?],
         Scenario::Burst { messages } => vec![burst::burst(&server, messages, meter).await?],
+        Scenario::Groups {
+            participants,
+            messages,
+            window,
+            archive,
+        } => {
+            groups::run(
+                &server,
+                gateway_pid,
+                participants,
+                messages,
+                window,
+                archive,
+                meter,
+            )
+            .await?
+        }
         Scenario::Sessions { users } => {
             sessions::run(&server, &mut gateway, prosody_pid, users).await?
         }

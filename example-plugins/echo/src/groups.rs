@@ -166,6 +166,15 @@ fn run(muc: &Muc, command: &str, n: u64) -> Result<(), Error> {
         "join" if !arg.is_empty() => {
             muc.participant_by_nick(arg)?;
         }
+        // For the load bench: N participants `p1`…`pN` join.
+        "crowd" => {
+            let n: u32 = arg
+                .parse()
+                .map_err(|_| format!("/crowd needs a count, not {arg:?}"))?;
+            for i in 1..=n {
+                muc.participant_by_nick(&format!("p{i}"))?;
+            }
+        }
         "leave" if !arg.is_empty() => muc.participant_by_nick(arg)?.leave(),
         "kick" if !arg.is_empty() => muc.participant_by_nick(arg)?.kick(Some("echo kick")),
         "rename" => {
