@@ -102,7 +102,7 @@ fn on_text_send_text(c: &mut Criterion) {
     ));
     let mut roster = Roster::load(ctx.clone(), &user).unwrap();
     let contact = roster.by_legacy_id("c0", None).unwrap();
-    let rooms = gatehouse::groups::Rooms::load(ctx.clone(), &user, &roster).unwrap();
+    let rooms = gatehouse::groups::Rooms::load(ctx.clone(), &user, &mut roster).unwrap();
     let (events, _) = tokio::sync::mpsc::unbounded_channel();
     let state = SessionData {
         ctx,

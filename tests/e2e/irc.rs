@@ -106,3 +106,51 @@ fn an_xmpp_user_and_an_irc_user_talk_and_see_each_other() {
     );
     assert_eq!(report["after_restart"]["from"], "romeo");
 }
+
+#[test]
+fn an_irc_channel_is_a_group_joined_by_its_room_jid() {
+    let irc = IrcServer::start();
+    let prosody = Prosody::start(&[(IRC_GATEWAY, SECRET)]);
+    prosody.register_user("romeo", "pass");
+    let gateway = GatewayProcess::start_gateway(
+        &prosody.component_address(),
+        IRC_GATEWAY,
+        "irc",
+        &format!("allow = [\"127.0.0.1:{}\"]", irc.port),
+    );
+    let output = Command::new(python())
+        .arg(workspace().join("tests/e2e/irc_channel.py"))
+        .args(["--server", &format!("127.0.0.1:{}", prosody.c2s_port)])
+        .args(["--gateway", IRC_GATEWAY])
+        .args(["--irc", &irc.port.to_string()])
+        .output()
+        .expect("run irc_channel.py");
+    let log = || format!("{}\n--- ngircd ---\n{}", gateway.log(), irc.log());
+    assert!(
+        output.status.success(),
+        "irc_channel.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        log()
+    );
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", log()));
+    assert_eq!(report["own"]["nick"], "romeo", "{report}");
+    assert_eq!(
+        report["own"]["codes"],
+        serde_json::json!(["110"]),
+        "a channel: no 100"
+    );
+    assert_eq!(
+        report["bob"]["role"], "moderator",
+        "the channel's creator is its operator"
+    );
+    assert_eq!(report["topic"]["subject"], "All about gateways");
+    assert_eq!(report["to_xmpp"]["body"], "hello from IRC ✓");
+    assert_eq!(report["to_irc"]["from"], "romeo");
+    assert_eq!(report["to_irc"]["args"][0], "hello from XMPP <&>");
+    assert_eq!(report["reflected"]["body"], "hello from XMPP <&>");
+    assert_eq!(report["action"], "/me waves");
+    assert_eq!(report["renamed"]["nick"], "Bob");
+    assert_eq!(report["renamed"]["new_nick"], "Robert");
+    assert_eq!(report["left"]["type"], "unavailable");
+}

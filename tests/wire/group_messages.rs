@@ -6,7 +6,8 @@ use gatehouse_tests::{Wire, child_text};
 use minidom::Element;
 
 use crate::NS;
-use crate::groups::{CLIENT, ROOM, SID, command, join, occupant_id, register};
+use crate::group_commands::command;
+use crate::groups::{CLIENT, ROOM, SID, join, occupant_id, register};
 
 const MAM: &str = "urn:xmpp:mam:2";
 const RSM: &str = "http://jabber.org/protocol/rsm";

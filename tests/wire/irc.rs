@@ -170,3 +170,181 @@ async fn hostile_server_input_never_traps_the_plugin() {
         );
     }
 }
+
+/// Presences from a channel's occupant, until one passes `last`.
+async fn occupant_presences(
+    w: &mut Wire,
+    last: impl Fn(&minidom::Element) -> bool,
+) -> Vec<minidom::Element> {
+    let mut seen = Vec::new();
+    loop {
+        let e = w.link.recv().await;
+        let done = last(&e);
+        seen.push(e);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn muc_item(e: &minidom::Element) -> (Option<String>, Option<String>) {
+    let item = e
+        .get_child("x", "http://jabber.org/protocol/muc#user")
+        .and_then(|x| x.get_child("item", "http://jabber.org/protocol/muc#user"));
+    (
+        item.and_then(|i| i.attr("affiliation")).map(str::to_owned),
+        item.and_then(|i| i.attr("role")).map(str::to_owned),
+    )
+}
+
+fn codes(e: &minidom::Element) -> Vec<String> {
+    e.get_child("x", "http://jabber.org/protocol/muc#user")
+        .map(|x| {
+            x.children()
+                .filter(|c| c.name() == "status")
+                .filter_map(|c| c.attr("code").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_channel_joined_by_its_room_jid_is_a_group() {
+    let (mut w, mut peer) = irc_session().await;
+    peer.send(b":irc.test 001 romeo :Welcome\r\n").await;
+    let room = format!("#test@{GATEWAY}");
+    w.link
+        .send(&format!(
+            "<presence from='{ROMEO}/pc' to='{room}/romeo'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+        ))
+        .await;
+    assert_eq!(peer.line_starting("JOIN").await, "JOIN #test");
+    // Only the user so far: a channel is semi-anonymous (no 100).
+    let own = w
+        .link
+        .recv_until("the self-presence", |e| {
+            e.is("presence", NS) && codes(e).contains(&"110".into())
+        })
+        .await;
+    assert_eq!(own.attr("from"), Some(format!("{room}/romeo").as_str()));
+    assert_eq!(codes(&own), ["110"]);
+    let subject = w
+        .link
+        .recv_until("the subject", |e| e.has_child("subject", NS))
+        .await;
+    assert_eq!(child_text(&subject, "subject", NS).as_deref(), Some(""));
+    // The server's topic and names: the subject, the people with their modes.
+    peer.send(b":irc.test 332 romeo #test :Welcome topic\r\n")
+        .await;
+    let topic = w
+        .link
+        .recv_until("the topic", |e| e.has_child("subject", NS))
+        .await;
+    assert_eq!(
+        topic.attr("from"),
+        Some(room.as_str()),
+        "no setter: from the room"
+    );
+    assert_eq!(
+        child_text(&topic, "subject", NS).as_deref(),
+        Some("Welcome topic")
+    );
+    peer.send(b":irc.test 353 romeo = #test :romeo @alice +bob carol\r\n")
+        .await;
+    let seen = occupant_presences(&mut w, |e| {
+        e.attr("from") == Some(format!("{room}/carol").as_str())
+            && muc_item(e) == (Some("none".into()), Some("participant".into()))
+    })
+    .await;
+    let last_of = |nick: &str| {
+        seen.iter()
+            .rev()
+            .find(|e| e.attr("from") == Some(format!("{room}/{nick}").as_str()))
+            .map(muc_item)
+    };
+    assert_eq!(
+        last_of("alice"),
+        Some((Some("admin".into()), Some("moderator".into())))
+    );
+    assert_eq!(
+        last_of("bob"),
+        Some((Some("member".into()), Some("participant".into())))
+    );
+    assert!(
+        seen.iter().all(|e| e
+            .get_child("x", "http://jabber.org/protocol/muc#user")
+            .and_then(|x| x.get_child("item", "http://jabber.org/protocol/muc#user"))
+            .is_some_and(|i| i.attr("jid").is_none())),
+        "a channel shows no real JIDs"
+    );
+    // Their messages, and the user's.
+    peer.send(b":alice!a@host PRIVMSG #test :hi all\r\n").await;
+    let hi = w
+        .link
+        .recv_until("alice's message", |e| {
+            child_text(e, "body", NS).as_deref() == Some("hi all")
+        })
+        .await;
+    assert_eq!(hi.attr("type"), Some("groupchat"));
+    assert_eq!(hi.attr("from"), Some(format!("{room}/alice").as_str()));
+    w.link
+        .send(&format!(
+            "<message type='groupchat' id='c1' from='{ROMEO}/pc' to='{room}'><body>hello channel</body></message>"
+        ))
+        .await;
+    assert_eq!(
+        peer.line_starting("PRIVMSG").await,
+        "PRIVMSG #test :hello channel"
+    );
+    let reflected = w
+        .link
+        .recv_until("the reflection", |e| e.attr("id") == Some("c1"))
+        .await;
+    assert_eq!(
+        reflected.attr("from"),
+        Some(format!("{room}/romeo").as_str())
+    );
+    // Nick changes, kicks, joins, parts, quits, topics.
+    peer.send(b":bob!b@host NICK robert\r\n").await;
+    let renamed = w
+        .link
+        .recv_until("bob's rename", |e| {
+            e.attr("from") == Some(format!("{room}/bob").as_str())
+        })
+        .await;
+    assert_eq!(codes(&renamed), ["303"]);
+    peer.send(b":alice!a@host KICK #test carol :spam\r\n").await;
+    let kicked = w
+        .link
+        .recv_until("carol's kick", |e| {
+            e.attr("from") == Some(format!("{room}/carol").as_str())
+                && e.attr("type") == Some("unavailable")
+        })
+        .await;
+    assert_eq!(codes(&kicked), ["307"]);
+    peer.send(
+        b":dave!d@host JOIN #test\r\n:dave!d@host PART #test\r\n:robert!b@host QUIT :bye\r\n",
+    )
+    .await;
+    let left = occupant_presences(&mut w, |e| {
+        e.attr("from") == Some(format!("{room}/robert").as_str())
+            && e.attr("type") == Some("unavailable")
+    })
+    .await;
+    let dave: Vec<_> = left
+        .iter()
+        .filter(|e| e.attr("from") == Some(format!("{room}/dave").as_str()))
+        .map(|e| e.attr("type"))
+        .collect();
+    assert_eq!(dave, [None, Some("unavailable")]);
+    peer.send(b":alice!a@host TOPIC #test :New topic\r\n").await;
+    let topic = w
+        .link
+        .recv_until("the new topic", |e| e.has_child("subject", NS))
+        .await;
+    assert_eq!(topic.attr("from"), Some(format!("{room}/alice").as_str()));
+    assert_eq!(
+        child_text(&topic, "subject", NS).as_deref(),
+        Some("New topic")
+    );
+}

@@ -1,6 +1,6 @@
 //! An IRC gateway: private messages between an XMPP user and the people of
-//! one IRC server, with their presence. Channels are not in scope (group
-//! chats come later).
+//! one IRC server, with their presence, and the server's channels as groups
+//! (`channels`).
 //!
 //! The connection is a host-held stream (`session.open-stream`): it
 //! outlives plugin crashes and reloads, so what must outlive them too lives
@@ -14,12 +14,13 @@
 //! the SDK's tasks: the stream and the timers outlive the instance, and a
 //! task (with what it awaits) would not.
 
+mod channels;
 mod line;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use gatehouse_guest::{
-    Contact, Error, FormValues, LogLevel, NetworkInfo, Plugin, Roster, SendOptions, Show,
+    Contact, Error, FormValues, LogLevel, Muc, NetworkInfo, Plugin, Roster, SendOptions, Show,
     TextMessage, session,
 };
 use line::{Line, LineBuffer, ctcp, fold, max_text, split_text, strip_formatting, valid_nick};
@@ -69,6 +70,11 @@ impl Plugin for Irc {
                 None,
             )
             .field_optional(
+                "channels",
+                "Channels to join (comma-separated; or join #channel@this-gateway)",
+                None,
+            )
+            .field_optional(
                 "presence_poll",
                 "Seconds between presence checks",
                 Some("30"),
@@ -85,6 +91,12 @@ impl Plugin for Irc {
         for nick in nick_list(value("contacts").unwrap_or_default()) {
             if !valid_nick(&nick) {
                 return Err(format!("{nick:?} (in contacts) is not a valid IRC nickname").into());
+            }
+        }
+        for channel in value("channels").unwrap_or_default().split([',', ' ']) {
+            let channel = channel.trim();
+            if !channel.is_empty() && !channels::is_channel(channel) {
+                return Err(format!("{channel:?} (in channels) is not an IRC channel name").into());
             }
         }
         poll_seconds(value("presence_poll"))?;
@@ -169,6 +181,31 @@ impl Plugin for Irc {
         Ok(None)
     }
 
+    fn fill_bookmarks(&mut self) -> Result<(), Error> {
+        channels::fill_bookmarks()
+    }
+
+    fn update_muc_info(&mut self, muc: Muc) -> Result<(), Error> {
+        channels::describe(&muc);
+        Ok(())
+    }
+
+    fn jid_username_to_muc_legacy_id(
+        &mut self,
+        _username: &str,
+        unescaped: &str,
+    ) -> Result<String, Error> {
+        channels::channel_of(unescaped)
+    }
+
+    fn fill_participants(&mut self, muc: Muc) -> Result<(), Error> {
+        channels::fill_participants(&muc)
+    }
+
+    fn on_muc_text(&mut self, muc: Muc, message: TextMessage) -> Result<Option<String>, Error> {
+        channels::on_text(&muc, &message)
+    }
+
     fn on_timer(&mut self, token: &str) {
         match token.split_once(':') {
             Some(("poll", generation)) if Some(generation) == kv_string("poll").as_deref() => {
@@ -217,6 +254,9 @@ impl Irc {
         let send = |text: String| {
             let _ = session::stream_write(stream, format!("{text}\r\n").as_bytes());
         };
+        if channels::handle(line) {
+            return;
+        }
         match line.command {
             "PING" => send(format!("PONG :{}", line.param(0))),
             // RPL_WELCOME: registered, under the nick the server confirms.
@@ -240,6 +280,7 @@ impl Irc {
                 kv_set("poll", &generation);
                 self.poll_presences();
                 session::set_timer(poll_seconds_now() * 1000, &format!("poll:{generation}"));
+                channels::rejoin();
             }
             // ERR_NICKNAMEINUSE, ERR_ERRONEUSNICKNAME before we are registered:
             // try another nick, and say so.
@@ -263,7 +304,9 @@ impl Irc {
                 if !valid_nick(new) {
                     return;
                 }
-                if fold(old) == fold(&our_nick()) {
+                let ours = fold(old) == fold(&our_nick());
+                channels::on_nick(old, new, ours);
+                if ours {
                     kv_set("nick", new);
                     session::send_gateway_message(&format!("Your IRC nick is now {new}."));
                 } else if let Some(contact) = known(old) {
@@ -300,10 +343,11 @@ impl Irc {
                 }
             }
             "QUIT" => {
-                if let Some(nick) = line.nick()
-                    && let Some(contact) = known(nick)
-                {
-                    self.set_presence(&contact, Show::Offline, None);
+                if let Some(nick) = line.nick() {
+                    channels::on_quit(nick);
+                    if let Some(contact) = known(nick) {
+                        self.set_presence(&contact, Show::Offline, None);
+                    }
                 }
             }
             "ERROR" => session::log(LogLevel::Warn, &format!("IRC server: {}", line.param(0))),

@@ -45,7 +45,7 @@ impl Rooms {
         }
         let r = self.room(room)?;
         let store = &self.gateway.store;
-        let row_of = |id: &str| -> Result<i64, QueryRefused> {
+        let row_of = |id: &str| -> Result<(i64, i64), QueryRefused> {
             store
                 .archive_row_of(r.row_id, id)
                 .map_err(RosterError::from)?

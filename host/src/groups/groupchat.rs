@@ -21,12 +21,12 @@ use crate::roster::{MAX_REACTION_BYTES, MAX_REACTIONS, Roster, RosterError};
 use crate::sender::Pace;
 use crate::stanza::{
     correction, markers,
-    muc::{self, Groupchat},
+    muc::{self, Groupchat, HistoryRequest},
     ns,
     presence::timestamp,
     reactions, reply, retraction,
 };
-use crate::store::ArchiveRow;
+use crate::store::{ArchivePage, ArchiveRow};
 
 /// How many archived messages a join gets when the client does not say.
 pub const DEFAULT_HISTORY: u32 = 20;
@@ -80,6 +80,7 @@ impl Rooms {
         options: GroupText,
     ) -> Result<String, RosterError> {
         roster.within_limit("a correction", body.len(), self.gateway.config.max_text_kb)?;
+        roster.id_within_limit("a message's legacy id", legacy_msg_id)?;
         let original = self.xmpp_id_of(room, legacy_msg_id)?;
         self.send(
             roster,
@@ -98,6 +99,7 @@ impl Rooms {
         p: ParticipantId,
         legacy_msg_id: &str,
     ) -> Result<(), RosterError> {
+        roster.id_within_limit("a message's legacy id", legacy_msg_id)?;
         let target = self.stanza_id_of(room, legacy_msg_id)?;
         self.send(
             roster,
@@ -125,6 +127,7 @@ impl Rooms {
                 emojis.len()
             )));
         }
+        roster.id_within_limit("a message's legacy id", legacy_msg_id)?;
         let target = self.stanza_id_of(room, legacy_msg_id)?;
         self.send(
             roster,
@@ -144,6 +147,7 @@ impl Rooms {
         p: ParticipantId,
         legacy_msg_id: &str,
     ) -> Result<(), RosterError> {
+        roster.id_within_limit("a message's legacy id", legacy_msg_id)?;
         roster.room_for("a read marker")?;
         let target = self.stanza_id_of(room, legacy_msg_id)?;
         let Some(from) = self.occupant_from(room, p)? else {
@@ -185,6 +189,21 @@ impl Rooms {
     ) -> Result<String, RosterError> {
         if let Some(legacy) = &options.legacy_msg_id {
             roster.id_within_limit("a message's legacy id", legacy)?;
+            // The network gave this message before (an echo of it, a
+            // backfill of what is archived): it is there already, under
+            // the one `<stanza-id>` it may have.
+            let r = self.room(room)?;
+            if self
+                .gateway
+                .store
+                .archived_stanza_id(r.row_id, legacy)?
+                .is_some()
+            {
+                return Ok(legacy.clone());
+            }
+        }
+        if let Some(replied) = &options.reply_to {
+            roster.id_within_limit("a replied message's legacy id", replied)?;
         }
         roster.room_for("a message")?;
         let participant = self.participant(room, p)?;
@@ -227,8 +246,8 @@ impl Rooms {
             }
         };
         if let Some(replied) = &options.reply_to {
-            let target = self.stanza_id_of(room, replied)?;
-            reply::mark_reply(&mut message, &target, &r.jid.clone().into());
+            let (target, author) = self.reply_target(room, replied)?;
+            reply::mark_reply(&mut message, &target, &author);
         }
         self.archive(
             room,
@@ -255,6 +274,11 @@ impl Rooms {
         sent: &Message,
         legacy_id: Option<&str>,
     ) -> Result<(), RosterError> {
+        // The network took the user out during the call: nothing to
+        // reflect to, nor a participant to make again.
+        if self.room(room)?.info.removed {
+            return Ok(());
+        }
         let user = self.user_participant(roster, room)?;
         let participant = self.participant(room, user)?;
         let r = self.room(room)?;
@@ -262,6 +286,20 @@ impl Rooms {
             .occupant_jid(&participant.nick)
             .map(Into::into)
             .unwrap_or_else(|| r.jid.clone().into());
+        // A legacy id the archive holds already (or one too long to be an
+        // attribute) does not name this message: a fresh id does.
+        let held = match legacy_id {
+            Some(legacy) => {
+                legacy.len() > crate::roster::MAX_ID_BYTES
+                    || self
+                        .gateway
+                        .store
+                        .archived_stanza_id(r.row_id, legacy)?
+                        .is_some()
+            }
+            None => true,
+        };
+        let legacy_id = legacy_id.filter(|_| !held);
         let stanza_id = legacy_id
             .map(str::to_owned)
             .unwrap_or_else(|| self.gateway.new_id());
@@ -308,19 +346,37 @@ impl Rooms {
             .map(|row| (row.legacy_id, u64::try_from(row.at).unwrap_or(0))))
     }
 
-    /// The newest `count` archived messages (at most [`MAX_HISTORY`]), to
-    /// `to`, each dated.
+    /// The history a join asked for (at most [`MAX_HISTORY`] messages,
+    /// the newest), to `to`, each dated.
     pub(super) fn history(
         &self,
         room: RoomId,
-        count: u32,
+        request: &HistoryRequest,
         to: &Jid,
     ) -> Result<Vec<Message>, RosterError> {
         let r = self.room(room)?;
-        let rows = self
-            .gateway
-            .store
-            .archive_last(r.row_id, count.min(MAX_HISTORY))?;
+        let count = match request.maxchars {
+            Some(0) => 0,
+            _ => request
+                .maxstanzas
+                .unwrap_or(DEFAULT_HISTORY)
+                .min(MAX_HISTORY),
+        };
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let since = request.since.or_else(|| {
+            request
+                .seconds
+                .map(|s| unix_now().saturating_sub(i64::from(s)))
+        });
+        let page = ArchivePage {
+            start: since,
+            backwards: true,
+            max: count,
+            ..ArchivePage::default()
+        };
+        let (rows, _) = self.gateway.store.archive_page(r.row_id, &page)?;
         let mut messages = Vec::with_capacity(rows.len());
         for row in rows {
             let Some(mut message) = parse_archived(&row) else {
@@ -343,6 +399,22 @@ impl Rooms {
             messages.push(message);
         }
         Ok(messages)
+    }
+
+    /// What a reply names: the replied message's `<stanza-id>` and its
+    /// author's occupant JID (XEP-0461 in groupchat), or the room's when
+    /// the archive does not hold it.
+    fn reply_target(&self, room: RoomId, legacy_id: &str) -> Result<(String, Jid), RosterError> {
+        let r = self.room(room)?;
+        let stanza_id = self.stanza_id_of(room, legacy_id)?;
+        let author = self
+            .gateway
+            .store
+            .archived_by_legacy_id(r.row_id, legacy_id)?
+            .and_then(|row| parse_archived(&row))
+            .and_then(|m| m.from)
+            .unwrap_or_else(|| r.jid.clone().into());
+        Ok((stanza_id, author))
     }
 
     /// The `id` of the archived message with this legacy id (else the id).

@@ -76,12 +76,15 @@ pub struct RoomInfo {
     pub bookmarked: bool,
     /// Whether its bookmark joins at once.
     pub autojoin: bool,
+    /// Whether the network took the user out of it: their clients may not
+    /// join until the plugin bookmarks it again.
+    pub removed: bool,
 }
 
 /// One member of a room.
 #[derive(Debug, Clone)]
 pub struct Participant {
-    /// Its database row id (0 once it left).
+    /// Its database row id.
     pub row_id: i64,
     /// Its nick.
     pub nick: String,
@@ -171,7 +174,7 @@ impl Rooms {
     pub fn load(
         gateway: Arc<GatewayContext>,
         user: &UserRow,
-        roster: &Roster,
+        roster: &mut Roster,
     ) -> Result<Self, RosterError> {
         let user_jid = BareJid::new(&user.jid)
             .map_err(|e| RosterError::Invalid(format!("stored user JID {}: {e}", user.jid)))?;
@@ -213,8 +216,6 @@ impl Rooms {
                 filled: false,
             };
             for p in rooms.gateway.store.participants(row.id)? {
-                let occupant_id =
-                    rooms.occupant_id(&room.legacy_id, p.contact_id, p.is_user, &p.nick);
                 room.participants.push(Participant {
                     row_id: p.id,
                     nick: p.nick,
@@ -222,10 +223,11 @@ impl Rooms {
                     is_user: p.is_user,
                     affiliation: Affiliation::parse(&p.affiliation),
                     role: Role::parse(&p.role),
-                    occupant_id,
+                    occupant_id: p.occupant_id,
                     present: true,
                 });
             }
+            roster.reserve_for_room(&row.jid_username);
             rooms.insert(room);
         }
         Ok(rooms)
@@ -271,7 +273,7 @@ impl Rooms {
     /// contacts share the gateway's JIDs.
     pub fn by_legacy_id(
         &mut self,
-        roster: &Roster,
+        roster: &mut Roster,
         legacy_id: &str,
         username: Option<&str>,
     ) -> Result<RoomId, RosterError> {
@@ -307,6 +309,7 @@ impl Rooms {
             .gateway
             .store
             .insert_room(self.user_id, legacy_id, &username)?;
+        roster.reserve_for_room(&username);
         let id = self.insert(Room {
             row_id,
             legacy_id: legacy_id.to_owned(),
@@ -353,8 +356,9 @@ impl Rooms {
         Ok(())
     }
 
-    /// A stable XEP-0421 id for one person in one room (the same across
-    /// nick changes and restarts), which tells nothing of who it is.
+    /// A XEP-0421 id for one person in one room, which tells nothing of
+    /// who it is; made once and stored, so that it stays the same across
+    /// nick changes and restarts.
     fn occupant_id(
         &self,
         room_legacy_id: &str,

@@ -7,7 +7,7 @@ use jid::{FullJid, Jid};
 use super::{Participant, ParticipantId, RoomId, Rooms};
 use crate::roster::{ContactId, Roster, RosterError};
 use crate::sender::Pace;
-use crate::stanza::muc::{self, Affiliation, Change, Occupant, Role};
+use crate::stanza::muc::{self, Affiliation, Change, HistoryRequest, Occupant, Role};
 use crate::store::ParticipantRow;
 
 /// Why the user's join was refused.
@@ -17,6 +17,9 @@ pub enum JoinRefused {
     /// the service refuse it; the network decides the nick).
     #[error("{0}")]
     Nick(String),
+    /// The network took the user out of the room (`forbidden`).
+    #[error("{0}")]
+    Removed(String),
     /// A roster or database failure.
     #[error(transparent)]
     Roster(#[from] RosterError),
@@ -44,7 +47,14 @@ impl Rooms {
             return Ok(p);
         }
         self.valid_nick(roster, nick)?;
-        self.create(roster, room, nick.to_owned(), None, false)
+        // Someone who left and comes back under the same nick takes their
+        // old place: a channel's comings and goings do not grow the list.
+        let gone = self
+            .room(room)?
+            .participants
+            .iter()
+            .position(|p| !p.present && !p.is_user && p.contact.is_none() && p.nick == nick);
+        self.create(roster, room, nick.to_owned(), None, false, gone)
     }
 
     /// The present participant a contact is, created on first use with the
@@ -70,8 +80,18 @@ impl Rooms {
         if self.room(room)?.by_nick(&nick).is_some() {
             nick = format!("{nick} ({})", c.legacy_id);
         }
+        if self.room(room)?.by_nick(&nick).is_some() {
+            return Err(RosterError::Invalid(format!(
+                "another participant is called {nick:?}"
+            )));
+        }
         self.valid_nick(roster, &nick)?;
-        self.create(roster, room, nick, Some(contact), false)
+        let gone = self
+            .room(room)?
+            .participants
+            .iter()
+            .position(|p| !p.present && p.contact == Some(contact));
+        self.create(roster, room, nick, Some(contact), false, gone)
     }
 
     /// The user's own participant, created on first use with the user's
@@ -84,10 +104,23 @@ impl Rooms {
         if let Some(p) = self.room(room)?.user_participant() {
             return Ok(p);
         }
-        let nick = self.user_nick(room)?;
-        self.create(roster, room, nick, None, true)
+        // The user's nick, unless a participant has it: then the nick with
+        // a `_` more (the user's must not clash with anyone's).
+        let mut nick = self.user_nick(room)?;
+        while self.room(room)?.by_nick(&nick).is_some() {
+            nick.push('_');
+        }
+        let gone = self
+            .room(room)?
+            .participants
+            .iter()
+            .position(|p| !p.present && p.is_user);
+        self.create(roster, room, nick, None, true, gone)
     }
 
+    /// Makes a participant (or brings back the one at `revive`, who left)
+    /// and announces it to the joined clients. The user's own is exempt
+    /// from the caps: it is always there to make.
     fn create(
         &mut self,
         roster: &mut Roster,
@@ -95,16 +128,26 @@ impl Rooms {
         nick: String,
         contact: Option<ContactId>,
         is_user: bool,
+        revive: Option<ParticipantId>,
     ) -> Result<ParticipantId, RosterError> {
-        let cap = self.gateway.config.max_participants;
-        if self.room(room)?.present().count() >= cap as usize {
-            tracing::warn!(gateway = %self.gateway.jid, user = %self.user, nick, "participant refused: max_participants reached");
-            return Err(RosterError::LimitExceeded(format!(
-                "this group has the most participants the gateway allows ({cap})"
-            )));
+        let cap = self.gateway.config.max_participants as usize;
+        let r = self.room(room)?;
+        if !is_user {
+            // Those who left count too, at four times the cap: their
+            // places are kept for the session's handles.
+            if r.present().count() >= cap || (revive.is_none() && r.participants.len() >= cap * 4) {
+                tracing::warn!(gateway = %self.gateway.jid, user = %self.user, nick, "participant refused: max_participants reached");
+                return Err(RosterError::LimitExceeded(format!(
+                    "this group has the most participants the gateway allows ({cap})"
+                )));
+            }
+            roster.room_for("a participant")?;
         }
-        roster.room_for("a participant")?;
         let contact_row = contact.and_then(|c| roster.get(c)).map(|c| c.row_id);
+        let occupant_id = match revive.and_then(|p| r.participants.get(p)) {
+            Some(old) => old.occupant_id.clone(),
+            None => self.occupant_id(&r.legacy_id, contact_row, is_user, &nick),
+        };
         let row = ParticipantRow {
             id: 0,
             nick: nick.clone(),
@@ -112,13 +155,10 @@ impl Rooms {
             is_user,
             affiliation: Affiliation::Member.as_str().to_owned(),
             role: Role::Participant.as_str().to_owned(),
+            occupant_id: occupant_id.clone(),
         };
-        let room_row = self.room(room)?.row_id;
-        let row_id = self.gateway.store.insert_participant(room_row, &row)?;
-        let occupant_id =
-            self.occupant_id(&self.room(room)?.legacy_id, contact_row, is_user, &nick);
-        let r = self.room_mut(room)?;
-        r.participants.push(Participant {
+        let row_id = self.gateway.store.insert_participant(r.row_id, &row)?;
+        let participant = Participant {
             row_id,
             nick,
             contact,
@@ -127,8 +167,18 @@ impl Rooms {
             role: Role::Participant,
             occupant_id,
             present: true,
-        });
-        let id = r.participants.len() - 1;
+        };
+        let r = self.room_mut(room)?;
+        let id = match revive {
+            Some(p) if p < r.participants.len() => {
+                r.participants[p] = participant;
+                p
+            }
+            _ => {
+                r.participants.push(participant);
+                r.participants.len() - 1
+            }
+        };
         if !is_user {
             self.announce(roster, room, id, &Change::None)?;
         }
@@ -165,20 +215,23 @@ impl Rooms {
         nick: &str,
     ) -> Result<(), RosterError> {
         self.valid_nick(roster, nick)?;
-        if self.participant(room, p)?.nick == nick {
+        let participant = self.present_mut(room, p)?;
+        if participant.nick == nick {
             return Ok(());
         }
+        let (row_id, is_user) = (participant.row_id, participant.is_user);
+        let (affiliation, role) = (participant.affiliation, participant.role);
         if self.room(room)?.by_nick(nick).is_some() {
             return Err(RosterError::Invalid(format!(
                 "another participant is called {nick:?}"
             )));
         }
         roster.room_for("a nick change")?;
+        self.gateway
+            .store
+            .update_participant(row_id, nick, affiliation.as_str(), role.as_str())?;
         self.announce(roster, room, p, &Change::Renamed(nick.to_owned()))?;
-        let participant = self.present_mut(room, p)?;
-        participant.nick = nick.to_owned();
-        let is_user = participant.is_user;
-        self.store_participant(room, p)?;
+        self.present_mut(room, p)?.nick = nick.to_owned();
         if is_user {
             self.room_mut(room)?.info.user_nick = Some(nick.to_owned());
             self.store_info(room)?;
@@ -204,8 +257,9 @@ impl Rooms {
         }
     }
 
-    /// A participant leaves, is kicked or banned. The user's own: their
-    /// joined clients are out of the room.
+    /// A participant leaves, is kicked or banned. The user's own: the
+    /// network took the user out of the room (their clients are told so,
+    /// with 307 when they merely left, and the bookmark goes).
     pub fn remove(
         &mut self,
         roster: &mut Roster,
@@ -216,15 +270,21 @@ impl Rooms {
         if let Change::Kicked(Some(reason)) | Change::Banned(Some(reason)) = &change {
             roster.within_limit("a reason", reason.len(), self.gateway.config.max_text_kb)?;
         }
-        roster.room_for("a participant leaving")?;
-        self.announce(roster, room, p, &change)?;
         let participant = self.present_mut(room, p)?;
-        participant.present = false;
         let (row_id, is_user) = (participant.row_id, participant.is_user);
+        roster.room_for("a participant leaving")?;
         self.gateway.store.delete_participant(row_id)?;
         if is_user {
-            self.room_mut(room)?.joined.clear();
+            let change = match change {
+                Change::Left => Change::Removed,
+                other => other,
+            };
+            self.send_self_gone(roster, room, &change)?;
+            self.present_mut(room, p)?.present = false;
+            return self.take_out(roster, room);
         }
+        self.announce(roster, room, p, &change)?;
+        self.present_mut(room, p)?.present = false;
         Ok(())
     }
 
@@ -236,47 +296,53 @@ impl Rooms {
         p: ParticipantId,
         standing: Standing,
     ) -> Result<(), RosterError> {
-        roster.room_for("a participant's standing")?;
         let participant = self.present_mut(room, p)?;
+        let (mut affiliation, mut role) = (participant.affiliation, participant.role);
         match standing {
-            Standing::Affiliation(a) => participant.affiliation = a,
-            Standing::Role(r) => participant.role = r,
+            Standing::Affiliation(a) => affiliation = a,
+            Standing::Role(r) => role = r,
         }
-        self.store_participant(room, p)?;
+        if (affiliation, role) == (participant.affiliation, participant.role) {
+            return Ok(());
+        }
+        let (row_id, nick) = (participant.row_id, participant.nick.clone());
+        roster.room_for("a participant's standing")?;
+        self.gateway.store.update_participant(
+            row_id,
+            &nick,
+            affiliation.as_str(),
+            role.as_str(),
+        )?;
+        let participant = self.present_mut(room, p)?;
+        participant.affiliation = affiliation;
+        participant.role = role;
         self.announce(roster, room, p, &Change::None)
-    }
-
-    fn store_participant(&self, room: RoomId, p: ParticipantId) -> Result<(), RosterError> {
-        let participant = self.participant(room, p)?;
-        self.gateway.store.update_participant(&ParticipantRow {
-            id: participant.row_id,
-            nick: participant.nick.clone(),
-            contact_id: None,
-            is_user: participant.is_user,
-            affiliation: participant.affiliation.as_str().to_owned(),
-            role: participant.role.as_str().to_owned(),
-        })?;
-        Ok(())
     }
 
     /// The user's client `resource` joins the room asking for `nick`:
     /// every other participant's presence, then the user's own (110; 100
     /// in a group; 210 when the network's nick is not the one asked), then
-    /// `history` messages of the archive (the caller's default when
-    /// none), then the subject. The caller has had the plugin fill the
-    /// participants.
+    /// the history it asked for, then the subject. The caller has had the
+    /// plugin fill the participants.
     pub fn join(
         &mut self,
         roster: &mut Roster,
         room: RoomId,
         resource: FullJid,
         nick: &str,
-        history: u32,
+        history: &HistoryRequest,
     ) -> Result<(), JoinRefused> {
+        if self.room(room)?.info.removed {
+            return Err(JoinRefused::Removed(
+                "you are not in this group on the legacy network any more".into(),
+            ));
+        }
         let user = self.user_participant(roster, room)?;
         let user_nick = self.participant(room, user)?.nick.clone();
         let r = self.room(room)?;
-        if r.joined.contains(&resource) && nick != user_nick {
+        // Once in, the nick is the network's: another one (a change, or a
+        // second client asking for its own) is refused.
+        if !r.joined.is_empty() && nick != user_nick {
             return Err(JoinRefused::Nick(format!(
                 "your nick in this group is {user_nick:?}, as the legacy network gives it; it cannot be changed from XMPP"
             )));

@@ -44,22 +44,39 @@ impl Rooms {
         roster.room_for("a group's details")?;
         let room = self.room_mut(id)?;
         let before = room.info.clone();
-        match detail {
-            Detail::Name(name) => room.info.name = name,
-            Detail::Description(text) => room.info.description = text,
-            Detail::Channel(channel) => room.info.channel = channel,
-            Detail::Count(count) => room.info.participant_count = count,
-        }
+        // What joined clients are told: 104 for what disco shows, 172/173
+        // when the real JIDs start or stop being shown; nothing for a
+        // count, which changes all the time.
+        let code = match detail {
+            Detail::Name(name) => {
+                room.info.name = name;
+                Some(104)
+            }
+            Detail::Description(text) => {
+                room.info.description = text;
+                Some(104)
+            }
+            Detail::Channel(channel) => {
+                room.info.channel = channel;
+                Some(if channel { 173 } else { 172 })
+            }
+            Detail::Count(count) => {
+                room.info.participant_count = count;
+                None
+            }
+        };
         if room.info == before {
             return Ok(());
         }
         self.store_info(id)?;
         let room = self.room(id)?;
-        for resource in &room.joined {
-            roster.paced(
-                muc::config_changed(&room.jid, resource.clone().into()),
-                Pace::Update,
-            );
+        if let Some(code) = code {
+            for resource in &room.joined {
+                roster.paced(
+                    muc::config_changed(&room.jid, resource.clone().into(), code),
+                    Pace::Update,
+                );
+            }
         }
         Ok(())
     }
@@ -126,11 +143,17 @@ impl Rooms {
         id: RoomId,
         autojoin: bool,
     ) -> Result<(), RosterError> {
-        roster.room_for("a bookmark")?;
         let nick = self.user_nick(id)?;
         let room = self.room_mut(id)?;
+        // Each login bookmarks the user's groups again: what is there
+        // already is not sent again (an invitation per group per login).
+        if room.info.bookmarked && room.info.autojoin == autojoin && !room.info.removed {
+            return Ok(());
+        }
+        roster.room_for("a bookmark")?;
         room.info.bookmarked = true;
         room.info.autojoin = autojoin;
+        room.info.removed = false;
         self.store_info(id)?;
         let room = self.room(id)?;
         let gateway: Jid = self.gateway.jid.clone().into();
@@ -165,22 +188,50 @@ impl Rooms {
         id: RoomId,
     ) -> Result<(), RosterError> {
         roster.room_for("a bookmark")?;
-        let room = self.room_mut(id)?;
-        room.info.bookmarked = false;
-        self.store_info(id)?;
-        if self.gateway.grants.can_publish_pep(&self.user) {
-            let room = self.room(id)?;
-            let iq = privilege::iq_as_user(
-                self.gateway.jid.clone().into(),
-                &self.user,
-                &self.gateway.new_id(),
-                bookmarks::retract(&room.jid),
-            );
-            roster.paced(iq, Pace::Update);
-        }
         self.send_self_gone(roster, id, &Change::Removed)?;
+        self.take_out(roster, id)
+    }
+
+    /// The user is out of the room on the network: no bookmark, no joined
+    /// client, and no join until the plugin bookmarks it again.
+    pub(super) fn take_out(&mut self, roster: &mut Roster, id: RoomId) -> Result<(), RosterError> {
         let room = self.room_mut(id)?;
+        let was_bookmarked = room.info.bookmarked;
+        room.info.bookmarked = false;
+        room.info.removed = true;
         room.joined.clear();
+        self.store_info(id)?;
+        if was_bookmarked {
+            self.retract_bookmark(roster, id)?;
+        }
+        Ok(())
+    }
+
+    /// Every bookmark the gateway published, retracted: the user
+    /// unregisters, and their clients would autojoin rooms that answer
+    /// `registration-required` for ever.
+    pub fn retract_all(&self, roster: &mut Roster) {
+        for id in self.ids() {
+            if self.rooms[id].info.bookmarked
+                && let Err(e) = self.retract_bookmark(roster, id)
+            {
+                tracing::warn!(error = %e, "retracting a bookmark failed");
+            }
+        }
+    }
+
+    fn retract_bookmark(&self, roster: &mut Roster, id: RoomId) -> Result<(), RosterError> {
+        if !self.gateway.grants.can_publish_pep(&self.user) {
+            return Ok(());
+        }
+        let room = self.room(id)?;
+        let iq = privilege::iq_as_user(
+            self.gateway.jid.clone().into(),
+            &self.user,
+            &self.gateway.new_id(),
+            bookmarks::retract(&room.jid),
+        );
+        roster.paced(iq, Pace::Update);
         Ok(())
     }
 

@@ -113,6 +113,9 @@ pub struct Roster {
     contacts: Vec<Contact>,
     by_legacy_id: HashMap<String, ContactId>,
     by_username: HashMap<String, ContactId>,
+    /// The JID local parts the user's rooms have: a contact never takes
+    /// one (rooms and contacts share the gateway's JIDs).
+    rooms: std::collections::HashSet<String>,
     /// Ids of the messages recently sent as the user (XEP-0356): the server
     /// routes them back to the puppet, and they must not reach the plugin.
     sent_as_user: VecDeque<String>,
@@ -151,6 +154,7 @@ impl Roster {
             contacts: Vec::new(),
             by_legacy_id: HashMap::new(),
             by_username: HashMap::new(),
+            rooms: std::collections::HashSet::new(),
             sent_as_user: VecDeque::new(),
             handling: None,
             created: Vec::new(),
@@ -303,6 +307,12 @@ impl Roster {
                 "this user has the most contacts the gateway allows ({cap})"
             )));
         }
+        if self.rooms.contains(&username) {
+            return Err(RosterError::Invalid(format!(
+                "the JID local part {username:?} of contact {legacy_id:?} is a group's; \
+                 map them apart with the plugin's legacy-id-to-jid-username"
+            )));
+        }
         if let Some(&other) = self.by_username.get(&username) {
             let other = &self.contacts[other].legacy_id;
             return Err(RosterError::Invalid(format!(
@@ -331,6 +341,11 @@ impl Roster {
         });
         self.created.push(id);
         Ok(id)
+    }
+
+    /// Notes a room's JID local part, which no contact may take.
+    pub(crate) fn reserve_for_room(&mut self, username: &str) {
+        self.rooms.insert(username.to_owned());
     }
 
     /// The known contact whose puppet has this local part.

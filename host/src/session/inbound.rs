@@ -66,8 +66,17 @@ impl Session {
                 stanza_error(condition, text),
             )
         };
-        match self.room_for(&to, m.type_ == MessageType::Groupchat).await {
+        // Only a join makes a room: a message to one the user never
+        // joined is refused, as "join first".
+        match self.room_for(&to, false).await {
             Ok(Some(room)) => return self.on_room_message(m, room).await,
+            Ok(None) if m.type_ == MessageType::Groupchat => {
+                self.send(reply_error(
+                    DefinedCondition::NotAcceptable,
+                    "join the room before writing to it".into(),
+                ));
+                return;
+            }
             Ok(None) => {}
             Err(text) => {
                 self.send(reply_error(DefinedCondition::ItemNotFound, text));

@@ -168,7 +168,8 @@ pub fn spawn(
     user: UserRow,
 ) -> Result<(BareJid, SessionHandle), RosterError> {
     let roster = Roster::load(ctx.clone(), &user)?;
-    let rooms = Rooms::load(ctx.clone(), &user, &roster)?;
+    let mut roster = roster;
+    let rooms = Rooms::load(ctx.clone(), &user, &mut roster)?;
     let jid = roster.user().clone();
     let (tx, rx) = mpsc::unbounded_channel();
     let (stop, stop_rx) = mpsc::unbounded_channel();
@@ -352,6 +353,7 @@ impl Session {
         match stop {
             SessionEvent::Unregister(done) => {
                 if let Some(data) = self.data() {
+                    data.rooms.retract_all(&mut data.roster);
                     data.roster.remove_all();
                 }
                 let user: Jid = self.user.clone().into();
@@ -413,7 +415,7 @@ impl Session {
     /// What the last calls left to do: schedule the timers the plugin set,
     /// and call `update-contact-info` once for each contact they created
     /// (not during the call that created it: instances are not reentrant).
-    async fn after_calls(&mut self) {
+    pub(super) async fn after_calls(&mut self) {
         loop {
             let Some(data) = self.data() else { return };
             let requested = std::mem::take(&mut data.requested_timers);

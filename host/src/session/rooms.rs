@@ -13,7 +13,7 @@ use xmpp_parsers::{
 
 use super::calls::Crashed;
 use super::{LoginState, Session};
-use crate::groups::{DEFAULT_HISTORY, JoinRefused, QueryRefused, RoomId};
+use crate::groups::{JoinRefused, QueryRefused, RoomId};
 use crate::plugin::{ArchiveBound, TextMessage};
 use crate::sender::Pace;
 use crate::stanza::{
@@ -60,10 +60,19 @@ impl Session {
             Err(Crashed) => return Err("the gateway's plugin crashed".into()),
         };
         let data = self.data().ok_or("session state lost")?;
-        data.rooms
-            .by_legacy_id(&data.roster, &legacy_id, Some(&username))
-            .map(Some)
-            .map_err(|e| e.to_string())
+        let room = data
+            .rooms
+            .by_legacy_id(&mut data.roster, &legacy_id, Some(&username))
+            .map_err(|e| e.to_string())?;
+        // The plugin named a group that has another JID: the client must
+        // join that one, not an alias of it.
+        match data.rooms.get(room) {
+            Some(r) if r.jid.node().map(|n| n.as_str()) == Some(username.as_str()) => {
+                Ok(Some(room))
+            }
+            Some(r) => Err(format!("this group is {}", r.jid)),
+            None => Err("no such group".into()),
+        }
     }
 
     fn logged_in(&self) -> Result<(), String> {
@@ -99,6 +108,14 @@ impl Session {
         if !matches!(p.type_, PresenceType::None) {
             return;
         }
+        let request = muc::join_request(&p);
+        // A presence update of a joined client (away, a status): not a
+        // join, and nothing to replay.
+        if request.is_none()
+            && room.is_some_and(|room| self.data().is_some_and(|d| d.rooms.is_joined(room, &from)))
+        {
+            return;
+        }
         if let Err(text) = self.logged_in() {
             return refuse(self, DefinedCondition::RecipientUnavailable, text);
         }
@@ -117,15 +134,23 @@ impl Session {
                 "a join names a nick: room/Nick".into(),
             );
         };
-        let history = muc::join_request(&p).flatten().unwrap_or(DEFAULT_HISTORY);
+        let history = request.unwrap_or_default();
+        if self.data().is_some_and(|d| d.roster.behind()) {
+            return refuse(
+                self,
+                DefinedCondition::ResourceConstraint,
+                "the gateway is still sending you earlier stanzas; join again in a moment".into(),
+            );
+        }
         self.prepare_room(room).await;
         let Some(data) = self.data() else { return };
         match data
             .rooms
-            .join(&mut data.roster, room, from, &nick, history)
+            .join(&mut data.roster, room, from, &nick, &history)
         {
             Ok(()) => {}
             Err(JoinRefused::Nick(text)) => refuse(self, DefinedCondition::NotAcceptable, text),
+            Err(JoinRefused::Removed(text)) => refuse(self, DefinedCondition::Forbidden, text),
             Err(JoinRefused::Roster(e)) => {
                 refuse(self, DefinedCondition::InternalServerError, e.to_string())
             }
@@ -135,6 +160,9 @@ impl Session {
     /// The first join of a session: the plugin fills the participants,
     /// then goes back in time from the archive's oldest message.
     async fn prepare_room(&mut self, room: RoomId) {
+        // A room this join created is described first (`update-muc-info`):
+        // its kind decides the self-presence's codes.
+        self.after_calls().await;
         let Some(data) = self.data() else { return };
         let Some(r) = data.rooms.get(room) else {
             return;
@@ -143,14 +171,21 @@ impl Session {
             return;
         }
         let oldest = data.rooms.oldest(room).ok().flatten();
-        data.rooms.mark_filled(room);
         let result = self
             .call("fill-participants", async |i| {
                 i.fill_participants(room).await
             })
             .await;
-        if let Ok(Err(reason)) = result {
-            tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, "fill-participants failed");
+        match result {
+            // A crash: the next join tries again.
+            Err(Crashed) => return,
+            Ok(Err(reason)) => {
+                tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, "fill-participants failed");
+            }
+            Ok(Ok(())) => {}
+        }
+        if let Some(data) = self.data() {
+            data.rooms.mark_filled(room);
         }
         let before = oldest.map(|(legacy_msg_id, when)| ArchiveBound {
             legacy_msg_id,
@@ -192,6 +227,13 @@ impl Session {
             self.send(reply_error(
                 DefinedCondition::NotAcceptable,
                 "join the room before writing to it".into(),
+            ));
+            return;
+        }
+        if !m.subjects.is_empty() && message::body(&m).is_none() {
+            self.send(reply_error(
+                DefinedCondition::Forbidden,
+                "the subject is the legacy network's to set".into(),
             ));
             return;
         }
@@ -448,6 +490,13 @@ impl Session {
             return;
         };
         let Some(data) = self.data() else { return };
+        if data.roster.behind() {
+            return refuse(
+                self,
+                DefinedCondition::ResourceConstraint,
+                "the gateway is still sending you earlier stanzas; ask again in a moment".into(),
+            );
+        }
         match data.rooms.query_archive(room, &requester, &request) {
             Ok((results, fin)) => {
                 for result in results {

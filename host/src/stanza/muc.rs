@@ -244,6 +244,7 @@ impl Groupchat<'_> {
     pub fn text(&self, room: &BareJid, body: &str) -> Message {
         let mut message = self.envelope(room);
         message.bodies.insert(Lang::default(), body.to_owned());
+        message.payloads.push(empty("markable", ns::CHAT_MARKERS));
         message
     }
 
@@ -262,7 +263,6 @@ impl Groupchat<'_> {
         if let Some(occupant) = self.occupant_id {
             message.payloads.push(occupant_id(occupant));
         }
-        message.payloads.push(empty("markable", ns::CHAT_MARKERS));
         if let Some(stamp) = self.when.and_then(timestamp) {
             message.payloads.push(
                 Delay {
@@ -275,9 +275,7 @@ impl Groupchat<'_> {
         }
         message
     }
-}
 
-impl Groupchat<'_> {
     /// A message of another kind (a retraction, reactions) in the
     /// groupchat envelope: its body and payloads, the room's ids.
     pub fn wrap(&self, room: &BareJid, kind: Message) -> Message {
@@ -319,22 +317,43 @@ pub fn invitation(gateway: Jid, to: Jid, room: &BareJid, name: Option<&str>) -> 
     message
 }
 
+/// The history a join asks for (XEP-0045 §7.2.13).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryRequest {
+    /// At most this many messages.
+    pub maxstanzas: Option<u32>,
+    /// At most this many characters: only 0 (none at all, clients that
+    /// use MAM) is honoured exactly.
+    pub maxchars: Option<u32>,
+    /// Only messages of the last this many seconds.
+    pub seconds: Option<u32>,
+    /// Only messages since this date (seconds since the epoch).
+    pub since: Option<i64>,
+}
+
 /// What a user's presence to an occupant JID asks: the `<x/>` of a join,
-/// with how many history messages it wants (None: the room's default).
-pub fn join_request(presence: &Presence) -> Option<Option<u32>> {
+/// with the history it wants; None: not a join (a presence update).
+pub fn join_request(presence: &Presence) -> Option<HistoryRequest> {
     presence.payloads.iter().find_map(|p| {
         let muc = Muc::try_from(p.clone()).ok()?;
-        Some(muc.history.and_then(|h| h.maxstanzas))
+        let history = muc.history.unwrap_or_default();
+        Some(HistoryRequest {
+            maxstanzas: history.maxstanzas,
+            maxchars: history.maxchars,
+            seconds: history.seconds,
+            since: history.since.map(|d| d.0.timestamp()),
+        })
     })
 }
 
-/// The status-104 message that tells joined resources the room's
-/// configuration (name, description, avatar) changed.
-pub fn config_changed(room: &BareJid, to: Jid) -> Message {
+/// The message that tells joined resources the room's configuration
+/// changed: status 104 (name, description, avatar), 172 (real JIDs now
+/// shown) or 173 (no longer).
+pub fn config_changed(room: &BareJid, to: Jid, code: u16) -> Message {
     let mut message = Message::new_with_type(MessageType::Groupchat, Some(to));
     message.from = Some(room.clone().into());
     let status = Element::builder("status", ns::MUC_USER)
-        .attr(attr("code"), "104")
+        .attr(attr("code"), code.to_string())
         .build();
     message
         .payloads

@@ -166,7 +166,8 @@ const MIGRATIONS: &[&str] = &[
         contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
         is_user INTEGER NOT NULL DEFAULT 0,
         affiliation TEXT NOT NULL,
-        role TEXT NOT NULL
+        role TEXT NOT NULL,
+        occupant_id TEXT NOT NULL
     );
     CREATE INDEX participants_by_room ON participants (room_id);
     CREATE TABLE archive (

@@ -1,6 +1,7 @@
-//! What the database lets go of: the message id map past its retention,
-//! and avatars no contact shows any more. Without it both grow with every
-//! message and every avatar change, for ever.
+//! What the database lets go of: the message id map and the rooms'
+//! archives past their retention, and avatars no contact shows any more.
+//! Without it all grow with every message and every avatar change, for
+//! ever. (An archived message is dated: its `at` says its age.)
 //!
 //! A message's age is known without a column or an index of its own: row
 //! ids grow with time, so each pass notes the newest id it saw (a *mark*,
@@ -27,6 +28,8 @@ pub struct Pruned {
     pub messages: usize,
     /// Avatars no contact pointed at.
     pub avatars: usize,
+    /// Messages of the rooms' archives.
+    pub archived: usize,
 }
 
 impl Store {
@@ -64,6 +67,18 @@ impl Store {
                 }
             }
         }
+        loop {
+            let db = self.db();
+            let deleted = db.writer()?.execute(
+                "DELETE FROM archive WHERE id IN (SELECT id FROM archive WHERE at < ?1 LIMIT ?2)",
+                params![cutoff, CHUNK],
+            )?;
+            db.commit()?;
+            pruned.archived += deleted;
+            if deleted == 0 {
+                break;
+            }
+        }
         let db = self.db();
         let conn = db.writer()?;
         // The newest mark past the cutoff is the next pass's floor; the
@@ -86,7 +101,33 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::AvatarRow;
+    use crate::store::{ArchiveRow, AvatarRow};
+
+    #[test]
+    fn the_archive_lets_go_of_what_is_older_than_the_retention() {
+        let store = Store::open_in_memory().unwrap();
+        let user = store.upsert_user("gw", "u@x", &[]).unwrap();
+        let room = store.insert_room(user.id, "g0", "g0").unwrap();
+        let now = 1_000_000_000;
+        for (id, at) in [("old", now - 31 * DAY), ("young", now - 29 * DAY)] {
+            let row = ArchiveRow {
+                id: 0,
+                stanza_id: id.into(),
+                xmpp_id: id.into(),
+                legacy_id: None,
+                at,
+                xml: "<message/>".into(),
+            };
+            store.archive(room, &row).unwrap();
+        }
+        let pruned = store
+            .prune(now, Duration::from_secs(30 * DAY as u64))
+            .unwrap();
+        assert_eq!(pruned.archived, 1);
+        let left = store.archive_last(room, 10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].stanza_id, "young");
+    }
 
     const DAY: i64 = 86_400;
 
@@ -157,7 +198,8 @@ mod tests {
             pruned,
             Pruned {
                 messages: (CHUNK * 2 + 5) as usize,
-                avatars: 1
+                avatars: 1,
+                archived: 0
             }
         );
         assert_eq!(store.legacy_id(c, "x0").unwrap(), None);

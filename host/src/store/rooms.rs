@@ -37,6 +37,9 @@ pub struct ParticipantRow {
     pub affiliation: String,
     /// XEP-0045 role.
     pub role: String,
+    /// Its XEP-0421 occupant id, kept so that it stays the same across
+    /// renames and restarts.
+    pub occupant_id: String,
 }
 
 /// Which page of a room's archive a MAM query asks for.
@@ -46,8 +49,8 @@ pub struct ArchivePage {
     pub start: Option<i64>,
     /// Dated at or before.
     pub end: Option<i64>,
-    /// After (or, backwards, before) this row.
-    pub from: Option<i64>,
+    /// After (or, backwards, before) this (date, row) position.
+    pub from: Option<(i64, i64)>,
     /// From the newest back.
     pub backwards: bool,
     /// At most this many.
@@ -115,7 +118,7 @@ impl Store {
     pub fn participants(&self, room_id: i64) -> Result<Vec<ParticipantRow>> {
         let db = self.db();
         let mut stmt = db.conn.prepare_cached(
-            "SELECT id, nick, contact_id, is_user, affiliation, role FROM participants
+            "SELECT id, nick, contact_id, is_user, affiliation, role, occupant_id FROM participants
              WHERE room_id = ?1 ORDER BY id",
         )?;
         let rows = stmt
@@ -127,6 +130,7 @@ impl Store {
                     is_user: r.get(3)?,
                     affiliation: r.get(4)?,
                     role: r.get(5)?,
+                    occupant_id: r.get(6)?,
                 })
             })?
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -138,8 +142,8 @@ impl Store {
         let db = self.db();
         let conn = db.writer()?;
         conn.prepare_cached(
-            "INSERT INTO participants (room_id, nick, contact_id, is_user, affiliation, role)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO participants (room_id, nick, contact_id, is_user, affiliation, role, occupant_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
             room_id,
@@ -147,19 +151,26 @@ impl Store {
             row.contact_id,
             row.is_user,
             row.affiliation,
-            row.role
+            row.role,
+            row.occupant_id
         ])?;
         Ok(conn.last_insert_rowid())
     }
 
     /// Records a participant's nick and standing.
-    pub fn update_participant(&self, row: &ParticipantRow) -> Result<()> {
+    pub fn update_participant(
+        &self,
+        participant_id: i64,
+        nick: &str,
+        affiliation: &str,
+        role: &str,
+    ) -> Result<()> {
         let db = self.db();
         db.writer()?
             .prepare_cached(
                 "UPDATE participants SET nick = ?2, affiliation = ?3, role = ?4 WHERE id = ?1",
             )?
-            .execute(params![row.id, row.nick, row.affiliation, row.role])?;
+            .execute(params![participant_id, nick, affiliation, role])?;
         Ok(())
     }
 
@@ -192,9 +203,11 @@ impl Store {
     }
 
     /// A page of a room's archive (XEP-0313 with XEP-0059): the messages
-    /// dated within `[start, end]`, after or before the row `from`, at
-    /// most `max`, oldest first; and whether the page reaches the end it
+    /// dated within `[start, end]`, after or before the position `from`,
+    /// at most `max`, oldest first; and whether the page reaches the end it
     /// goes towards. `backwards` pages from the newest (an RSM `<before/>`).
+    /// The archive's order is the messages' dates (a backfill adds older
+    /// messages after newer ones), then the order they came in.
     pub fn archive_page(
         &self,
         room_id: i64,
@@ -204,27 +217,23 @@ impl Store {
         let limit = page.max.saturating_add(1);
         let (start, end) = (page.start.unwrap_or(i64::MIN), page.end.unwrap_or(i64::MAX));
         let mut rows = if page.backwards {
+            let (at, id) = page.from.unwrap_or((i64::MAX, i64::MAX));
             let mut stmt = db.conn.prepare_cached(
                 "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
-                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND id < ?4
-                 ORDER BY id DESC LIMIT ?5",
+                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND (at < ?4 OR (at = ?4 AND id < ?5))
+                 ORDER BY at DESC, id DESC LIMIT ?6",
             )?;
-            stmt.query_map(
-                params![room_id, start, end, page.from.unwrap_or(i64::MAX), limit],
-                archive_row,
-            )?
-            .collect::<std::result::Result<Vec<_>, _>>()?
+            stmt.query_map(params![room_id, start, end, at, id, limit], archive_row)?
+                .collect::<std::result::Result<Vec<_>, _>>()?
         } else {
+            let (at, id) = page.from.unwrap_or((i64::MIN, i64::MIN));
             let mut stmt = db.conn.prepare_cached(
                 "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
-                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND id > ?4
-                 ORDER BY id LIMIT ?5",
+                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND (at > ?4 OR (at = ?4 AND id > ?5))
+                 ORDER BY at, id LIMIT ?6",
             )?;
-            stmt.query_map(
-                params![room_id, start, end, page.from.unwrap_or(i64::MIN), limit],
-                archive_row,
-            )?
-            .collect::<std::result::Result<Vec<_>, _>>()?
+            stmt.query_map(params![room_id, start, end, at, id, limit], archive_row)?
+                .collect::<std::result::Result<Vec<_>, _>>()?
         };
         let complete = rows.len() <= page.max as usize;
         rows.truncate(page.max as usize);
@@ -247,14 +256,14 @@ impl Store {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
-    /// The archive row of a `<stanza-id>`.
-    pub fn archive_row_of(&self, room_id: i64, stanza_id: &str) -> Result<Option<i64>> {
+    /// The archive position (date, row) of a `<stanza-id>`.
+    pub fn archive_row_of(&self, room_id: i64, stanza_id: &str) -> Result<Option<(i64, i64)>> {
         let db = self.db();
         let mut stmt = db.conn.prepare_cached(
-            "SELECT id FROM archive WHERE room_id = ?1 AND stanza_id = ?2 ORDER BY id DESC LIMIT 1",
+            "SELECT at, id FROM archive WHERE room_id = ?1 AND stanza_id = ?2 ORDER BY id DESC LIMIT 1",
         )?;
         Ok(stmt
-            .query_row(params![room_id, stanza_id], |r| r.get(0))
+            .query_row(params![room_id, stanza_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
 
@@ -263,25 +272,26 @@ impl Store {
         let db = self.db();
         let mut first = db.conn.prepare_cached(
             "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
-             WHERE room_id = ?1 ORDER BY id LIMIT 1",
+             WHERE room_id = ?1 ORDER BY at, id LIMIT 1",
         )?;
         let Some(first) = first.query_row(params![room_id], archive_row).optional()? else {
             return Ok(None);
         };
         let mut last = db.conn.prepare_cached(
             "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
-             WHERE room_id = ?1 ORDER BY id DESC LIMIT 1",
+             WHERE room_id = ?1 ORDER BY at DESC, id DESC LIMIT 1",
         )?;
         let last = last.query_row(params![room_id], archive_row)?;
         Ok(Some((first, last)))
     }
 
-    /// The newest `count` messages of a room's archive, oldest first.
+    /// The newest `count` messages of a room's archive, oldest first (by
+    /// date).
     pub fn archive_last(&self, room_id: i64, count: u32) -> Result<Vec<ArchiveRow>> {
         let db = self.db();
         let mut stmt = db.conn.prepare_cached(
             "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
-             WHERE room_id = ?1 ORDER BY id DESC LIMIT ?2",
+             WHERE room_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
         )?;
         let mut rows = stmt
             .query_map(params![room_id, count], archive_row)?
@@ -324,6 +334,22 @@ impl Store {
             .query_row(params![room_id, id], |r| r.get::<_, Option<String>>(0))
             .optional()?
             .flatten())
+    }
+
+    /// The archived message with this legacy id (the newest, if several).
+    pub fn archived_by_legacy_id(
+        &self,
+        room_id: i64,
+        legacy_id: &str,
+    ) -> Result<Option<ArchiveRow>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
+             WHERE room_id = ?1 AND legacy_id = ?2 ORDER BY id DESC LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![room_id, legacy_id], archive_row)
+            .optional()?)
     }
 
     /// The `id` attribute of the archived message with this legacy id.
@@ -374,6 +400,16 @@ mod tests {
                 )
                 .unwrap();
         }
+        // A backfilled message, older than all, archived last.
+        let backfilled = ArchiveRow {
+            id: 0,
+            stanza_id: "s0".into(),
+            xmpp_id: "s0".into(),
+            legacy_id: None,
+            at: 50,
+            xml: "<message/>".into(),
+        };
+        store.archive(room, &backfilled).unwrap();
         let ids =
             |rows: &[ArchiveRow]| rows.iter().map(|r| r.stanza_id.clone()).collect::<Vec<_>>();
         let page = |from, backwards, max| ArchivePage {
@@ -383,9 +419,10 @@ mod tests {
             ..ArchivePage::default()
         };
         let (rows, complete) = store.archive_page(room, &page(None, false, 3)).unwrap();
-        assert_eq!(ids(&rows), ["s1", "s2", "s3"]);
+        assert_eq!(ids(&rows), ["s0", "s1", "s2"], "by date");
         assert!(!complete);
         let after = store.archive_row_of(room, "s3").unwrap();
+        assert!(after.is_some());
         let (rows, _) = store.archive_page(room, &page(after, false, 3)).unwrap();
         assert_eq!(ids(&rows), ["s4", "s5", "s6"]);
         let (rows, complete) = store.archive_page(room, &page(None, true, 4)).unwrap();
@@ -397,7 +434,7 @@ mod tests {
         assert!(!complete);
         let before = store.archive_row_of(room, "s3").unwrap();
         let (rows, complete) = store.archive_page(room, &page(before, true, 5)).unwrap();
-        assert_eq!(ids(&rows), ["s1", "s2"]);
+        assert_eq!(ids(&rows), ["s0", "s1", "s2"]);
         assert!(complete);
         let dated = ArchivePage {
             start: Some(300),
@@ -412,7 +449,7 @@ mod tests {
         let (first, last) = store.archive_ends(room).unwrap().unwrap();
         assert_eq!(
             (first.stanza_id.as_str(), last.stanza_id.as_str()),
-            ("s1", "s10")
+            ("s0", "s10")
         );
     }
 
@@ -429,6 +466,7 @@ mod tests {
             is_user: false,
             affiliation: "member".into(),
             role: "participant".into(),
+            occupant_id: "o1".into(),
         };
         let pid = store.insert_participant(room, &p).unwrap();
         let row = |stanza_id: &str, legacy_id: Option<&str>, at| ArchiveRow {
@@ -451,8 +489,8 @@ mod tests {
             last.iter()
                 .map(|r| r.stanza_id.as_str())
                 .collect::<Vec<_>>(),
-            ["s1", "s2"],
-            "oldest first, in archive order"
+            ["s2", "s1"],
+            "oldest first, by date"
         );
         assert_eq!(
             store.archived_legacy_id(room, "x-s1").unwrap().as_deref(),

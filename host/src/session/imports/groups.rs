@@ -1,18 +1,17 @@
-//! The `groups` interface: rooms and participants looked up and acted on.
-//! A room handle is a room's index, a participant handle a (room,
-//! participant) pair, both checked on every use.
+//! The `groups` interface: rooms looked up and acted on (participants in
+//! `participant`). A room handle is a room's index, a participant handle a
+//! (room, participant) pair, both checked on every use.
 
 use wasmtime::component::Resource;
-use xmpp_parsers::chatstates::ChatState;
 
 use super::{State, WitResult, no_session};
-use crate::groups::{Detail, GroupText, ParticipantId, RoomId, Rooms, Standing};
+use crate::groups::{Detail, GroupText, ParticipantId, RoomId, Rooms};
 use crate::plugin::bindings::gatehouse::gateway::{groups, types};
 use crate::plugin::{ContactRef, MucRef, ParticipantRef};
 use crate::roster::{Roster, RosterError};
-use crate::stanza::muc::{Affiliation, Change, Role};
+use crate::stanza::muc::Change;
 
-fn group_text(options: groups::GroupSendOptions) -> GroupText {
+pub(super) fn group_text(options: groups::GroupSendOptions) -> GroupText {
     GroupText {
         legacy_msg_id: options.legacy_msg_id,
         when: options.when,
@@ -42,7 +41,7 @@ impl State {
     }
 
     /// Runs a groups operation on the participant behind `handle`.
-    fn on_participant<T>(
+    pub(super) fn on_participant<T>(
         &mut self,
         handle: &Resource<ParticipantRef>,
         operation: impl FnOnce(&mut Rooms, &mut Roster, RoomId, ParticipantId) -> Result<T, RosterError>,
@@ -66,7 +65,7 @@ impl State {
     }
 
     /// Logs what a call without a result could not do.
-    fn warn_failed<T>(&self, what: &str, result: WitResult<T>) -> wasmtime::Result<()> {
+    pub(super) fn warn_failed<T>(&self, what: &str, result: WitResult<T>) -> wasmtime::Result<()> {
         if let Err(e) = result? {
             tracing::warn!(error = ?e, "{what} failed");
         }
@@ -103,7 +102,7 @@ impl groups::Host for State {
         let found = match self.session() {
             Some(d) => d
                 .rooms
-                .by_legacy_id(&d.roster, &legacy_id, username.as_deref())
+                .by_legacy_id(&mut d.roster, &legacy_id, username.as_deref())
                 .map_err(types::Error::from),
             None => Err(no_session()),
         };
@@ -296,8 +295,9 @@ impl groups::HostMuc for State {
         })?;
         match self.participant_handle(room, found)? {
             Ok(handle) => Ok(handle),
-            // The user's participant is always there to make: a failure
-            // here is the database's, and ends the call.
+            // The user's participant is exempt from the caps and the
+            // backlog: a failure here is the database's (fail-stop) or a
+            // room handle of another store, and ends the call.
             Err(e) => Err(wasmtime::Error::msg(format!("user-participant: {e:?}"))),
         }
     }
@@ -320,217 +320,22 @@ impl groups::HostMuc for State {
 
     async fn remove_participant(
         &mut self,
-        _handle: Resource<MucRef>,
+        handle: Resource<MucRef>,
         participant: Resource<ParticipantRef>,
     ) -> wasmtime::Result<()> {
+        let MucRef(this_room) = self.handle(&handle)?;
         let result = self.on_participant(&participant, |rooms, roster, room, p| {
+            if room != this_room {
+                return Err(RosterError::Invalid(
+                    "the participant is another room's".into(),
+                ));
+            }
             rooms.remove(roster, room, p, Change::Left)
         });
         self.warn_failed("remove-participant", result)
     }
 
     async fn drop(&mut self, handle: Resource<MucRef>) -> wasmtime::Result<()> {
-        self.drop_handle(handle)?;
-        Ok(())
-    }
-}
-
-impl groups::HostParticipant for State {
-    async fn nick(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<String> {
-        let nick = self.on_participant(&handle, |rooms, _, room, p| {
-            Ok(rooms.participant(room, p)?.nick.clone())
-        })?;
-        Ok(nick.unwrap_or_default())
-    }
-
-    async fn is_user(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<bool> {
-        let is_user = self.on_participant(&handle, |rooms, _, room, p| {
-            Ok(rooms.participant(room, p)?.is_user)
-        })?;
-        Ok(is_user.unwrap_or(false))
-    }
-
-    async fn contact(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-    ) -> wasmtime::Result<Option<Resource<ContactRef>>> {
-        let contact = self.on_participant(&handle, |rooms, _, room, p| {
-            Ok(rooms.participant(room, p)?.contact)
-        })?;
-        match contact {
-            Ok(Some(id)) => Ok(Some(self.push_contact(id)?)),
-            _ => Ok(None),
-        }
-    }
-
-    async fn send_text(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        body: String,
-        options: groups::GroupSendOptions,
-    ) -> WitResult<String> {
-        self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.send_text(roster, room, p, &body, group_text(options))
-        })
-    }
-
-    async fn correct(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        legacy_msg_id: String,
-        body: String,
-        options: groups::GroupSendOptions,
-    ) -> WitResult<String> {
-        self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.correct(roster, room, p, &legacy_msg_id, &body, group_text(options))
-        })
-    }
-
-    async fn retract(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        legacy_msg_id: String,
-    ) -> WitResult<()> {
-        self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.retract(roster, room, p, &legacy_msg_id)
-        })
-    }
-
-    async fn react(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        legacy_msg_id: String,
-        emojis: Vec<String>,
-    ) -> WitResult<()> {
-        self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.react(roster, room, p, &legacy_msg_id, &emojis)
-        })
-    }
-
-    async fn displayed(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        legacy_msg_id: String,
-    ) -> WitResult<()> {
-        self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.displayed(roster, room, p, &legacy_msg_id)
-        })
-    }
-
-    async fn composing(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<()> {
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.chat_state(roster, room, p, ChatState::Composing)
-        });
-        self.warn_failed("a chat state", result)
-    }
-
-    async fn paused(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<()> {
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.chat_state(roster, room, p, ChatState::Paused)
-        });
-        self.warn_failed("a chat state", result)
-    }
-
-    async fn active(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<()> {
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.chat_state(roster, room, p, ChatState::Active)
-        });
-        self.warn_failed("a chat state", result)
-    }
-
-    async fn inactive(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<()> {
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.chat_state(roster, room, p, ChatState::Inactive)
-        });
-        self.warn_failed("a chat state", result)
-    }
-
-    async fn set_presence(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        show: types::Show,
-        _status: Option<String>,
-    ) -> wasmtime::Result<()> {
-        if matches!(show, types::Show::Offline) {
-            let result = self.on_participant(&handle, |rooms, roster, room, p| {
-                rooms.remove(roster, room, p, Change::Left)
-            });
-            return self.warn_failed("set-presence", result);
-        }
-        Ok(())
-    }
-
-    async fn set_nick(&mut self, handle: Resource<ParticipantRef>, nick: String) -> WitResult<()> {
-        self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.set_nick(roster, room, p, &nick)
-        })
-    }
-
-    async fn leave(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<()> {
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.remove(roster, room, p, Change::Left)
-        });
-        self.warn_failed("leave", result)
-    }
-
-    async fn kick(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        reason: Option<String>,
-    ) -> wasmtime::Result<()> {
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.remove(roster, room, p, Change::Kicked(reason))
-        });
-        self.warn_failed("kick", result)
-    }
-
-    async fn ban(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        reason: Option<String>,
-    ) -> wasmtime::Result<()> {
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.remove(roster, room, p, Change::Banned(reason))
-        });
-        self.warn_failed("ban", result)
-    }
-
-    async fn set_affiliation(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        affiliation: groups::Affiliation,
-    ) -> wasmtime::Result<()> {
-        let affiliation = match affiliation {
-            groups::Affiliation::Owner => Affiliation::Owner,
-            groups::Affiliation::Admin => Affiliation::Admin,
-            groups::Affiliation::Member => Affiliation::Member,
-            groups::Affiliation::Outcast => Affiliation::Outcast,
-            groups::Affiliation::None => Affiliation::None,
-        };
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.set_standing(roster, room, p, Standing::Affiliation(affiliation))
-        });
-        self.warn_failed("set-affiliation", result)
-    }
-
-    async fn set_role(
-        &mut self,
-        handle: Resource<ParticipantRef>,
-        role: groups::Role,
-    ) -> wasmtime::Result<()> {
-        let role = match role {
-            groups::Role::Moderator => Role::Moderator,
-            groups::Role::Participant => Role::Participant,
-            groups::Role::Visitor => Role::Visitor,
-            groups::Role::None => Role::None,
-        };
-        let result = self.on_participant(&handle, |rooms, roster, room, p| {
-            rooms.set_standing(roster, room, p, Standing::Role(role))
-        });
-        self.warn_failed("set-role", result)
-    }
-
-    async fn drop(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<()> {
         self.drop_handle(handle)?;
         Ok(())
     }

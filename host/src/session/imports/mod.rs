@@ -1,5 +1,6 @@
 //! The host side of every import the plugin calls, for a session's store:
-//! `contact` (the roster and its contacts) and `services` (the session's
+//! `contact` (the roster and its contacts), `groups` and `participant`
+//! (the rooms and their members) and `services` (the session's
 //! key-value store, timers, streams, HTTP and log). Each function is a thin
 //! translation between WIT types and the [`Roster`] or the session's
 //! services; the XMPP meaning lives there. A contact handle is only an
@@ -15,6 +16,7 @@ use crate::roster::{Roster, RosterError, SendText};
 
 mod contact;
 mod groups;
+mod participant;
 mod services;
 
 type WitResult<T> = wasmtime::Result<Result<T, types::Error>>;
