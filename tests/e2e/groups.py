@@ -6,7 +6,12 @@ Phase `before` registers (2 contacts, 1 group) and does all of it; phase
 `after` (a restart of the gateway later) joins again and reads the
 participants and the archive back. One JSON object on stdout.
 
+With `--bookmarks invitation` (a server that grants no `iq` privilege,
+ejabberd 23.01) the group comes as a XEP-0249 invitation instead of a
+bookmark.
+
 Usage: groups.py --server HOST:PORT --gateway JID --phase before|after
+                 [--bookmarks pep|invitation]
 """
 
 import argparse
@@ -43,6 +48,14 @@ class GroupClient(Client):
         self.add_event_handler("groupchat_presence", self.on_presence)
         self.add_event_handler("groupchat_subject", self.on_subject)
         self.register_handler(Callback("mam results", MatchXPath(f"{{{self.default_ns}}}message"), self.on_mam))
+        self.invitations = []
+        self.register_handler(
+            Callback(
+                "invitations",
+                MatchXPath(f"{{{self.default_ns}}}message/{{jabber:x:conference}}x"),
+                self.on_invitation,
+            )
+        )
 
     def note(self, items, item):
         items.append(item)
@@ -69,6 +82,10 @@ class GroupClient(Client):
 
     def on_subject(self, msg):
         self.note(self.subjects, {"from": str(msg["from"]), "subject": msg["subject"]})
+
+    def on_invitation(self, msg):
+        x = msg.xml.find("{jabber:x:conference}x")
+        self.note(self.invitations, {"from": str(msg["from"]), "jid": x.get("jid"), "reason": x.get("reason")})
 
     def on_mam(self, msg):
         result = msg.xml.find(f"{{{MAM}}}result")
@@ -165,12 +182,15 @@ async def join(client, room):
     return {"own": own, "subject": subject, "participants": others}
 
 
-async def before(client, gateway, report):
+async def before(client, gateway, report, bookmarks):
     iq = client.make_iq_set(ito=gateway)
     iq.append(register_form("romeo"))
     await iq.send(timeout=TIMEOUT)
     room = f"g0@{gateway}"
-    report["bookmarks"] = await client.bookmarks(gateway)
+    if bookmarks == "pep":
+        report["bookmarks"] = await client.bookmarks(gateway)
+    else:
+        report["invitation"] = await client.wait(client.invitations, lambda i: True, "the invitation")
     report["join"] = await join(client, room)
     report["reflected"] = await client.say(room, "hello room")
     report["heard"] = (await client.wait(client.groupchat, lambda m: m["body"] == "heard: hello room", "heard"))["from"]
@@ -189,7 +209,7 @@ async def before(client, gateway, report):
     report["archive"] = {"first": first, "second": second}
 
 
-async def after(client, gateway, report):
+async def after(client, gateway, report, _bookmarks):
     room = f"g0@{gateway}"
     report["join"] = await join(client, room)
     report["archive"] = await client.archive(room, "a1", [("max", "50")])
@@ -202,6 +222,7 @@ async def main():
     parser.add_argument("--server", required=True)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--phase", required=True)
+    parser.add_argument("--bookmarks", default="pep")
     args = parser.parse_args()
     host, port = args.server.rsplit(":", 1)
     client = GroupClient("romeo@localhost/e2e", "pass")
@@ -209,7 +230,7 @@ async def main():
     await asyncio.wait_for(client.ready.wait(), TIMEOUT)
     report = {}
     try:
-        await (before if args.phase == "before" else after)(client, args.gateway, report)
+        await (before if args.phase == "before" else after)(client, args.gateway, report, args.bookmarks)
     finally:
         client.disconnect()
     json.dump(report, sys.stdout)

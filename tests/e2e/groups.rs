@@ -6,22 +6,28 @@ use gatehouse_tests::process::{GatewayProcess, run_script};
 use gatehouse_tests::server::{Server, ServerKind};
 use gatehouse_tests::{GATEWAY, SECRET};
 
-/// One `#[test]` per build of the echo network (groups are tested against
-/// Prosody only so far).
+/// One `#[test]` per build of the echo network against Prosody, and the
+/// Rust one against ejabberd 23.01 (which grants no `iq` privilege: the
+/// group comes as an invitation).
 macro_rules! each_build {
     ($test:ident) => {
         mod $test {
+            use gatehouse_tests::server::ServerKind;
             #[test]
             fn rust() {
-                super::$test("echo")
+                super::$test("echo", ServerKind::Prosody)
             }
             #[test]
             fn javascript() {
-                super::$test("echo-js")
+                super::$test("echo-js", ServerKind::Prosody)
             }
             #[test]
             fn python() {
-                super::$test("echo-py")
+                super::$test("echo-py", ServerKind::Prosody)
+            }
+            #[test]
+            fn ejabberd() {
+                super::$test("echo", ServerKind::Ejabberd)
             }
         }
     };
@@ -29,8 +35,11 @@ macro_rules! each_build {
 
 each_build!(a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart);
 
-fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart(plugin: &str) {
-    let server = Server::start(ServerKind::Prosody, &[(GATEWAY, SECRET)]);
+fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart(
+    plugin: &str,
+    kind: ServerKind,
+) {
+    let server = Server::start(kind, &[(GATEWAY, SECRET)]);
     server.register_user("romeo", "pass");
     let mut gateway = GatewayProcess::start_plugin(&server.component_address(), plugin);
     let args = |phase: &str| {
@@ -41,16 +50,32 @@ fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart(plugin: &str
             GATEWAY.to_owned(),
             "--phase".to_owned(),
             phase.to_owned(),
+            "--bookmarks".to_owned(),
+            match kind {
+                ServerKind::Prosody => "pep",
+                ServerKind::Ejabberd => "invitation",
+            }
+            .to_owned(),
         ]
     };
     let room = format!("g0@{GATEWAY}");
     let before = run_script("groups.py", &args("before"));
     let log = gateway.log();
-    // The bookmark, read back from the user's PEP on Prosody.
-    assert_eq!(before["bookmarks"][0]["jid"], room, "{log}");
-    assert_eq!(before["bookmarks"][0]["name"], "Group 0");
-    assert_eq!(before["bookmarks"][0]["autojoin"], "true");
-    assert_eq!(before["bookmarks"][0]["nick"], "romeo");
+    match kind {
+        // The bookmark, read back from the user's PEP on Prosody.
+        ServerKind::Prosody => {
+            assert_eq!(before["bookmarks"][0]["jid"], room, "{log}");
+            assert_eq!(before["bookmarks"][0]["name"], "Group 0");
+            assert_eq!(before["bookmarks"][0]["autojoin"], "true");
+            assert_eq!(before["bookmarks"][0]["nick"], "romeo");
+        }
+        // ejabberd 23.01: no `iq` privilege, so a XEP-0249 invitation.
+        ServerKind::Ejabberd => {
+            assert_eq!(before["invitation"]["jid"], room, "{log}");
+            assert_eq!(before["invitation"]["from"], GATEWAY);
+            assert_eq!(before["invitation"]["reason"], "Group 0");
+        }
+    }
     // The join: the participants, the self-presence, the subject.
     let join = &before["join"];
     assert_eq!(join["own"]["from"], format!("{room}/romeo"));
