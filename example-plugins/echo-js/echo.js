@@ -519,7 +519,10 @@ function groupAnswer(muc, text) {
 
 /** `Contact 0` hears the user's message `heard:<n>:<room>`. */
 function heard(token) {
-  const [, n, room] = token.split(":");
+  const rest = token.slice("heard:".length);
+  const colon = rest.indexOf(":");
+  const n = rest.slice(0, colon);
+  const room = rest.slice(colon + 1);
   const raw = session.kvGet(`heard:${n}`);
   session.kvDelete(`heard:${n}`);
   if (raw == null) return;
@@ -532,6 +535,12 @@ function heard(token) {
 
 function nowSeconds() {
   return BigInt(Math.floor(Date.now() / 1000));
+}
+
+/** A command's count, digits only (as the Rust build takes them). */
+function countOf(name, arg) {
+  if (!/^[0-9]+$/.test(arg)) throw new Refused(`/${name} needs a count, not ${JSON.stringify(arg)}`);
+  return Number(arg);
 }
 
 function runGroupCommand(muc, command, n) {
@@ -551,7 +560,9 @@ function runGroupCommand(muc, command, n) {
   } else if (name === "kick" && arg) {
     withContact(byNick(arg), (p) => p.kick("echo kick"));
   } else if (name === "rename") {
-    const [old, renamed] = arg.split(" ");
+    const space = arg.indexOf(" ");
+    const old = space < 0 ? arg : arg.slice(0, space);
+    const renamed = space < 0 ? "" : arg.slice(space + 1).trim();
     if (!renamed) return say(muc, 0, "/rename needs OLD NEW");
     withContact(byNick(old), (p) => host(() => p.setNick(renamed)));
   } else if (name === "subject") {
@@ -559,20 +570,23 @@ function runGroupCommand(muc, command, n) {
     host(() => muc.setSubject(arg, "Contact 0", nowSeconds()));
   } else if (name === "name" && arg) {
     muc.setName(arg);
+  } else if (name === "crowd") {
+    // For the load bench: N participants p1…pN join.
+    const count = countOf(name, arg);
+    for (let i = 1; i <= count; i++) withContact(byNick(`p${i}`), () => {});
   } else if (name === "burst") {
-    const count = Number(arg);
-    if (!Number.isInteger(count) || count < 0) throw new Refused(`/burst needs a count, not ${JSON.stringify(arg)}`);
+    const count = countOf(name, arg);
     const first = nextCounter("echo-messages", count);
     withContact(contactParticipant(muc, 0), (p) => {
       for (let i = 0; i < count; i++) host(() => p.sendText(`burst ${i + 1}`, groupOptions(`e${first + i}`)));
     });
   } else if (name === "history") {
-    const count = Number(arg);
-    if (!Number.isInteger(count) || count < 0) throw new Refused(`/history needs a count, not ${JSON.stringify(arg)}`);
+    const count = countOf(name, arg);
     const first = nextCounter("echo-messages", count);
     withContact(contactParticipant(muc, 1), (p) => {
       for (let i = 1; i <= count; i++) {
-        const when = nowSeconds() - BigInt((count + 1 - i) * 60);
+        const ago = BigInt((count + 1 - i) * 60);
+        const when = nowSeconds() > ago ? nowSeconds() - ago : 0n;
         host(() => p.sendText(`old ${i}`, groupOptions(`e${first + i - 1}`, when, true)));
       }
     });

@@ -138,6 +138,11 @@ def run(muc: groups.Muc, command: str, n: int) -> None:
     if name == "join" and arg:
         with host(muc.participant_by_nick, arg):
             pass
+    elif name == "crowd":
+        # For the load bench: N participants p1…pN join.
+        for i in range(1, count_of(name, arg) + 1):
+            with host(muc.participant_by_nick, f"p{i}"):
+                pass
     elif name == "leave" and arg:
         with host(muc.participant_by_nick, arg) as p:
             p.leave()
@@ -166,7 +171,8 @@ def run(muc: groups.Muc, command: str, n: int) -> None:
         first = next_counter("echo-messages", count)
         with contact_participant(muc, 1) as p:
             for i in range(1, count + 1):
-                host(p.send_text, f"old {i}", options(f"e{first + i - 1}", now - (count + 1 - i) * 60, True))
+                when = max(0, now - (count + 1 - i) * 60)
+                host(p.send_text, f"old {i}", options(f"e{first + i - 1}", when, True))
     elif name == "carbon" and arg:
         with muc.user_participant() as p:
             host(p.send_text, arg, options(f"u{next_counter('user-messages')}"))

@@ -139,6 +139,16 @@ impl Participant {
         self.0.is_user()
     }
 
+    /// Its standing while present.
+    pub fn role(&self) -> Role {
+        self.0.role()
+    }
+
+    /// Its long-lived standing.
+    pub fn affiliation(&self) -> Affiliation {
+        self.0.affiliation()
+    }
+
     /// The contact it is, if any.
     pub fn contact(&self) -> Option<Contact> {
         self.0.contact().map(Contact::from)

@@ -38,7 +38,7 @@
 //! Below both ways: [`context`] holds what every part of a gateway shares
 //! (its settings, the outbox, stanza ids, the server's XEP-0356 grants,
 //! roster-push tracking); [`store`] is SQLite (schema, migrations, every
-//! query, the retention of the message id map); [`stanza`] builds and parses the stanzas, one XEP family per
+//! query, the retention of the message id map and the rooms' archives); [`stanza`] builds and parses the stanzas, one XEP family per
 //! module.
 //!
 //! Around them: [`supervisor`] starts every gateway of a configuration,

@@ -29,7 +29,6 @@ use crate::link::{InvalidStanza, LinkEvent, server_domain};
 use crate::session::{Runtime, SessionEvent};
 use crate::stanza::{
     error::{error_reply, iq_error, message_error, presence_error, stanza_error},
-    ns,
     privilege::Privileges,
 };
 
@@ -112,25 +111,17 @@ async fn route(gateway: &mut Gateway, stanza: Stanza, settle_ping: &str) {
     if from.node().is_none() && from.domain() != ctx.jid.domain() {
         // From a server domain: its XEP-0356 grants; a request (a ping,
         // the server checking on its component) is answered, as every iq
-        // get or set must be (RFC 6120 §8.2.3).
+        // get or set must be (RFC 6120 §8.2.3): by the gateway, or, to a
+        // puppet or a room, which serve users, refused.
         match stanza {
             Stanza::Message(m) => {
                 if let Some(granted) = Privileges::from_message_payloads(&m.payloads) {
                     ctx.set_privileges(from.domain().as_str(), granted);
                 }
             }
-            Stanza::Iq(Iq::Get {
-                from,
-                to,
-                id,
-                payload,
-            }) if payload.is("ping", ns::PING) => {
-                ctx.outbox.send(Iq::Result {
-                    from: to,
-                    to: from,
-                    id,
-                    payload: None,
-                });
+            // To the gateway JID: answered as anyone's (ping, disco…).
+            Stanza::Iq(iq @ (Iq::Get { .. } | Iq::Set { .. })) if to.node().is_none() => {
+                gateway.on_iq(iq).await
             }
             Stanza::Iq(iq @ (Iq::Get { .. } | Iq::Set { .. })) => refuse_server_request(&ctx, iq),
             _ => {}
@@ -164,7 +155,7 @@ async fn route(gateway: &mut Gateway, stanza: Stanza, settle_ping: &str) {
     }
 }
 
-/// A server domain's request other than a ping: nothing here serves it.
+/// A server domain's request to a puppet or a room: those serve users.
 fn refuse_server_request(ctx: &GatewayContext, iq: Iq) {
     if let Some(reply) = error_reply(
         iq.into(),

@@ -59,9 +59,12 @@ impl Supervisor {
     /// Opens the database and starts every gateway of `config`.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let store = store::Store::open(&config.store.path)?;
-        store.spawn_committer(std::time::Duration::from_secs(
-            u64::from(config.store.message_retention_days) * 86_400,
-        ));
+        let days = |d: u32| std::time::Duration::from_secs(u64::from(d) * 86_400);
+        let archive = config.store.archive_retention_days;
+        store.spawn_committer(
+            days(config.store.message_retention_days),
+            (archive > 0).then(|| days(archive)),
+        );
         let max_memory_mb = config
             .gateways
             .iter()

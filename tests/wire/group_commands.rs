@@ -142,9 +142,11 @@ async fn a_presence_update_of_a_joined_client_replays_nothing() {
             "<presence from='{CLIENT}' to='{ROOM}/romeo'><show>away</show></presence>"
         ))
         .await;
+    // A barrier the session answers (a self-ping): a replay would come
+    // before it.
     w.link
         .send(&format!(
-            "<iq type='get' id='barrier' from='{CLIENT}' to='{GATEWAY}'><ping xmlns='urn:xmpp:ping'/></iq>"
+            "<iq type='get' id='barrier' from='{CLIENT}' to='{ROOM}/romeo'><ping xmlns='urn:xmpp:ping'/></iq>"
         ))
         .await;
     let next = w.link.recv().await;
@@ -153,6 +155,26 @@ async fn a_presence_update_of_a_joined_client_replays_nothing() {
         Some("barrier"),
         "replayed: {}",
         String::from(&next)
+    );
+    assert_eq!(next.attr("type"), Some("result"));
+    // A nick change (a presence to another nick, no <x/>) is refused.
+    w.link
+        .send(&format!(
+            "<presence id='nick' from='{CLIENT}' to='{ROOM}/Romy'/>"
+        ))
+        .await;
+    let refused = w.link.recv().await;
+    assert_eq!(
+        refused.attr("id"),
+        Some("nick"),
+        "{}",
+        String::from(&refused)
+    );
+    assert_eq!(refused.attr("type"), Some("error"));
+    assert!(
+        refused
+            .get_child("error", NS)
+            .is_some_and(|e| e.has_child("not-acceptable", "urn:ietf:params:xml:ns:xmpp-stanzas"))
     );
 }
 

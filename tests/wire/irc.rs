@@ -347,4 +347,30 @@ async fn a_channel_joined_by_its_room_jid_is_a_group() {
         child_text(&topic, "subject", NS).as_deref(),
         Some("New topic")
     );
+    // The user kicked: out, told why (307 with 110); a join from XMPP
+    // later JOINs the channel again.
+    peer.send(b":alice!a@host KICK #test romeo :out\r\n").await;
+    let out = w
+        .link
+        .recv_until("the user's kick", |e| {
+            e.attr("from") == Some(format!("{room}/romeo").as_str())
+                && e.attr("type") == Some("unavailable")
+        })
+        .await;
+    let mut own = codes(&out);
+    own.sort();
+    assert_eq!(own, ["110", "307"]);
+    w.link
+        .send(&format!(
+            "<presence from='{ROMEO}/pc' to='{room}/romeo'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+        ))
+        .await;
+    assert_eq!(peer.line_starting("JOIN").await, "JOIN #test");
+    let back = w
+        .link
+        .recv_until("the self-presence again", |e| {
+            e.is("presence", NS) && codes(e).contains(&"110".into())
+        })
+        .await;
+    assert_eq!(back.attr("type"), None, "{}", String::from(&back));
 }

@@ -10,11 +10,21 @@
 //! with the channels the user is in, which are joined again after each
 //! (re)connection.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
 use gatehouse_guest::groups::{Affiliation, MucType, Role};
 use gatehouse_guest::{Bookmarks, Error, LogLevel, Muc, Participant, TextMessage, session};
 
 use crate::line::{Line, ctcp, fold, max_text, split_text, strip_formatting, valid_nick};
 use crate::{kv_set, kv_string, kv_u32, our_nick, registration};
+
+thread_local! {
+    /// The nicks of each channel's NAMES reply so far (353 until 366):
+    /// at its end, whoever the room holds and the server did not name has
+    /// left (while the gateway was away, say).
+    static NAMES: RefCell<HashMap<String, HashSet<String>>> = RefCell::new(HashMap::new());
+}
 
 /// Whether a name is a channel's (RFC 2812 §1.3: `#` or `&`, at most 50
 /// characters, no space, comma or BEL).
@@ -122,6 +132,9 @@ pub fn channel_of(unescaped: &str) -> Result<String, Error> {
 /// The user's first join in a session: the user's nick, and a JOIN (once
 /// connected; the welcome joins every remembered channel).
 pub fn fill_participants(muc: &Muc) -> Result<(), Error> {
+    // Joined from XMPP: the channel is the user's again (after a kick or
+    // a part, too), and in their bookmarks.
+    muc.add_to_bookmarks(true)?;
     muc.set_user_nick(&our_nick())?;
     muc.user_participant();
     let channel = display(&muc.legacy_id());
@@ -132,11 +145,42 @@ pub fn fill_participants(muc: &Muc) -> Result<(), Error> {
     Ok(())
 }
 
-/// After the server's welcome: every channel the user is in, joined again.
+/// After the server's welcome: the user's nick (the server may have
+/// given another) in every room, and every channel the user is in joined
+/// again, in lines an IRC server takes (510 bytes).
 pub fn rejoin() {
-    let channels = joined();
-    if !channels.is_empty() {
-        write(&format!("JOIN {}\r\n", channels.join(",")));
+    let nick = our_nick();
+    for muc in Bookmarks::mucs() {
+        if let Err(e) = muc.set_user_nick(&nick) {
+            session::log(LogLevel::Warn, &format!("nick in {}: {e}", muc.legacy_id()));
+        }
+    }
+    let mut line = String::new();
+    for channel in joined() {
+        if !line.is_empty() && line.len() + channel.len() + 1 > 500 {
+            write(&format!("JOIN {line}\r\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(',');
+        }
+        line.push_str(&channel);
+    }
+    if !line.is_empty() {
+        write(&format!("JOIN {line}\r\n"));
+    }
+}
+
+/// The connection ended: everyone else is out of every room (the next
+/// NAMES brings them back).
+pub fn disconnected() {
+    NAMES.with(|names| names.borrow_mut().clear());
+    for muc in Bookmarks::mucs() {
+        for p in muc.participants() {
+            if !p.is_user() {
+                p.leave();
+            }
+        }
     }
 }
 
@@ -176,6 +220,13 @@ pub fn handle(line: &Line<'_>) -> bool {
         "332" if is_channel(line.param(1)) => on_topic(line, None, line.param(2)),
         // RPL_NAMREPLY: `me = #chan :@op +voice nick`.
         "353" if is_channel(line.param(2)) => on_names(line.param(2), line.param(3)),
+        // RPL_ENDOFNAMES: `me #chan :End of NAMES list`.
+        "366" if is_channel(line.param(1)) => on_end_of_names(line.param(1)),
+        // A JOIN refused: no such channel, too many, full, invite-only,
+        // banned, a key, registration needed.
+        "403" | "405" | "471" | "473" | "474" | "475" | "477" if is_channel(line.param(1)) => {
+            on_refused(line.param(1), line.param(2))
+        }
         "MODE" if is_channel(line.param(0)) => on_mode(line),
         "PRIVMSG" | "NOTICE" if is_channel(line.param(0)) => on_message(line),
         _ => return false,
@@ -297,6 +348,12 @@ fn on_names(channel: &str, names: &str) -> Result<(), Error> {
         if !valid_nick(nick) {
             continue;
         }
+        NAMES.with(|n| {
+            n.borrow_mut()
+                .entry(fold(channel))
+                .or_default()
+                .insert(fold(nick))
+        });
         let prefix = entry.chars().next().unwrap_or(' ');
         let (role, affiliation) = standing(prefix);
         let p = if fold(nick) == fold(&our_nick()) {
@@ -310,8 +367,39 @@ fn on_names(channel: &str, names: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `MODE #chan +o-v nick1 nick2`: op and voice change roles; other modes
-/// (and their arguments) are passed over.
+/// The end of a NAMES reply: who the room holds and the server did not
+/// name has left.
+fn on_end_of_names(channel: &str) -> Result<(), Error> {
+    let Some(named) = NAMES.with(|n| n.borrow_mut().remove(&fold(channel))) else {
+        return Ok(());
+    };
+    let Some(muc) = known(channel) else {
+        return Ok(());
+    };
+    for p in muc.participants() {
+        if !p.is_user() && !named.contains(&fold(&p.nick())) {
+            p.leave();
+        }
+    }
+    Ok(())
+}
+
+/// The server refused to let the user in: out of the room, and told why.
+fn on_refused(channel: &str, why: &str) -> Result<(), Error> {
+    remember(channel, false);
+    if let Some(muc) = known(channel) {
+        muc.user_participant().leave();
+    }
+    session::send_gateway_message(&format!(
+        "Could not join {channel}: {}",
+        strip_formatting(why)
+    ));
+    Ok(())
+}
+
+/// `MODE #chan +o-v nick1 nick2`: op, half-op and voice change roles
+/// (the highest one a participant has stays: `+v` does not demote an op);
+/// other modes with arguments are passed over, arguments and all.
 fn on_mode(line: &Line<'_>) -> Result<(), Error> {
     let Some(muc) = known(line.param(0)) else {
         return Ok(());

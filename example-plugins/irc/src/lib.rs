@@ -238,6 +238,7 @@ impl Plugin for Irc {
             return;
         }
         self.forget_connection();
+        channels::disconnected();
         let why = reason.unwrap_or_else(|| "closed by the server".into());
         for contact in Roster::contacts() {
             self.set_presence(&contact, Show::Offline, None);

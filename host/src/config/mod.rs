@@ -133,6 +133,10 @@ pub struct StoreConfig {
     /// reach the legacy message; past it the row goes.
     #[serde(default = "default_message_retention_days")]
     pub message_retention_days: u32,
+    /// How long the rooms' archives keep a message (days, by its date);
+    /// 0, the default, keeps them for ever.
+    #[serde(default)]
+    pub archive_retention_days: u32,
 }
 
 fn default_message_retention_days() -> u32 {

@@ -46,6 +46,14 @@ pub struct GroupText {
     pub archive_only: bool,
 }
 
+/// An archived message's date: the one it carries, and whether it goes
+/// out live (then never before what is archived already).
+#[derive(Debug, Clone, Copy)]
+struct Dated {
+    when: Option<u64>,
+    live: bool,
+}
+
 /// What a participant's message is, beyond its envelope.
 enum Content<'a> {
     Text(&'a str),
@@ -185,21 +193,24 @@ impl Rooms {
         room: RoomId,
         p: ParticipantId,
         content: Content<'_>,
-        options: GroupText,
+        mut options: GroupText,
     ) -> Result<String, RosterError> {
-        if let Some(legacy) = &options.legacy_msg_id {
-            roster.id_within_limit("a message's legacy id", legacy)?;
-            // The network gave this message before (an echo of it, a
-            // backfill of what is archived): it is there already, under
-            // the one `<stanza-id>` it may have.
+        if let Some(legacy) = options.legacy_msg_id.clone() {
+            roster.id_within_limit("a message's legacy id", &legacy)?;
+            // The network gave this text before (an echo of it, a backfill
+            // of what is archived): it is there already, under the one
+            // `<stanza-id>` it may have. A correction or a retraction
+            // with an old id is a new message: it gets a fresh one.
             let r = self.room(room)?;
-            if self
+            if let Some(held) = self
                 .gateway
                 .store
-                .archived_stanza_id(r.row_id, legacy)?
-                .is_some()
+                .archived_by_legacy_id(r.row_id, &legacy)?
             {
-                return Ok(legacy.clone());
+                if matches!(content, Content::Text(_)) {
+                    return Ok(held.xmpp_id);
+                }
+                options.legacy_msg_id = None;
             }
         }
         if let Some(replied) = &options.reply_to {
@@ -249,12 +260,16 @@ impl Rooms {
             let (target, author) = self.reply_target(room, replied)?;
             reply::mark_reply(&mut message, &target, &author);
         }
-        self.archive(
+        self.archive_as(
             room,
             &message,
             &id,
+            &id,
             options.legacy_msg_id.as_deref(),
-            options.when,
+            Dated {
+                when: options.when,
+                live: !options.archive_only,
+            },
         )?;
         if !options.archive_only {
             self.to_joined(roster, room, message, Pace::Text)?;
@@ -325,7 +340,17 @@ impl Rooms {
                 message.payloads.push(payload.clone());
             }
         }
-        self.archive_as(room, &message, &stanza_id, &id, legacy_id, None)?;
+        self.archive_as(
+            room,
+            &message,
+            &stanza_id,
+            &id,
+            legacy_id,
+            Dated {
+                when: None,
+                live: true,
+            },
+        )?;
         self.to_joined(roster, room, message, Pace::Free)
     }
 
@@ -459,17 +484,6 @@ impl Rooms {
         Ok(())
     }
 
-    fn archive(
-        &self,
-        room: RoomId,
-        message: &Message,
-        id: &str,
-        legacy_id: Option<&str>,
-        when: Option<u64>,
-    ) -> Result<(), RosterError> {
-        self.archive_as(room, message, id, id, legacy_id, when)
-    }
-
     fn archive_as(
         &self,
         room: RoomId,
@@ -477,12 +491,21 @@ impl Rooms {
         stanza_id: &str,
         xmpp_id: &str,
         legacy_id: Option<&str>,
-        when: Option<u64>,
+        dated: Dated,
     ) -> Result<(), RosterError> {
         let r = self.room(room)?;
-        let at = when
+        let mut at = dated
+            .when
             .and_then(|w| i64::try_from(w).ok())
             .unwrap_or_else(unix_now);
+        // A live message goes after everything archived, whatever date it
+        // carries (its `<delay>` keeps that): a client that caught up to
+        // the last `<stanza-id>` must find it after that one.
+        if dated.live
+            && let Some(newest) = self.gateway.store.archive_newest_at(r.row_id)?
+        {
+            at = at.max(newest);
+        }
         let xml = String::from(&Element::from(message.clone()));
         self.gateway.store.archive(
             r.row_id,

@@ -323,6 +323,21 @@ impl Rooms {
         Ok(id)
     }
 
+    /// The nick of the user's present participant in a room, if any.
+    pub fn user_nick_in(&self, id: RoomId) -> Option<String> {
+        let room = self.rooms.get(id)?;
+        room.user_participant()
+            .and_then(|p| room.participants.get(p))
+            .map(|p| p.nick.clone())
+    }
+
+    /// Lets the next join ask the plugin to fill the room again.
+    pub fn unfill(&mut self, id: RoomId) {
+        if let Some(room) = self.rooms.get_mut(id) {
+            room.filled = false;
+        }
+    }
+
     /// Notes that `fill-participants` ran for a room this session.
     pub fn mark_filled(&mut self, id: RoomId) {
         if let Some(room) = self.rooms.get_mut(id) {

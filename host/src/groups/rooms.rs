@@ -144,20 +144,25 @@ impl Rooms {
         autojoin: bool,
     ) -> Result<(), RosterError> {
         let nick = self.user_nick(id)?;
+        let pep = self.gateway.grants.can_publish_pep(&self.user);
         let room = self.room_mut(id)?;
-        // Each login bookmarks the user's groups again: what is there
-        // already is not sent again (an invitation per group per login).
-        if room.info.bookmarked && room.info.autojoin == autojoin && !room.info.removed {
+        // Each login bookmarks the user's groups again: a publish is
+        // idempotent (one item per room) and mends a bookmark the user
+        // deleted; an invitation is not sent twice.
+        let unchanged =
+            room.info.bookmarked && room.info.autojoin == autojoin && !room.info.removed;
+        if unchanged && !pep {
             return Ok(());
         }
         roster.room_for("a bookmark")?;
+        let room = self.room_mut(id)?;
         room.info.bookmarked = true;
         room.info.autojoin = autojoin;
         room.info.removed = false;
         self.store_info(id)?;
         let room = self.room(id)?;
         let gateway: Jid = self.gateway.jid.clone().into();
-        if self.gateway.grants.can_publish_pep(&self.user) {
+        if pep {
             let publish = bookmarks::publish(&Bookmark {
                 room: &room.jid,
                 name: room.info.name.as_deref(),

@@ -109,10 +109,15 @@ impl Session {
             return;
         }
         let request = muc::join_request(&p);
-        // A presence update of a joined client (away, a status): not a
-        // join, and nothing to replay.
+        // A presence update of a joined client (away, a status) to its own
+        // occupant: not a join, and nothing to replay. (To another nick it
+        // is a nick change, which `join` refuses.)
+        let asked = to.resource().map(|r| r.to_string());
         if request.is_none()
-            && room.is_some_and(|room| self.data().is_some_and(|d| d.rooms.is_joined(room, &from)))
+            && let Some(room) = room
+            && let Some(data) = self.data()
+            && data.rooms.is_joined(room, &from)
+            && asked.as_deref() == data.rooms.user_nick_in(room).as_deref()
         {
             return;
         }
@@ -135,12 +140,13 @@ impl Session {
             );
         };
         let history = request.unwrap_or_default();
-        if self.data().is_some_and(|d| d.roster.behind()) {
-            return refuse(
-                self,
-                DefinedCondition::ResourceConstraint,
-                "the gateway is still sending you earlier stanzas; join again in a moment".into(),
-            );
+        // A room the network took the user out of: the plugin is asked
+        // again (its fill may bookmark it anew: an IRC channel joined from
+        // XMPP once more); else the join is refused.
+        if let Some(data) = self.data()
+            && data.rooms.get(room).is_some_and(|r| r.info.removed)
+        {
+            data.rooms.unfill(room);
         }
         self.prepare_room(room).await;
         let Some(data) = self.data() else { return };

@@ -183,7 +183,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX archive_by_stanza_id ON archive (room_id, stanza_id);
     CREATE INDEX archive_by_legacy_id ON archive (room_id, legacy_id);
     CREATE INDEX archive_by_xmpp_id ON archive (room_id, xmpp_id);
-    CREATE INDEX archive_by_date ON archive (room_id, at);",
+    CREATE INDEX archive_by_date ON archive (room_id, at, id);
+    CREATE INDEX archive_by_age ON archive (at);",
 ];
 
 const KV_GET: &str = "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2";
@@ -449,11 +450,11 @@ impl Store {
     /// [`Store::prune`]); it ends with the last handle on the store. (The
     /// host starts it; a store without it commits on [`Store::commit`] and
     /// when its last handle is dropped.)
-    pub fn spawn_committer(&self, retention: Duration) {
+    pub fn spawn_committer(&self, retention: Duration, archive_retention: Option<Duration>) {
         let db = Arc::downgrade(&self.db);
         let spawned = std::thread::Builder::new()
             .name("store-commit".into())
-            .spawn(move || commit_until_gone(db, retention));
+            .spawn(move || commit_until_gone(db, retention, archive_retention));
         if let Err(e) = spawned {
             // Writes are still committed by the senders and the streams.
             tracing::warn!(error = %e, "no periodic commits: cannot start a thread");
@@ -560,7 +561,7 @@ impl Store {
 }
 
 /// The committer thread's loop: commits, and now and then prunes.
-fn commit_until_gone(db: Weak<Mutex<Db>>, retention: Duration) {
+fn commit_until_gone(db: Weak<Mutex<Db>>, retention: Duration, archive: Option<Duration>) {
     let mut next_prune = std::time::Instant::now();
     loop {
         std::thread::sleep(COMMIT_INTERVAL);
@@ -572,6 +573,13 @@ fn commit_until_gone(db: Weak<Mutex<Db>>, retention: Duration) {
                 Ok(pruned) => tracing::debug!(?pruned, "database pruned"),
                 Err(StoreError::Failed(_)) => return,
                 Err(e) => tracing::error!(error = %e, "cannot prune the database"),
+            }
+            if let Some(keep) = archive {
+                match store.prune_archive(unix_now(), keep) {
+                    Ok(archived) => tracing::debug!(archived, "archives pruned"),
+                    Err(StoreError::Failed(_)) => return,
+                    Err(e) => tracing::error!(error = %e, "cannot prune the archives"),
+                }
             }
         }
         let guard = db.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -775,7 +783,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let store = Store::open(&path).unwrap();
-        store.spawn_committer(Duration::from_secs(86_400));
+        store.spawn_committer(Duration::from_secs(86_400), None);
         let user = store.upsert_user("gw", "u@x", &[]).unwrap();
         store.kv_set(user.id, "a", b"1", 100).unwrap();
         store.commit().unwrap();

@@ -1,7 +1,8 @@
-//! What the database lets go of: the message id map and the rooms'
-//! archives past their retention, and avatars no contact shows any more.
-//! Without it all grow with every message and every avatar change, for
-//! ever. (An archived message is dated: its `at` says its age.)
+//! What the database lets go of: the message id map past its retention,
+//! avatars no contact shows any more, and, if the operator says so, the
+//! rooms' archived messages past theirs. Without it the first two grow
+//! with every message and every avatar change, for ever. (An archived
+//! message is dated: its `at` says its age.)
 //!
 //! A message's age is known without a column or an index of its own: row
 //! ids grow with time, so each pass notes the newest id it saw (a *mark*,
@@ -28,11 +29,29 @@ pub struct Pruned {
     pub messages: usize,
     /// Avatars no contact pointed at.
     pub avatars: usize,
-    /// Messages of the rooms' archives.
-    pub archived: usize,
 }
 
 impl Store {
+    /// Deletes the rooms' archived messages dated before `keep` ago (the
+    /// operator's `archive_retention_days`; by default archives are kept
+    /// for ever), committing as it goes; returns how many went.
+    pub fn prune_archive(&self, now: i64, keep: Duration) -> Result<usize> {
+        let cutoff = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+        let mut pruned = 0;
+        loop {
+            let db = self.db();
+            let deleted = db.writer()?.execute(
+                "DELETE FROM archive WHERE id IN (SELECT id FROM archive WHERE at < ?1 LIMIT ?2)",
+                params![cutoff, CHUNK],
+            )?;
+            db.commit()?;
+            pruned += deleted;
+            if deleted == 0 {
+                return Ok(pruned);
+            }
+        }
+    }
+
     /// One pass at `now` (Unix seconds): marks the newest message, deletes
     /// the messages older than `keep` and the unused avatars, committing
     /// as it goes.
@@ -65,18 +84,6 @@ impl Store {
                 if deleted == 0 {
                     break;
                 }
-            }
-        }
-        loop {
-            let db = self.db();
-            let deleted = db.writer()?.execute(
-                "DELETE FROM archive WHERE id IN (SELECT id FROM archive WHERE at < ?1 LIMIT ?2)",
-                params![cutoff, CHUNK],
-            )?;
-            db.commit()?;
-            pruned.archived += deleted;
-            if deleted == 0 {
-                break;
             }
         }
         let db = self.db();
@@ -121,9 +128,9 @@ mod tests {
             store.archive(room, &row).unwrap();
         }
         let pruned = store
-            .prune(now, Duration::from_secs(30 * DAY as u64))
+            .prune_archive(now, Duration::from_secs(30 * DAY as u64))
             .unwrap();
-        assert_eq!(pruned.archived, 1);
+        assert_eq!(pruned, 1);
         let left = store.archive_last(room, 10).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].stanza_id, "young");
@@ -198,8 +205,7 @@ mod tests {
             pruned,
             Pruned {
                 messages: (CHUNK * 2 + 5) as usize,
-                avatars: 1,
-                archived: 0
+                avatars: 1
             }
         );
         assert_eq!(store.legacy_id(c, "x0").unwrap(), None);

@@ -220,7 +220,8 @@ impl Store {
             let (at, id) = page.from.unwrap_or((i64::MAX, i64::MAX));
             let mut stmt = db.conn.prepare_cached(
                 "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
-                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND (at < ?4 OR (at = ?4 AND id < ?5))
+                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND at <= ?4
+                   AND (at < ?4 OR id < ?5)
                  ORDER BY at DESC, id DESC LIMIT ?6",
             )?;
             stmt.query_map(params![room_id, start, end, at, id, limit], archive_row)?
@@ -229,7 +230,8 @@ impl Store {
             let (at, id) = page.from.unwrap_or((i64::MIN, i64::MIN));
             let mut stmt = db.conn.prepare_cached(
                 "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
-                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND (at > ?4 OR (at = ?4 AND id > ?5))
+                 WHERE room_id = ?1 AND at >= ?2 AND at <= ?3 AND at >= ?4
+                   AND (at > ?4 OR id > ?5)
                  ORDER BY at, id LIMIT ?6",
             )?;
             stmt.query_map(params![room_id, start, end, at, id, limit], archive_row)?
@@ -298,6 +300,15 @@ impl Store {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         rows.reverse();
         Ok(rows)
+    }
+
+    /// The date of the newest message of a room's archive.
+    pub fn archive_newest_at(&self, room_id: i64) -> Result<Option<i64>> {
+        let db = self.db();
+        let mut stmt = db
+            .conn
+            .prepare_cached("SELECT MAX(at) FROM archive WHERE room_id = ?1")?;
+        Ok(stmt.query_row(params![room_id], |r| r.get(0))?)
     }
 
     /// The oldest message of a room's archive, by date.
@@ -436,6 +447,24 @@ mod tests {
         let (rows, complete) = store.archive_page(room, &page(before, true, 5)).unwrap();
         assert_eq!(ids(&rows), ["s0", "s1", "s2"]);
         assert!(complete);
+        // Messages of one second page by their order of arrival.
+        for id in ["t1", "t2", "t3"] {
+            let same = ArchiveRow {
+                id: 0,
+                stanza_id: id.into(),
+                xmpp_id: id.into(),
+                legacy_id: None,
+                at: 2000,
+                xml: "<message/>".into(),
+            };
+            store.archive(room, &same).unwrap();
+        }
+        let t1 = store.archive_row_of(room, "t1").unwrap();
+        let (rows, _) = store.archive_page(room, &page(t1, false, 5)).unwrap();
+        assert_eq!(ids(&rows), ["t2", "t3"]);
+        let t3 = store.archive_row_of(room, "t3").unwrap();
+        let (rows, _) = store.archive_page(room, &page(t3, true, 1)).unwrap();
+        assert_eq!(ids(&rows), ["t2"]);
         let dated = ArchivePage {
             start: Some(300),
             end: Some(500),
@@ -449,7 +478,7 @@ mod tests {
         let (first, last) = store.archive_ends(room).unwrap().unwrap();
         assert_eq!(
             (first.stanza_id.as_str(), last.stanza_id.as_str()),
-            ("s0", "s10")
+            ("s0", "t3")
         );
     }
 

@@ -24,6 +24,34 @@ impl groups::HostParticipant for State {
         Ok(is_user.unwrap_or(false))
     }
 
+    async fn role(&mut self, handle: Resource<ParticipantRef>) -> wasmtime::Result<groups::Role> {
+        let role = self.on_participant(&handle, |rooms, _, room, p| {
+            Ok(rooms.participant(room, p)?.role)
+        })?;
+        Ok(match role {
+            Ok(Role::Moderator) => groups::Role::Moderator,
+            Ok(Role::Participant) => groups::Role::Participant,
+            Ok(Role::Visitor) => groups::Role::Visitor,
+            Ok(Role::None) | Err(_) => groups::Role::None,
+        })
+    }
+
+    async fn affiliation(
+        &mut self,
+        handle: Resource<ParticipantRef>,
+    ) -> wasmtime::Result<groups::Affiliation> {
+        let affiliation = self.on_participant(&handle, |rooms, _, room, p| {
+            Ok(rooms.participant(room, p)?.affiliation)
+        })?;
+        Ok(match affiliation {
+            Ok(Affiliation::Owner) => groups::Affiliation::Owner,
+            Ok(Affiliation::Admin) => groups::Affiliation::Admin,
+            Ok(Affiliation::Member) => groups::Affiliation::Member,
+            Ok(Affiliation::Outcast) => groups::Affiliation::Outcast,
+            Ok(Affiliation::None) | Err(_) => groups::Affiliation::None,
+        })
+    }
+
     async fn contact(
         &mut self,
         handle: Resource<ParticipantRef>,
