@@ -357,3 +357,99 @@ async fn a_contact_never_takes_a_rooms_jid_and_messages_make_no_rooms() {
         .map(|q| q.children().count());
     assert_eq!(count, Some(1), "only g0: {}", String::from(&items));
 }
+
+#[tokio::test]
+async fn name_newgroup_and_carbon_commands() {
+    let mut w = Wire::start(true).await;
+    register(&mut w).await;
+    join(&mut w, "romeo").await;
+    // /name: the room's name changes, joined clients see 104.
+    let seen = command(&mut w, "n", "/name Renamed").await;
+    let changed = seen
+        .iter()
+        .find(|e| e.get_child("x", MUC_USER).is_some() && e.is("message", NS))
+        .unwrap_or_else(|| panic!("no 104: {seen:#?}"));
+    assert_eq!(changed.attr("from"), Some(ROOM));
+    assert_eq!(codes(changed), ["104"]);
+    w.link
+        .send(&format!(
+            "<iq type='get' id='info' from='{CLIENT}' to='{ROOM}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+        ))
+        .await;
+    let info = w
+        .link
+        .recv_until("disco#info", |e| e.attr("id") == Some("info"))
+        .await;
+    let name = info
+        .get_child("query", "http://jabber.org/protocol/disco#info")
+        .and_then(|q| q.get_child("identity", "http://jabber.org/protocol/disco#info"))
+        .and_then(|i| i.attr("name"));
+    assert_eq!(name, Some("Renamed"));
+    // /carbon: the user's message from the network's own app, as theirs.
+    let seen = command(&mut w, "c", "/carbon typed elsewhere").await;
+    let carbon = seen
+        .iter()
+        .find(|e| child_text(e, "body", NS).as_deref() == Some("typed elsewhere"))
+        .unwrap_or_else(|| panic!("no carbon: {seen:#?}"));
+    assert_eq!(carbon.attr("from"), Some(format!("{ROOM}/romeo").as_str()));
+    assert_eq!(carbon.attr("type"), Some("groupchat"));
+    // /newgroup: a new room, described and offered (an invitation: this
+    // server grants no iq privilege).
+    let seen = command(&mut w, "g", "/newgroup party").await;
+    let invitation = seen
+        .iter()
+        .find(|e| e.has_child("x", "jabber:x:conference"))
+        .unwrap_or_else(|| panic!("no invitation: {seen:#?}"));
+    assert_eq!(
+        invitation
+            .get_child("x", "jabber:x:conference")
+            .and_then(|x| x.attr("jid")),
+        Some(format!("party@{GATEWAY}").as_str())
+    );
+    assert_eq!(invitation.attr("to"), Some(ROMEO));
+}
+
+#[tokio::test]
+async fn groups_and_participants_past_the_caps_are_refused() {
+    let mut w = Wire::start_with(true, "echo", "max_groups = 1\nmax_participants = 4").await;
+    register(&mut w).await;
+    join(&mut w, "romeo").await;
+    // The room holds romeo, Contact 0, Contact 1: one more fits.
+    command(&mut w, "j1", "/join Ann").await;
+    w.link
+        .send(&format!(
+            "<message type='groupchat' id='j2' from='{CLIENT}' to='{ROOM}'><body>/join Bob</body></message>"
+        ))
+        .await;
+    let refused = w
+        .link
+        .recv_until("the refusal", |e| e.attr("id") == Some("j2"))
+        .await;
+    assert_eq!(
+        refused.attr("type"),
+        Some("error"),
+        "{}",
+        String::from(&refused)
+    );
+    let text = refused
+        .get_child("error", NS)
+        .and_then(|e| child_text(e, "text", "urn:ietf:params:xml:ns:xmpp-stanzas"))
+        .unwrap_or_default();
+    assert!(text.contains("most participants"), "{text}");
+    // A second group is one too many.
+    w.link
+        .send(&format!(
+            "<message type='groupchat' id='g2' from='{CLIENT}' to='{ROOM}'><body>/newgroup party</body></message>"
+        ))
+        .await;
+    let refused = w
+        .link
+        .recv_until("the refusal", |e| e.attr("id") == Some("g2"))
+        .await;
+    assert_eq!(refused.attr("type"), Some("error"));
+    let text = refused
+        .get_child("error", NS)
+        .and_then(|e| child_text(e, "text", "urn:ietf:params:xml:ns:xmpp-stanzas"))
+        .unwrap_or_default();
+    assert!(text.contains("most groups"), "{text}");
+}
