@@ -8,6 +8,21 @@ use crate::{NS, ROMEO};
 
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
+/// Whether an error reply carries this defined condition.
+pub(crate) fn has_condition(reply: &Element, condition: &str) -> bool {
+    reply
+        .get_child("error", NS)
+        .is_some_and(|e| e.has_child(condition, STANZAS))
+}
+
+/// An error reply's text, or nothing.
+pub(crate) fn error_text(reply: &Element) -> String {
+    reply
+        .get_child("error", NS)
+        .and_then(|e| child_text(e, "text", STANZAS))
+        .unwrap_or_default()
+}
+
 pub(crate) fn assert_error(reply: &Element, kind: &str, type_: &str, condition: &str) {
     assert!(reply.is(kind, NS), "{}", String::from(reply));
     assert_eq!(reply.attr("type"), Some("error"));
@@ -155,12 +170,8 @@ async fn a_servers_requests_are_answered() {
     assert_eq!(refused.attr("id"), Some("r3"));
     assert_eq!(refused.attr("type"), Some("error"));
     assert_eq!(refused.attr("to"), Some("romeomeot/pc"));
-    let condition = |e: &Element, name: &str| {
-        e.get_child("error", NS)
-            .is_some_and(|x| x.has_child(name, "urn:ietf:params:xml:ns:xmpp-stanzas"))
-    };
     assert!(
-        condition(&refused, "feature-not-implemented"),
+        has_condition(&refused, "feature-not-implemented"),
         "{}",
         String::from(&refused)
     );
@@ -173,7 +184,7 @@ async fn a_servers_requests_are_answered() {
     let refused = w.link.recv().await;
     assert_eq!(refused.attr("id"), Some("r4"));
     assert!(
-        condition(&refused, "service-unavailable"),
+        has_condition(&refused, "service-unavailable"),
         "{}",
         String::from(&refused)
     );

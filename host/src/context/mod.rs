@@ -86,6 +86,12 @@ impl GatewayContext {
         crate::config::admitted(&self.config.allow_users, user)
     }
 
+    /// The gateway's JID with this local part (a puppet's, a room's).
+    pub fn jid_of(&self, username: &str) -> Option<jid::BareJid> {
+        let node = jid::NodePart::new(username).ok()?;
+        Some(jid::BareJid::from_parts(Some(&node), self.jid.domain()))
+    }
+
     /// A fresh stanza id, unique across restarts.
     pub fn new_id(&self) -> String {
         self.ids.next()

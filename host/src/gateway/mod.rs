@@ -141,8 +141,7 @@ impl Gateway {
         };
         rows.into_iter()
             .filter_map(|row| {
-                let node = jid::NodePart::new(&row.jid_username).ok()?;
-                let jid = jid::BareJid::from_parts(Some(&node), self.ctx.jid.domain());
+                let jid = self.ctx.jid_of(&row.jid_username)?;
                 let info: crate::groups::RoomInfo = serde_json::from_str(&row.info).ok()?;
                 Some(xmpp_parsers::disco::Item {
                     jid: jid.into(),

@@ -26,7 +26,7 @@ use crate::stanza::{
     presence::timestamp,
     reactions, reply, retraction,
 };
-use crate::store::{ArchivePage, ArchiveRow};
+use crate::store::{ArchivePage, ArchiveRow, unix_now};
 
 /// How many archived messages a join gets when the client does not say.
 pub const DEFAULT_HISTORY: u32 = 20;
@@ -544,11 +544,4 @@ pub(super) fn parse_archived(row: &ArchiveRow) -> Option<Message> {
         .parse::<Element>()
         .ok()
         .and_then(|e| Message::try_from(e).ok())
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -25,7 +25,7 @@ use jid::{BareJid, FullJid, Jid};
 use serde::{Deserialize, Serialize};
 
 use crate::context::GatewayContext;
-use crate::roster::{ContactId, Roster, RosterError};
+use crate::roster::{ContactId, Roster, RosterError, local_part};
 use crate::stanza::{
     escape,
     muc::{Affiliation, Role},
@@ -201,7 +201,7 @@ impl Rooms {
             .filter_map(|id| roster.get(id).map(|c| (c.row_id, id)))
             .collect();
         for row in rooms.gateway.store.rooms(user.id)? {
-            let Some(jid) = rooms.room_jid(&row.jid_username) else {
+            let Some(jid) = rooms.gateway.jid_of(&row.jid_username) else {
                 tracing::warn!(user = %rooms.user, username = row.jid_username, "skipping a stored room with a bad JID");
                 continue;
             };
@@ -281,14 +281,7 @@ impl Rooms {
             return Ok(id);
         }
         roster.id_within_limit("a group's legacy id", legacy_id)?;
-        let username = match username {
-            Some(given) => escape::prepare_username(given).ok_or_else(|| {
-                RosterError::Invalid(format!("{given:?} is not a valid JID local part"))
-            })?,
-            None => {
-                escape::jid_username(legacy_id).map_err(|e| RosterError::Invalid(e.to_string()))?
-            }
-        };
+        let username = local_part(legacy_id, username)?;
         let cap = self.gateway.config.max_groups;
         if self.rooms.len() >= cap as usize {
             tracing::warn!(gateway = %self.gateway.jid, user = %self.user, legacy_id, "group refused: max_groups reached");
@@ -303,7 +296,8 @@ impl Rooms {
             )));
         }
         let jid = self
-            .room_jid(&username)
+            .gateway
+            .jid_of(&username)
             .ok_or_else(|| RosterError::Invalid(format!("{username:?} makes no valid JID")))?;
         let row_id = self
             .gateway
@@ -397,14 +391,6 @@ impl Rooms {
             .chain_update(who)
             .finalize();
         hex::encode(&digest[..16])
-    }
-
-    fn room_jid(&self, username: &str) -> Option<BareJid> {
-        BareJid::from_parts(
-            Some(&jid::NodePart::new(username).ok()?),
-            self.gateway.jid.domain(),
-        )
-        .into()
     }
 
     fn insert(&mut self, room: Room) -> RoomId {

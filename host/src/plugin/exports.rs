@@ -53,6 +53,17 @@ pub fn cut(mut text: String, bytes: usize) -> String {
     text
 }
 
+/// A chat state as the WIT has it.
+pub(super) fn chat_state(state: ChatState) -> wit::ChatState {
+    match state {
+        ChatState::Active => wit::ChatState::Active,
+        ChatState::Composing => wit::ChatState::Composing,
+        ChatState::Paused => wit::ChatState::Paused,
+        ChatState::Inactive => wit::ChatState::Inactive,
+        ChatState::Gone => wit::ChatState::Gone,
+    }
+}
+
 /// An answer whose reason is bounded.
 pub(super) fn bounded<T>(answer: Answer<T>) -> Answer<T> {
     answer.map(|result| result.map_err(bounded_text))
@@ -232,13 +243,7 @@ impl<S: Send + 'static> Instance<S> {
         contact: usize,
         state: ChatState,
     ) -> Result<(), PluginError> {
-        let state = match state {
-            ChatState::Active => wit::ChatState::Active,
-            ChatState::Composing => wit::ChatState::Composing,
-            ChatState::Paused => wit::ChatState::Paused,
-            ChatState::Inactive => wit::ChatState::Inactive,
-            ChatState::Gone => wit::ChatState::Gone,
-        };
+        let state = chat_state(state);
         self.call_with_contact("on_chat_state", contact, async |p, s, c| {
             p.call_on_chat_state(s, c, state).await
         })

@@ -4,7 +4,7 @@
 use xmpp_parsers::chatstates::ChatState;
 
 use super::bindings::gatehouse::gateway::{groups as wit_groups, types as wit};
-use super::exports::{Answer, bounded};
+use super::exports::{Answer, bounded, chat_state};
 use super::{Instance, MucRef, PluginError, TextMessage};
 
 /// The oldest archived message of a room, for `backfill`.
@@ -14,16 +14,6 @@ pub struct ArchiveBound {
     pub legacy_msg_id: Option<String>,
     /// When it was sent.
     pub when: u64,
-}
-
-fn chat_state(state: ChatState) -> wit::ChatState {
-    match state {
-        ChatState::Active => wit::ChatState::Active,
-        ChatState::Composing => wit::ChatState::Composing,
-        ChatState::Paused => wit::ChatState::Paused,
-        ChatState::Inactive => wit::ChatState::Inactive,
-        ChatState::Gone => wit::ChatState::Gone,
-    }
 }
 
 impl<S: Send + 'static> Instance<S> {

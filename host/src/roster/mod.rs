@@ -63,6 +63,17 @@ pub const MAX_REACTIONS: usize = 32;
 /// The most bytes the reactions of one `react` may have in all.
 pub const MAX_REACTION_BYTES: usize = 1024;
 
+/// The JID local part of a new contact or room: `given`, if the plugin
+/// maps ids itself, else the XEP-0106 escape of the legacy id.
+pub(crate) fn local_part(legacy_id: &str, given: Option<&str>) -> Result<String, RosterError> {
+    match given {
+        Some(given) => escape::prepare_username(given).ok_or_else(|| {
+            RosterError::Invalid(format!("{given:?} is not a valid JID local part"))
+        }),
+        None => escape::jid_username(legacy_id).map_err(|e| RosterError::Invalid(e.to_string())),
+    }
+}
+
 /// A contact's index in its session's roster; stable for the session's life.
 pub type ContactId = usize;
 
@@ -164,7 +175,7 @@ impl Roster {
             out: Batch::default(),
         };
         for row in roster.gateway.store.contacts(user.id)? {
-            let Some(jid) = roster.puppet_jid(&row.jid_username) else {
+            let Some(jid) = roster.gateway.jid_of(&row.jid_username) else {
                 tracing::warn!(user = %roster.user, username = row.jid_username, "skipping a stored contact with a bad JID");
                 continue;
             };
@@ -292,14 +303,7 @@ impl Roster {
             return Ok(id);
         }
         self.id_within_limit("a contact's legacy id", legacy_id)?;
-        let username = match username {
-            Some(given) => escape::prepare_username(given).ok_or_else(|| {
-                RosterError::Invalid(format!("{given:?} is not a valid JID local part"))
-            })?,
-            None => {
-                escape::jid_username(legacy_id).map_err(|e| RosterError::Invalid(e.to_string()))?
-            }
-        };
+        let username = local_part(legacy_id, username)?;
         let cap = self.gateway.config.max_contacts;
         if self.contacts.len() >= cap as usize {
             tracing::warn!(gateway = %self.gateway.jid, user = %self.user, legacy_id, "contact refused: max_contacts reached");
@@ -321,7 +325,8 @@ impl Roster {
             )));
         }
         let jid = self
-            .puppet_jid(&username)
+            .gateway
+            .jid_of(&username)
             .ok_or_else(|| RosterError::Invalid(format!("{username:?} makes no valid JID")))?;
         let row_id = self
             .gateway
@@ -521,14 +526,6 @@ impl Roster {
         self.contacts
             .get_mut(id)
             .ok_or_else(|| RosterError::NotFound(format!("no contact #{id}")))
-    }
-
-    fn puppet_jid(&self, username: &str) -> Option<BareJid> {
-        BareJid::from_parts(
-            Some(&jid::NodePart::new(username).ok()?),
-            self.gateway.jid.domain(),
-        )
-        .into()
     }
 
     fn insert(&mut self, contact: Contact) -> ContactId {

@@ -63,12 +63,17 @@ pub(crate) fn text(name: &str, ns: &str, value: impl Into<String>) -> Element {
     Element::builder(name, ns).append(value.into()).build()
 }
 
-/// Sets an attribute whose name is a literal of this crate.
-pub(crate) fn with_attr(mut element: Element, name: &'static str, value: &str) -> Element {
+/// An attribute name that is a literal of this crate.
+pub(crate) fn attr_name(name: &'static str) -> minidom::rxml::NcName {
     match minidom::rxml::NcName::try_from(name) {
-        Ok(name) => element.set_attr(minidom::rxml::Namespace::NONE, name, value),
+        Ok(name) => name,
         Err(_) => unreachable!("attribute names are literals of this crate: {name}"),
     }
+}
+
+/// Sets an attribute whose name is a literal of this crate.
+pub(crate) fn with_attr(mut element: Element, name: &'static str, value: &str) -> Element {
+    element.set_attr(minidom::rxml::Namespace::NONE, attr_name(name), value);
     element
 }
 

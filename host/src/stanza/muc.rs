@@ -15,7 +15,7 @@ use xmpp_parsers::{
     stanza_id::StanzaId,
 };
 
-use super::{empty, ns, presence::timestamp};
+use super::{attr_name as attr, empty, ns, presence::timestamp};
 
 /// XEP-0249: Direct MUC Invitations.
 pub const CONFERENCE: &str = "jabber:x:conference";
@@ -208,14 +208,6 @@ pub fn occupant_presence(
     presence.payloads.push(x.build());
     presence.payloads.push(occupant_id(occupant.occupant_id));
     presence
-}
-
-/// An attribute name of this module's literals.
-fn attr(name: &'static str) -> minidom::rxml::NcName {
-    match minidom::rxml::NcName::try_from(name) {
-        Ok(name) => name,
-        Err(_) => unreachable!("attribute names are literals of this module: {name}"),
-    }
 }
 
 /// A `<occupant-id/>` payload.

@@ -11,7 +11,7 @@ use jid::{BareJid, Jid};
 use minidom::Element;
 use xmpp_parsers::{iq::Iq, message::Message};
 
-use super::{in_namespace, ns};
+use super::{attr_name as name, in_namespace, ns};
 
 /// What the server lets the gateway do with a user's roster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,13 +139,6 @@ pub fn iq_as_user(gateway: Jid, user: &BareJid, id: &str, payload: Element) -> I
         to: Some(user.clone().into()),
         id: id.to_owned(),
         payload: wrapper,
-    }
-}
-
-fn name(literal: &'static str) -> minidom::rxml::NcName {
-    match minidom::rxml::NcName::try_from(literal) {
-        Ok(name) => name,
-        Err(_) => unreachable!("attribute names are literals of this module: {literal}"),
     }
 }
 

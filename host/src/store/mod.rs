@@ -619,7 +619,8 @@ fn user_from_parts((id, jid, form): (i64, String, String)) -> Result<UserRow> {
     })
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the Unix epoch, now.
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
