@@ -570,6 +570,11 @@ function runGroupCommand(muc, command, n) {
     host(() => muc.setSubject(arg, "Contact 0", nowSeconds()));
   } else if (name === "name" && arg) {
     muc.setName(arg);
+  } else if (name === "avatar" && arg === "none") {
+    host(() => muc.setAvatar(null, null));
+  } else if (name === "avatar") {
+    const id = muc.legacyId();
+    host(() => muc.setAvatar(squarePng(id), `${id}-${nextCounter(`avatar:${id}`)}`));
   } else if (name === "crowd") {
     // For the load bench: N participants p1…pN join.
     const count = countOf(name, arg);

@@ -6,6 +6,7 @@ import time
 from typing import Optional
 
 from common import Refused, host, next_counter, registration_value
+from png import square_png
 from wit_world.imports import groups, roster, session
 from wit_world.imports.groups import GroupSendOptions, MucType
 from wit_world.imports.types import LogLevel, TextMessage
@@ -160,6 +161,12 @@ def run(muc: groups.Muc, command: str, n: int) -> None:
         host(muc.set_subject, arg, "Contact 0", now)
     elif name == "name" and arg:
         muc.set_name(arg)
+    elif name == "avatar" and arg == "none":
+        host(muc.set_avatar, None, None)
+    elif name == "avatar":
+        legacy_id = muc.legacy_id()
+        unique_id = f"{legacy_id}-{next_counter('avatar:' + legacy_id)}"
+        host(muc.set_avatar, square_png(legacy_id), unique_id)
     elif name == "burst":
         count = count_of(name, arg)
         first = next_counter("echo-messages", count)

@@ -75,6 +75,12 @@ impl Muc {
         self.0.set_type(kind)
     }
 
+    /// Sets the room's avatar (none removes it); the same `unique_id` again
+    /// is not hashed or sent again.
+    pub fn set_avatar(&self, avatar: Option<&[u8]>, unique_id: Option<&str>) -> Result<(), Error> {
+        Ok(self.0.set_avatar(avatar, unique_id)?)
+    }
+
     /// How many participants the network says the group has.
     pub fn set_participant_count(&self, count: Option<u32>) {
         self.0.set_participant_count(count)

@@ -1,6 +1,7 @@
 """The echo network's groups through a real client (slixmpp's xep_0045,
 MAM by hand) and a real Prosody: the bookmark read back from the user's
-PEP, the join, talking both ways, the group commands, the archive paged.
+PEP, the join, talking both ways, the group commands, the archive paged,
+the room's avatar (its presence, vcard-temp and disco#info).
 
 Phase `before` registers (2 contacts, 1 group) and does all of it; phase
 `after` (a restart of the gateway later) joins again and reads the
@@ -16,6 +17,8 @@ Usage: groups.py --server HOST:PORT --gateway JID --phase before|after
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import sys
 import time
@@ -31,6 +34,7 @@ MAM = "urn:xmpp:mam:2"
 RSM = "http://jabber.org/protocol/rsm"
 BOOKMARKS = "urn:xmpp:bookmarks:1"
 PUBSUB = "http://jabber.org/protocol/pubsub"
+UPDATE = "vcard-temp:x:update"
 
 
 class GroupClient(Client):
@@ -48,6 +52,14 @@ class GroupClient(Client):
         self.add_event_handler("groupchat_presence", self.on_presence)
         self.add_event_handler("groupchat_subject", self.on_subject)
         self.register_handler(Callback("mam results", MatchXPath(f"{{{self.default_ns}}}message"), self.on_mam))
+        self.photos = []
+        self.register_handler(
+            Callback(
+                "room photos",
+                MatchXPath(f"{{{self.default_ns}}}presence/{{{UPDATE}}}x"),
+                self.on_photo,
+            )
+        )
         self.invitations = []
         self.register_handler(
             Callback(
@@ -82,6 +94,29 @@ class GroupClient(Client):
 
     def on_subject(self, msg):
         self.note(self.subjects, {"from": str(msg["from"]), "subject": msg["subject"]})
+
+    def on_photo(self, p):
+        if not p["from"].resource:  # the room's own presence, not a puppet's
+            self.note(self.photos, {"from": str(p["from"]), "photo": p.xml.findtext(f"{{{UPDATE}}}x/{{{UPDATE}}}photo")})
+
+    async def room_avatar(self, room):
+        """The SHA-1 of the PHOTO in the room's vcard-temp, and the hashes
+        its disco#info names."""
+        iq = self.make_iq_get(ito=room)
+        ET.SubElement(iq.xml, "{vcard-temp}vCard")
+        vcard = await iq.send(timeout=TIMEOUT)
+        binval = vcard.xml.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}BINVAL")
+        info = await self.plugin["xep_0030"].get_info(jid=room, timeout=TIMEOUT)
+        hashes = [
+            v.text
+            for f in info.xml.iter("{jabber:x:data}field")
+            if f.get("var") == "muc#roominfo_avatarhash"
+            for v in f.findall("{jabber:x:data}value")
+        ]
+        return {
+            "vcard": hashlib.sha1(base64.b64decode(binval)).hexdigest() if binval else None,
+            "disco": hashes,
+        }
 
     def on_invitation(self, msg):
         x = msg.xml.find("{jabber:x:conference}x")
@@ -207,11 +242,16 @@ async def before(client, gateway, report, bookmarks):
     first = await client.archive(room, "p1", [("max", "4")])
     second = await client.archive(room, "p2", [("max", "50"), ("after", first["last"])])
     report["archive"] = {"first": first, "second": second}
+    await client.say(room, "/avatar")
+    photo = await client.wait(client.photos, lambda p: p["from"] == room and p["photo"], "the room's photo")
+    report["avatar"] = {"presence": photo["photo"], **(await client.room_avatar(room))}
 
 
 async def after(client, gateway, report, _bookmarks):
     room = f"g0@{gateway}"
     report["join"] = await join(client, room)
+    photo = await client.wait(client.photos, lambda p: p["from"] == room, "the room's photo on joining")
+    report["avatar"] = {"presence": photo["photo"], **(await client.room_avatar(room))}
     report["archive"] = await client.archive(room, "a1", [("max", "50")])
     report["reflected"] = await client.say(room, "after the restart")
     report["heard"] = (await client.wait(client.groupchat, lambda m: m["body"] == "heard: after the restart", "heard"))["from"]

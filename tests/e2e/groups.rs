@@ -116,6 +116,12 @@ fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart(
     let second = &before["archive"]["second"];
     assert_eq!(second["bodies"], serde_json::json!(archived[4..]));
     assert_eq!(second["complete"], true);
+    // /avatar: the room's presence, its vCard and its disco#info agree.
+    let avatar = &before["avatar"];
+    let hash = avatar["presence"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(hash.len(), 40, "a SHA-1: {avatar}");
+    assert_eq!(avatar["vcard"], hash.as_str(), "{avatar}");
+    assert_eq!(avatar["disco"], serde_json::json!([hash]), "{avatar}");
 
     gateway.kill_and_restart();
     gateway.wait_log("login: logged in", 2);
@@ -127,6 +133,12 @@ fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart(
         "participants survive the kill: {log}"
     );
     assert_eq!(after["join"]["subject"]["subject"], "Topic of the day");
+    assert_eq!(
+        after["avatar"], before["avatar"],
+        "the room's avatar survives the kill"
+    );
+    let mut archived = archived.to_vec();
+    archived.push("/avatar");
     assert_eq!(
         after["archive"]["bodies"],
         serde_json::json!(archived),

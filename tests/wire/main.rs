@@ -7,6 +7,7 @@ mod errors;
 mod gateway_jid;
 mod group_commands;
 mod group_messages;
+mod group_profile;
 mod groups;
 mod irc;
 mod limits;

@@ -188,6 +188,12 @@ fn run(muc: &Muc, command: &str, n: u64) -> Result<(), Error> {
             muc.set_subject(Some(arg), Some("Contact 0"), Some(now()))?;
         }
         "name" if !arg.is_empty() => muc.set_name(Some(arg)),
+        "avatar" if arg == "none" => muc.set_avatar(None, None)?,
+        "avatar" => {
+            let id = muc.legacy_id();
+            let unique_id = format!("{id}-{}", next(&format!("avatar:{id}"), 1));
+            muc.set_avatar(Some(&crate::square_png(&id)), Some(&unique_id))?;
+        }
         "burst" => {
             let n: u64 = arg
                 .parse()

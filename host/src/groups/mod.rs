@@ -358,11 +358,16 @@ impl Rooms {
 
     /// Writes a room's details through to the database.
     fn store_info(&self, id: RoomId) -> Result<(), RosterError> {
-        let room = self.room(id)?;
-        let info = serde_json::to_string(&room.info)
-            .map_err(|e| RosterError::Invalid(format!("room details: {e}")))?;
-        self.gateway.store.set_room_info(room.row_id, &info)?;
+        let json = self.info_json(id)?;
+        self.gateway
+            .store
+            .set_room_info(self.room(id)?.row_id, &json)?;
         Ok(())
+    }
+
+    fn info_json(&self, id: RoomId) -> Result<String, RosterError> {
+        serde_json::to_string(&self.room(id)?.info)
+            .map_err(|e| RosterError::Invalid(format!("room details: {e}")))
     }
 
     /// A XEP-0421 id for one person in one room, which tells nothing of

@@ -322,8 +322,9 @@ impl Rooms {
     /// The user's client `resource` joins the room asking for `nick`:
     /// every other participant's presence, then the user's own (110; 100
     /// in a group; 210 when the network's nick is not the one asked), then
-    /// the history it asked for, then the subject. The caller has had the
-    /// plugin fill the participants.
+    /// the history it asked for, then the subject, then (when the room has
+    /// an avatar) the room's presence with its hash. The caller has had
+    /// the plugin fill the participants.
     pub fn join(
         &mut self,
         roster: &mut Roster,
@@ -370,8 +371,11 @@ impl Rooms {
         for message in self.history(room, history, &to)? {
             roster.paced(message, Pace::Free);
         }
-        let subject = self.subject_message(room, to)?;
+        let subject = self.subject_message(room, to.clone())?;
         roster.paced(subject, Pace::Free);
+        if self.room(room)?.info.avatar_hash.is_some() {
+            roster.paced(self.room_presence(room, to)?, Pace::Free);
+        }
         Ok(())
     }
 

@@ -1,17 +1,20 @@
-//! A room's details (name, description, type, subject), and its place in
+//! A room's details (name, description, type, avatar, subject), and its place in
 //! the user's bookmarks (XEP-0402 through the XEP-0356 `iq` privilege, or
 //! a XEP-0249 invitation when the server does not grant it).
 
 use jid::Jid;
+use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use super::{RoomId, Rooms};
 use crate::roster::{Roster, RosterError};
 use crate::sender::Pace;
 use crate::stanza::{
+    avatar::{self, AvatarInfo},
     bookmarks::{self, Bookmark},
     muc::{self, Change},
     privilege,
 };
+use crate::store::AvatarRow;
 
 /// A room detail the plugin sets.
 #[derive(Debug, Clone)]
@@ -79,6 +82,87 @@ impl Rooms {
             }
         }
         Ok(())
+    }
+
+    /// Sets the room's avatar (none removes it): stored once by hash, and
+    /// joined clients are told the room changed (104) and get the room's
+    /// presence with the new hash (XEP-0153), as slidge does. The same
+    /// `unique_id` again changes nothing, without hashing the bytes.
+    pub fn set_avatar(
+        &mut self,
+        roster: &mut Roster,
+        id: RoomId,
+        data: Option<Vec<u8>>,
+        unique_id: Option<String>,
+    ) -> Result<(), RosterError> {
+        if let Some(bytes) = &data {
+            roster.within_limit("an avatar", bytes.len(), self.gateway.config.max_avatar_kb)?;
+        }
+        let room = self.room(id)?;
+        if unique_id.is_some()
+            && room.info.avatar_unique_id == unique_id
+            && room.info.avatar_hash.is_some() == data.is_some()
+        {
+            return Ok(());
+        }
+        let info = match &data {
+            Some(bytes) => Some(AvatarInfo::of(bytes).map_err(RosterError::Invalid)?),
+            None => None,
+        };
+        let hash = info.as_ref().map(|i| i.hash.clone());
+        let changed = room.info.avatar_hash != hash;
+        roster.room_for("an avatar")?;
+        let room = self.room_mut(id)?;
+        room.info.avatar_hash = hash.clone();
+        room.info.avatar_unique_id = unique_id;
+        let row_id = room.row_id;
+        let json = self.info_json(id)?;
+        match (info, data) {
+            (Some(info), Some(bytes)) if changed => {
+                let avatar = AvatarRow {
+                    hash: info.hash,
+                    mime: info.mime,
+                    width: info.width,
+                    height: info.height,
+                    data: bytes,
+                };
+                self.gateway.store.put_room_avatar(row_id, &avatar, &json)?;
+            }
+            _ => self.gateway.store.set_room_info(row_id, &json)?,
+        }
+        if changed {
+            let room = self.room(id)?;
+            for resource in &room.joined {
+                let to: Jid = resource.clone().into();
+                roster.paced(
+                    muc::config_changed(&room.jid, to.clone(), 104),
+                    Pace::Update,
+                );
+                roster.paced(self.room_presence(id, to)?, Pace::Update);
+            }
+        }
+        Ok(())
+    }
+
+    /// The room's own presence, from its bare JID, with its avatar's hash
+    /// (empty: none), which clients show as the room's picture.
+    pub(super) fn room_presence(&self, id: RoomId, to: Jid) -> Result<Presence, RosterError> {
+        let room = self.room(id)?;
+        let mut presence = Presence::new(PresenceType::None)
+            .with_from(room.jid.clone())
+            .with_to(to);
+        presence
+            .payloads
+            .push(avatar::photo_update(room.info.avatar_hash.as_deref()));
+        Ok(presence)
+    }
+
+    /// The room's avatar, with its bytes, if it has one (vcard-temp).
+    pub fn avatar(&self, id: RoomId) -> Result<Option<AvatarRow>, RosterError> {
+        match &self.room(id)?.info.avatar_hash {
+            Some(hash) => Ok(self.gateway.store.avatar(hash)?),
+            None => Ok(None),
+        }
     }
 
     /// Sets the subject, who set it (a nick) and when; joined clients get

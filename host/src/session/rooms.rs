@@ -20,6 +20,7 @@ use crate::stanza::{
     correction, disco,
     error::{iq_error, message_error, presence_error, stanza_error},
     escape, mam, markers, message, muc, ns, reactions, reply, retraction,
+    vcard::{self, VCard},
 };
 
 /// What a user's groupchat message asks of the plugin.
@@ -438,12 +439,24 @@ impl Session {
                                     .participant_count
                                     .map(|n| n as usize)
                                     .unwrap_or_else(|| r.present().count()),
+                                avatar_hash: r.info.avatar_hash.as_deref(),
                             })
                             .into(),
                         )),
                         None => Err((DefinedCondition::ItemNotFound, String::new())),
                     }
                 }
+                ("vCard", vcard::VCARD_TEMP, false) => match self.data() {
+                    Some(d) => d
+                        .rooms
+                        .avatar(room)
+                        .map(|photo| {
+                            let photo = photo.as_ref().map(|p| (p.mime.as_str(), &p.data[..]));
+                            Some(VCard::default().to_vcard_temp(photo))
+                        })
+                        .map_err(|e| (DefinedCondition::InternalServerError, e.to_string())),
+                    None => Err((DefinedCondition::InternalServerError, String::new())),
+                },
                 ("query", ns::DISCO_ITEMS, false) => {
                     Ok(Some(Element::builder("query", ns::DISCO_ITEMS).build()))
                 }

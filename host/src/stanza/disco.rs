@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use xmpp_parsers::{
     caps::{self, Caps},
-    data_forms::{DataForm, DataFormType, Field},
+    data_forms::{DataForm, DataFormType, Field, FieldType},
     disco::{DiscoInfoResult, Identity},
     hashes::Algo,
 };
@@ -69,6 +69,8 @@ pub struct RoomInfo<'a> {
     pub description: Option<&'a str>,
     /// How many participants it has.
     pub occupants: usize,
+    /// The SHA-1 of its avatar, served as vcard-temp on the room's JID.
+    pub avatar_hash: Option<&'a str>,
 }
 
 /// The disco#info of a room: identity `conference/text`, the MUC features
@@ -82,6 +84,7 @@ pub fn room_info(room: &RoomInfo<'_>) -> DiscoInfoResult {
         "urn:xmpp:sid:0",
         "urn:xmpp:occupant-id:0",
         ns::PING,
+        "vcard-temp",
     ]);
     let kind: &[&str] = if room.private {
         &["muc_membersonly", "muc_nonanonymous", "muc_hidden"]
@@ -95,6 +98,10 @@ pub fn room_info(room: &RoomInfo<'_>) -> DiscoInfoResult {
     )];
     if let Some(description) = room.description {
         fields.push(Field::text_single("muc#roominfo_description", description));
+    }
+    if let Some(hash) = room.avatar_hash {
+        // XEP-0486: clients compare the hash with the one they cached.
+        fields.push(Field::new("muc#roominfo_avatarhash", FieldType::TextMulti).with_value(hash));
     }
     DiscoInfoResult {
         node: None,

@@ -167,7 +167,7 @@ fn contact_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
 const SET_CONTACT_AVATAR: &str =
     "UPDATE contacts SET avatar_hash = ?2, avatar_unique_id = ?3 WHERE id = ?1";
 
-fn put_avatar(conn: &rusqlite::Connection, avatar: &AvatarRow) -> Result<()> {
+pub(super) fn put_avatar(conn: &rusqlite::Connection, avatar: &AvatarRow) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO avatars (hash, mime, width, height, data) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (hash) DO NOTHING",

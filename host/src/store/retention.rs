@@ -1,5 +1,5 @@
 //! What the database lets go of: the message id map past its retention,
-//! avatars no contact shows any more, and, if the operator says so, the
+//! avatars no contact or room shows any more, and, if the operator says so, the
 //! rooms' archived messages past theirs. Without it the first two grow
 //! with every message and every avatar change, for ever. (An archived
 //! message is dated: its `at` says its age.)
@@ -27,7 +27,7 @@ const CHUNK: i64 = 10_000;
 pub struct Pruned {
     /// Rows of the message id map.
     pub messages: usize,
-    /// Avatars no contact pointed at.
+    /// Avatars no contact or room pointed at.
     pub avatars: usize,
 }
 
@@ -97,7 +97,9 @@ impl Store {
         )?;
         pruned.avatars = conn.execute(
             "DELETE FROM avatars WHERE hash NOT IN
-             (SELECT avatar_hash FROM contacts WHERE avatar_hash IS NOT NULL)",
+             (SELECT avatar_hash FROM contacts WHERE avatar_hash IS NOT NULL
+              UNION SELECT info ->> '$.avatar_hash' FROM rooms
+                    WHERE info ->> '$.avatar_hash' IS NOT NULL)",
             [],
         )?;
         db.commit()?;
@@ -199,6 +201,10 @@ mod tests {
         store.put_avatar(&avatar("shown")).unwrap();
         store.put_avatar(&avatar("unused")).unwrap();
         store.set_contact_avatar(c, Some("shown"), None).unwrap();
+        let room = store.insert_room(user.id, "g0", "g0").unwrap();
+        store
+            .put_room_avatar(room, &avatar("room's"), r#"{"avatar_hash":"room's"}"#)
+            .unwrap();
         // No retention: the pass takes every row there is.
         let pruned = store.prune(0, Duration::ZERO).unwrap();
         assert_eq!(
@@ -210,6 +216,7 @@ mod tests {
         );
         assert_eq!(store.legacy_id(c, "x0").unwrap(), None);
         assert!(store.avatar("shown").unwrap().is_some());
+        assert!(store.avatar("room's").unwrap().is_some(), "a room shows it");
         assert!(store.avatar("unused").unwrap().is_none());
     }
 }

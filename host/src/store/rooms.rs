@@ -7,7 +7,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, Store};
+use super::{AvatarRow, Result, Store};
 
 /// A room as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +110,18 @@ impl Store {
         let db = self.db();
         db.writer()?
             .prepare_cached("UPDATE rooms SET info = ?2 WHERE id = ?1")?
+            .execute(params![room_id, info])?;
+        Ok(())
+    }
+
+    /// Stores a new avatar and records the room's details naming it,
+    /// under one lock: the committer's pruning of unused avatars never
+    /// sees the one in between.
+    pub fn put_room_avatar(&self, room_id: i64, avatar: &AvatarRow, info: &str) -> Result<()> {
+        let db = self.db();
+        let conn = db.writer()?;
+        super::contacts::put_avatar(conn, avatar)?;
+        conn.prepare_cached("UPDATE rooms SET info = ?2 WHERE id = ?1")?
             .execute(params![room_id, info])?;
         Ok(())
     }

@@ -20,12 +20,6 @@ pub(super) fn group_text(options: groups::GroupSendOptions) -> GroupText {
     }
 }
 
-fn not_yet(what: &str) -> types::Error {
-    types::Error::Unsupported(format!(
-        "{what} in groups is not supported by this host yet"
-    ))
-}
-
 impl State {
     /// Runs a groups operation on the room behind `handle`.
     fn on_room<T>(
@@ -201,11 +195,13 @@ impl groups::HostMuc for State {
 
     async fn set_avatar(
         &mut self,
-        _handle: Resource<MucRef>,
-        _avatar: Option<Vec<u8>>,
-        _unique_id: Option<String>,
+        handle: Resource<MucRef>,
+        avatar: Option<Vec<u8>>,
+        unique_id: Option<String>,
     ) -> WitResult<()> {
-        Ok(Err(not_yet("an avatar")))
+        self.on_room(&handle, |rooms, roster, room| {
+            rooms.set_avatar(roster, room, avatar, unique_id)
+        })
     }
 
     async fn set_participant_count(
