@@ -405,6 +405,8 @@ export const plugin = {
     refusing(() => {
       const count = groupCount(registrationValue("groups"));
       for (let i = 0; i < count; i++) {
+        // A group the user left stays left.
+        if (session.kvGet(`group-left:g${i}`) != null) continue;
         withContact(host(() => groups.byLegacyId(`g${i}`)), (muc) => {
           describe(muc);
           host(() => muc.addToBookmarks(true));
@@ -462,6 +464,11 @@ export const plugin = {
   },
   onMucDisplayed(muc, legacyMsgId) {
     withContact(muc, (muc) => groupAnswer(muc, `saw displayed ${legacyMsgId}`));
+  },
+  onLeaveGroup(muc) {
+    withContact(muc, (muc) =>
+      refusing(() => host(() => session.kvSet(`group-left:${muc.legacyId()}`, utf8.encode("1")))),
+    );
   },
   onMucChatState(muc, state) {
     withContact(muc, (muc) => groupAnswer(muc, `saw ${state}`));

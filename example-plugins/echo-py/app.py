@@ -374,6 +374,10 @@ class Plugin(exports.Plugin):
         with muc:
             echo_groups.answer(muc, f"displayed {legacy_msg_id}")
 
+    def on_leave_group(self, muc: groups.Muc) -> None:
+        with muc:
+            refusing(echo_groups.leave, muc)
+
     def on_muc_chat_state(self, muc: groups.Muc, state: ChatState) -> None:
         with muc:
             echo_groups.answer(muc, state.name.lower())

@@ -24,9 +24,20 @@ def group_count(value: Optional[str]) -> int:
 
 def fill_bookmarks() -> None:
     for i in range(group_count(registration_value("groups"))):
+        if session.kv_get(left_key(f"g{i}")) is not None:
+            continue  # a group the user left stays left
         with host(groups.by_legacy_id, f"g{i}") as muc:
             describe(muc)
             host(muc.add_to_bookmarks, True)
+
+
+def leave(muc: groups.Muc) -> None:
+    """The user left a group: the echo network keeps them out of it."""
+    host(session.kv_set, left_key(muc.legacy_id()), b"1")
+
+
+def left_key(legacy_id: str) -> str:
+    return f"group-left:{legacy_id}"
 
 
 def describe(muc: groups.Muc) -> None:

@@ -139,6 +139,10 @@ macro_rules! export_plugin {
                     let muc = $crate::Muc::from(muc);
                     __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::backfill(p, muc, before)))
                 }
+                fn on_leave_group(muc: __Muc) -> Result<(), String> {
+                    let muc = $crate::Muc::from(muc);
+                    __with(|p| $crate::wit_result(<$plugin as $crate::Plugin>::on_leave_group(p, muc)))
+                }
                 fn jid_username_to_muc_legacy_id(
                     username: String,
                     unescaped: String,

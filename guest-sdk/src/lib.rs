@@ -351,6 +351,13 @@ pub trait Plugin: Sized + 'static {
         Ok(())
     }
 
+    /// The user asks to leave the group: leave it on the network. On Ok
+    /// the host takes the room out of the user's bookmarks.
+    fn on_leave_group(&mut self, muc: Muc) -> Result<(), Error> {
+        let _ = muc;
+        Err("this network does not let you leave a group from XMPP".into())
+    }
+
     /// The group behind a room JID local part no known room has (the user
     /// joined it by JID); the default: there is none.
     fn jid_username_to_muc_legacy_id(

@@ -34,10 +34,14 @@ def read_form(x):
         return None
     fields = {}
     types = {}
+    options = {}
     for field in x.findall(f"{{{DATA}}}field"):
         values = [v.text or "" for v in field.findall(f"{{{DATA}}}value")]
         fields[field.get("var")] = values[0] if len(values) == 1 else values
         types[field.get("var")] = field.get("type")
+        choices = [(o.get("label"), o.findtext(f"{{{DATA}}}value")) for o in field.findall(f"{{{DATA}}}option")]
+        if choices:
+            options[field.get("var")] = choices
     reported = x.find(f"{{{DATA}}}reported")
     items = []
     for item in x.findall(f"{{{DATA}}}item"):
@@ -52,6 +56,7 @@ def read_form(x):
         "title": title.text if title is not None else None,
         "fields": fields,
         "types": types,
+        "options": options,
         "reported": [f.get("var") for f in reported] if reported is not None else None,
         "items": items,
     }
@@ -182,6 +187,11 @@ async def main():
     out["status"] = await run(juliet, gw, "status")
     out["contacts"] = await run(juliet, gw, "contacts")
     out["groups"] = await run(juliet, gw, "groups")
+    form = await run(juliet, gw, "leave-group")
+    out["leave_form"] = form
+    out["leave"] = await run(juliet, gw, "leave-group", "complete", form["sessionid"], {"group": f"g0@{gw}"})
+    out["groups_after_leave"] = await run(juliet, gw, "groups")
+    out["leave_nothing"] = await run(juliet, gw, "leave-group")
 
     seen = len(juliet.presences)
     out["logout"] = await run(juliet, gw, "logout")

@@ -76,6 +76,7 @@ fn users_and_admins_run_every_command_and_strangers_are_refused() {
         "sync-contacts",
         "contacts",
         "groups",
+        "leave-group",
         "status",
         "unregister",
     ];
@@ -140,6 +141,24 @@ fn users_and_admins_run_every_command_and_strangers_are_refused() {
     assert_eq!(groups["form"]["items"][0]["name"], "Group 0");
     assert_eq!(groups["form"]["items"][0]["joined"], "0");
     assert_eq!(groups["form"]["items"].as_array().map(Vec::len), Some(1));
+    // Leaving it: a form listing it, then done; then it is not listed.
+    let form = &out["leave_form"];
+    assert_eq!(form["status"], "executing", "{form}");
+    assert_eq!(form["form"]["types"]["group"], "list-single");
+    assert_eq!(
+        form["form"]["options"]["group"],
+        serde_json::json!([[format!("Group 0 (g0@{GATEWAY})"), format!("g0@{GATEWAY}")]])
+    );
+    assert_completed(&out["leave"], "leave-group", "info");
+    assert_eq!(out["leave"]["note"], format!("You left g0@{GATEWAY}."));
+    assert_eq!(
+        out["groups_after_leave"]["form"]["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert_completed(&out["leave_nothing"], "leave-group", "info");
+    assert_eq!(out["leave_nothing"]["note"], "You have no groups.");
 
     assert_completed(&out["logout"], "logout", "info");
     assert_eq!(out["logout"]["note"], "Logged out.");

@@ -373,4 +373,35 @@ async fn a_channel_joined_by_its_room_jid_is_a_group() {
         })
         .await;
     assert_eq!(back.attr("type"), None, "{}", String::from(&back));
+    // Leaving the group by ad-hoc command PARTs the channel.
+    let commands = "http://jabber.org/protocol/commands";
+    w.link
+        .send(&format!(
+            "<iq type='set' id='lg1' from='{ROMEO}/pc' to='{GATEWAY}'>\
+             <command xmlns='{commands}' node='leave-group' action='execute'/></iq>"
+        ))
+        .await;
+    let form = w
+        .link
+        .recv_until("the leave form", |e| e.attr("id") == Some("lg1"))
+        .await;
+    let session = form
+        .get_child("command", commands)
+        .and_then(|c| c.attr("sessionid"))
+        .expect("a command session")
+        .to_owned();
+    w.link
+        .send(&format!(
+            "<iq type='set' id='lg2' from='{ROMEO}/pc' to='{GATEWAY}'>\
+             <command xmlns='{commands}' node='leave-group' sessionid='{session}' action='complete'>\
+             <x xmlns='jabber:x:data' type='submit'><field var='group'><value>{room}</value></field></x>\
+             </command></iq>"
+        ))
+        .await;
+    assert_eq!(peer.line_starting("PART").await, "PART #test");
+    let done = w
+        .link
+        .recv_until("the command's end", |e| e.attr("id") == Some("lg2"))
+        .await;
+    assert_eq!(done.attr("type"), Some("result"), "{}", String::from(&done));
 }

@@ -5,6 +5,7 @@ mod authorization;
 mod edits;
 mod errors;
 mod gateway_jid;
+mod group_adhoc;
 mod group_commands;
 mod group_messages;
 mod group_profile;

@@ -27,14 +27,28 @@ fn registered_groups() -> Result<u32, Error> {
     )?)
 }
 
-/// At login: every group, described and bookmarked with autojoin.
+/// At login: every group the user did not leave, described and
+/// bookmarked with autojoin.
 pub fn fill_bookmarks() -> Result<(), Error> {
     for i in 0..registered_groups()? {
-        let muc = Bookmarks::by_legacy_id(&format!("g{i}"))?;
+        let id = format!("g{i}");
+        if session::kv_get(&left_key(&id)).is_some() {
+            continue;
+        }
+        let muc = Bookmarks::by_legacy_id(&id)?;
         describe(&muc)?;
         muc.add_to_bookmarks(true)?;
     }
     Ok(())
+}
+
+/// The user left a group: the echo network keeps them out of it.
+pub fn leave(muc: &Muc) -> Result<(), Error> {
+    session::kv_set(&left_key(&muc.legacy_id()), b"1")
+}
+
+fn left_key(id: &str) -> String {
+    format!("group-left:{id}")
 }
 
 /// A group's name, kind and subject: `Group <i>` for `g<i>`, else its id.

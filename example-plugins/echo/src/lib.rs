@@ -196,6 +196,10 @@ impl Plugin for Echo {
         let _ = groups::saw(&muc, &format!("displayed {legacy_msg_id}"));
     }
 
+    fn on_leave_group(&mut self, muc: Muc) -> Result<(), Error> {
+        groups::leave(&muc)
+    }
+
     fn on_muc_chat_state(&mut self, muc: Muc, state: ChatState) {
         let _ = groups::saw(&muc, chat_state_name(state));
     }

@@ -209,6 +209,17 @@ pub fn on_text(muc: &Muc, message: &TextMessage) -> Result<Option<String>, Error
     Ok(None)
 }
 
+/// The user leaves a channel: PART, and it is not joined again at the
+/// next connection.
+pub fn leave(muc: &Muc) -> Result<(), Error> {
+    let channel = display(&muc.legacy_id());
+    remember(&channel, false);
+    if connected() {
+        write(&format!("PART {channel}\r\n"));
+    }
+    Ok(())
+}
+
 /// A line about channels; false if it is about none.
 pub fn handle(line: &Line<'_>) -> bool {
     let result = match line.command {

@@ -206,6 +206,10 @@ impl Plugin for Irc {
         channels::on_text(&muc, &message)
     }
 
+    fn on_leave_group(&mut self, muc: Muc) -> Result<(), Error> {
+        channels::leave(&muc)
+    }
+
     fn on_timer(&mut self, token: &str) {
         match token.split_once(':') {
             Some(("poll", generation)) if Some(generation) == kv_string("poll").as_deref() => {

@@ -281,6 +281,15 @@ impl Rooms {
         self.take_out(roster, id)
     }
 
+    /// The user left the room on the network, as they asked: joined
+    /// clients get their own unavailable presence (110), and the room is
+    /// out of the bookmarks until the plugin bookmarks it again.
+    pub fn leave(&mut self, roster: &mut Roster, id: RoomId) -> Result<(), RosterError> {
+        roster.room_for("a bookmark")?;
+        self.send_self_gone(roster, id, &Change::Left)?;
+        self.take_out(roster, id)
+    }
+
     /// The user is out of the room on the network: no bookmark, no joined
     /// client, and no join until the plugin bookmarks it again.
     pub(super) fn take_out(&mut self, roster: &mut Roster, id: RoomId) -> Result<(), RosterError> {

@@ -61,6 +61,16 @@ impl<S: Send + 'static> Instance<S> {
         )
     }
 
+    /// `on-leave-group`.
+    pub async fn on_leave_group(&mut self, room: usize) -> Answer<()> {
+        bounded(
+            self.call_with_handle("on_leave_group", MucRef(room), async |p, s, m| {
+                p.call_on_leave_group(s, m).await
+            })
+            .await,
+        )
+    }
+
     /// `jid-username-to-muc-legacy-id`.
     pub async fn jid_username_to_muc_legacy_id(
         &mut self,

@@ -24,8 +24,10 @@ pub enum UserCommand {
     SyncContacts,
     /// List the contacts.
     Contacts,
-    /// List the groups.
+    /// List the groups the user is in.
     Groups,
+    /// Leave the group behind this room JID, on the network too.
+    LeaveGroup(String),
     /// Report the session's state.
     Report,
 }
@@ -163,6 +165,9 @@ impl Session {
                     let lines = rooms
                         .ids()
                         .filter_map(|id| rooms.get(id))
+                        // The user's groups: not those they are out of
+                        // (left, or removed by the network).
+                        .filter(|r| !r.info.removed)
                         .map(|r| GroupLine {
                             jid: r.jid.to_string(),
                             name: r.info.name.clone().unwrap_or_default(),
@@ -175,6 +180,7 @@ impl Session {
                 }
                 None => CommandReply::Refused("The session lost its state.".into()),
             },
+            UserCommand::LeaveGroup(jid) => self.leave_group(&jid).await,
             UserCommand::Report => {
                 let instance = self.instance.is_some();
                 let login = self.login.clone();

@@ -12,7 +12,7 @@ use xmpp_parsers::{
 };
 
 use super::calls::Crashed;
-use super::{LoginState, Session};
+use super::{CommandReply, LoginState, Session};
 use crate::groups::{JoinRefused, QueryRefused, RoomId};
 use crate::plugin::{ArchiveBound, TextMessage};
 use crate::sender::Pace;
@@ -203,6 +203,39 @@ impl Session {
             .await;
         if let Ok(Err(reason)) = result {
             tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, "backfill failed");
+        }
+    }
+
+    /// The user leaves a group (the ad-hoc command): the plugin leaves it
+    /// on the network; then the bookmark goes and the joined clients are
+    /// told they left.
+    pub(super) async fn leave_group(&mut self, jid: &str) -> CommandReply {
+        if let Err(text) = self.logged_in() {
+            return CommandReply::Refused(format!("Cannot leave a group: {text}."));
+        }
+        let room = Jid::new(jid)
+            .ok()
+            .and_then(|j| self.data().and_then(|d| d.rooms.by_jid(&j)));
+        let Some(room) = room else {
+            return CommandReply::Refused(format!("You have no group {jid}."));
+        };
+        let result = self
+            .call("on-leave-group", async |i| i.on_leave_group(room).await)
+            .await;
+        match result {
+            Err(Crashed) => CommandReply::Refused(
+                "The plugin stopped while leaving the group; you are still in it.".into(),
+            ),
+            Ok(Err(reason)) => CommandReply::Refused(format!("Not left: {reason}")),
+            Ok(Ok(())) => {
+                let Some(data) = self.data() else {
+                    return CommandReply::Refused("The session lost its state.".into());
+                };
+                match data.rooms.leave(&mut data.roster, room) {
+                    Ok(()) => CommandReply::Done(format!("You left {jid}.")),
+                    Err(e) => CommandReply::Refused(format!("Left on the network, but: {e}")),
+                }
+            }
         }
     }
 

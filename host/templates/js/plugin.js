@@ -113,6 +113,10 @@ export const plugin = {
   backfill(muc, _before) {
     withContact(muc, () => {});
   },
+  onLeaveGroup(muc) {
+    withContact(muc, () => {});
+    throw "this network does not let you leave a group from XMPP yet";
+  },
   jidUsernameToMucLegacyId(_username, unescaped) {
     throw `there is no group ${unescaped}`;
   },

@@ -126,6 +126,10 @@ class Plugin(exports.Plugin):
         with muc:
             pass
 
+    def on_leave_group(self, muc: groups.Muc) -> None:
+        with muc:
+            raise Err("this network does not let you leave a group from XMPP yet")
+
     def jid_username_to_muc_legacy_id(self, username: str, unescaped: str) -> str:
         raise Err(f"there is no group {unescaped}")
 

@@ -2,7 +2,7 @@
 //! list clients see is derived from it.
 
 use minidom::Element;
-use xmpp_parsers::data_forms::{Field, FieldType};
+use xmpp_parsers::data_forms::{Field, FieldType, Option_};
 
 use crate::stanza::commands;
 
@@ -28,6 +28,8 @@ pub(super) enum Command {
     Contacts,
     /// List the groups.
     Groups,
+    /// Leave a group, on the network too.
+    LeaveGroup,
     /// Show the session's state.
     Status,
     /// Unregister, after a confirmation.
@@ -46,12 +48,13 @@ pub(super) enum Command {
 
 impl Command {
     /// Every command, in the order clients list them.
-    pub(super) const ALL: [Command; 12] = [
+    pub(super) const ALL: [Command; 13] = [
         Command::LogIn,
         Command::LogOut,
         Command::SyncContacts,
         Command::Contacts,
         Command::Groups,
+        Command::LeaveGroup,
         Command::Status,
         Command::Unregister,
         Command::Users,
@@ -74,6 +77,7 @@ impl Command {
             Command::SyncContacts => "sync-contacts",
             Command::Contacts => "contacts",
             Command::Groups => "groups",
+            Command::LeaveGroup => "leave-group",
             Command::Status => "status",
             Command::Unregister => "unregister",
             Command::Users => "admin/users",
@@ -92,6 +96,7 @@ impl Command {
             Command::SyncContacts => "Re-sync contacts",
             Command::Contacts => "List contacts",
             Command::Groups => "List groups",
+            Command::LeaveGroup => "Leave a group",
             Command::Status => "Show status",
             Command::Unregister => "Unregister",
             Command::Users => "List users (admin)",
@@ -110,6 +115,7 @@ impl Command {
             | Command::SyncContacts
             | Command::Contacts
             | Command::Groups
+            | Command::LeaveGroup
             | Command::Status
             | Command::Unregister => Access::User,
             Command::Users
@@ -120,7 +126,14 @@ impl Command {
         }
     }
 
-    /// The form asked for before it runs, if any.
+    /// Whether its form lists what only the user's session knows (their
+    /// groups): a task asks the session, and sends it.
+    pub(super) fn form_from_session(self) -> bool {
+        self == Command::LeaveGroup
+    }
+
+    /// The form asked for before it runs, if any (see
+    /// [`Command::form_from_session`] for the others).
     pub(super) fn form(self) -> Option<Element> {
         match self {
             Command::Unregister => Some(unregister_form()),
@@ -129,6 +142,30 @@ impl Command {
             _ => None,
         }
     }
+}
+
+/// The form of "Leave a group": one of the user's groups, by room JID
+/// (`groups`: JID and name).
+pub(super) fn leave_group_form(groups: &[(String, String)]) -> Element {
+    let mut group = Field::new("group", FieldType::ListSingle);
+    group.label = Some("Group".into());
+    group.required = true;
+    group.options = groups
+        .iter()
+        .map(|(jid, name)| Option_ {
+            label: Some(if name.is_empty() {
+                jid.clone()
+            } else {
+                format!("{name} ({jid})")
+            }),
+            value: jid.clone(),
+        })
+        .collect();
+    commands::form(
+        "Leave a group",
+        "You leave the group on the legacy network too; it leaves your bookmarks.",
+        vec![group],
+    )
 }
 
 fn unregister_form() -> Element {

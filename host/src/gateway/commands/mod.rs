@@ -2,7 +2,8 @@
 //! administrators can do from their XMPP client.
 //!
 //! Users (with a session) can log in and out, re-sync and list their
-//! contacts, see their session's state and unregister; administrators (the
+//! contacts, list and leave their groups, see their session's state and
+//! unregister; administrators (the
 //! `admins` of the gateway's config) can list the users, see and end any
 //! session, reload the plugin and see its version and limits. Each command
 //! answers with a data form: a form to fill for the ones that need input
@@ -254,7 +255,8 @@ impl Gateway {
             }
             Action::Execute | Action::Complete => {}
         }
-        if let Some(form) = command.form() {
+        let form = command.form();
+        if form.is_some() || command.form_from_session() {
             if request.form.is_none() {
                 if request.session_id.is_some() {
                     return bad_session();
@@ -278,9 +280,12 @@ impl Gateway {
                         since: Instant::now(),
                     },
                 );
+                if command.form_from_session() {
+                    return self.ask_from_session(reply);
+                }
                 let ask = Completed {
                     note: (NoteType::Info, "Fill in the form and complete.".into()),
-                    form: Some(form),
+                    form,
                 };
                 return Some((Status::Executing, Ok(ask)));
             }
@@ -313,6 +318,12 @@ impl Gateway {
             Command::SyncContacts => self.forward(reply, UserCommand::SyncContacts),
             Command::Contacts => self.forward(reply, UserCommand::Contacts),
             Command::Groups => self.forward(reply, UserCommand::Groups),
+            Command::LeaveGroup => match request.value("group") {
+                Some(jid) if !jid.is_empty() => {
+                    self.forward(reply, UserCommand::LeaveGroup(jid.to_owned()))
+                }
+                _ => done(Err(refusal(DefinedCondition::BadRequest, "choose a group"))),
+            },
             Command::Status => self.forward(reply, UserCommand::Report),
             Command::Unregister => self.unregister(request, reply).await,
             Command::Users => done(self.list_users()),

@@ -6,6 +6,7 @@
 use jid::{BareJid, Jid};
 use xmpp_parsers::stanza_error::DefinedCondition;
 
+use super::catalogue::leave_group_form;
 use super::{Answer, Completed, Reply, refusal};
 use crate::gateway::Gateway;
 use crate::session::{CommandReply, SessionHandle, UserCommand};
@@ -16,6 +17,44 @@ impl Gateway {
     pub(super) fn forward(&self, reply: &Reply, command: UserCommand) -> Option<(Status, Answer)> {
         let session = self.sessions.get(&reply.from.to_bare())?.clone();
         self.answer_later(reply, session, command, None);
+        None
+    }
+
+    /// Asks a form's choices of the requester's session (their groups):
+    /// a task sends the form, or says there is nothing to choose.
+    pub(super) fn ask_from_session(&self, reply: &Reply) -> Option<(Status, Answer)> {
+        let Some(session) = self.sessions.get(&reply.from.to_bare()).cloned() else {
+            let gone = refusal(DefinedCondition::ItemNotFound, "you have no session");
+            return Some((Status::Completed, Err(gone)));
+        };
+        let outbox = self.ctx.outbox.clone();
+        let reply = reply.clone();
+        tokio::spawn(async move {
+            let (status, answer) = match session.command(UserCommand::Groups).await {
+                Some(CommandReply::Groups(groups)) if groups.is_empty() => (
+                    Status::Completed,
+                    Ok(Completed::note(NoteType::Info, "You have no groups.")),
+                ),
+                Some(CommandReply::Groups(groups)) => {
+                    let choices: Vec<(String, String)> =
+                        groups.into_iter().map(|g| (g.jid, g.name)).collect();
+                    let ask = Completed {
+                        note: (NoteType::Info, "Fill in the form and complete.".into()),
+                        form: Some(leave_group_form(&choices)),
+                    };
+                    (Status::Executing, Ok(ask))
+                }
+                Some(other) => (Status::Completed, Ok(session_answer(other, None))),
+                None => (
+                    Status::Completed,
+                    Err(refusal(
+                        DefinedCondition::ItemNotFound,
+                        "the session ended before it could answer",
+                    )),
+                ),
+            };
+            outbox.send(reply.iq(status, answer));
+        });
         None
     }
 
