@@ -338,3 +338,49 @@ async fn a_private_message_to_a_participant_goes_to_its_contact() {
         "urn:ietf:params:xml:ns:xmpp-stanzas"
     )));
 }
+
+#[tokio::test]
+async fn past_max_archive_messages_the_oldest_go_and_backfill_is_refused() {
+    let mut w = Wire::start_with(true, "echo", "max_archive_messages = 5").await;
+    register(&mut w).await;
+    join(&mut w, "romeo").await;
+    command(&mut w, "b1", "/burst 4").await;
+    command(&mut w, "b2", "/burst 3").await;
+    // Nine archived, five kept: the newest, in order; every live message
+    // was delivered all the same.
+    let (page, fin) = query(&mut w, "p", "").await;
+    let bodies: Vec<_> = page.iter().map(forwarded_body).collect();
+    assert_eq!(
+        bodies,
+        ["/burst 4", "burst 1", "burst 2", "burst 3", "/burst 3"]
+    );
+    assert_eq!(fin.attr("complete"), Some("true"));
+    // Backfill would push out what is newer than it: refused.
+    w.link
+        .send(&format!(
+            "<message type='groupchat' id='h' from='{CLIENT}' to='{ROOM}'><body>/history 2</body></message>"
+        ))
+        .await;
+    let refused = w
+        .link
+        .recv_until("the refusal", |e| e.attr("id") == Some("h"))
+        .await;
+    assert_eq!(
+        refused.attr("type"),
+        Some("error"),
+        "{}",
+        String::from(&refused)
+    );
+    let text = crate::errors::error_text(&refused);
+    assert!(
+        text.contains("the most messages the gateway keeps (5)"),
+        "{text}"
+    );
+    let (page, _) = query(&mut w, "p2", "").await;
+    assert!(
+        page.iter()
+            .map(forwarded_body)
+            .all(|b| !b.starts_with("old")),
+        "no history went in"
+    );
+}

@@ -241,6 +241,11 @@ pub struct GatewayConfig {
     /// `participant-by-…` refuses new ones past it.
     #[serde(default = "default_max_participants")]
     pub max_participants: u32,
+    /// The most messages the archives of one user's rooms hold together:
+    /// past it a live message pushes the oldest out (retention by size),
+    /// and `backfill` (archive-only) is refused.
+    #[serde(default = "default_max_archive_messages")]
+    pub max_archive_messages: u32,
     /// The longest text (message body, correction, contact name, status)
     /// the plugin may send, in KiB. One stanza past the XMPP server's size
     /// limit (Prosody: 512 KiB for components) would make it close the
@@ -283,6 +288,7 @@ impl GatewayConfig {
             max_contacts: default_max_contacts(),
             max_groups: default_max_groups(),
             max_participants: default_max_participants(),
+            max_archive_messages: default_max_archive_messages(),
             max_text_kb: default_max_text_kb(),
             max_avatar_kb: default_max_avatar_kb(),
             max_vcard_kb: default_max_vcard_kb(),
@@ -297,6 +303,10 @@ fn default_max_contacts() -> u32 {
 
 fn default_max_groups() -> u32 {
     1_000
+}
+
+fn default_max_archive_messages() -> u32 {
+    1_000_000
 }
 
 fn default_max_participants() -> u32 {
@@ -478,6 +488,7 @@ impl Config {
                 ("max_contacts", gateway.max_contacts),
                 ("max_groups", gateway.max_groups),
                 ("max_participants", gateway.max_participants),
+                ("max_archive_messages", gateway.max_archive_messages),
                 ("max_text_kb", gateway.max_text_kb),
                 ("max_avatar_kb", gateway.max_avatar_kb),
                 ("max_vcard_kb", gateway.max_vcard_kb),

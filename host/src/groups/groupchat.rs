@@ -485,7 +485,7 @@ impl Rooms {
     }
 
     fn archive_as(
-        &self,
+        &mut self,
         room: RoomId,
         message: &Message,
         stanza_id: &str,
@@ -506,6 +506,14 @@ impl Rooms {
         {
             at = at.max(newest);
         }
+        let cap = u64::from(self.gateway.config.max_archive_messages);
+        // History past the cap would push out what is newer than it.
+        if !dated.live && self.archived >= cap {
+            tracing::warn!(gateway = %self.gateway.jid, user = %self.user, "backfill refused: max_archive_messages reached");
+            return Err(RosterError::LimitExceeded(format!(
+                "your groups' archives hold the most messages the gateway keeps ({cap})"
+            )));
+        }
         let xml = String::from(&Element::from(message.clone()));
         self.gateway.store.archive(
             r.row_id,
@@ -518,6 +526,27 @@ impl Rooms {
                 xml,
             },
         )?;
+        self.archived += 1;
+        if self.archived > cap {
+            self.trim_archive(cap)?;
+        }
+        Ok(())
+    }
+
+    /// The user's archives are past the cap: the oldest messages go, a
+    /// hundredth of the cap more than needed, so that this runs once per
+    /// so many messages, not at each one.
+    fn trim_archive(&mut self, cap: u64) -> Result<(), RosterError> {
+        let store = &self.gateway.store;
+        // Retention may have pruned some since the count was made.
+        self.archived = store.archived_of_user(self.user_id)?;
+        if self.archived <= cap {
+            return Ok(());
+        }
+        let excess = self.archived - cap + (cap / 100).min(1000);
+        let deleted = store.trim_archive(self.user_id, excess)?;
+        tracing::info!(gateway = %self.gateway.jid, user = %self.user, deleted, "archive trimmed: max_archive_messages reached");
+        self.archived = self.archived.saturating_sub(deleted);
         Ok(())
     }
 

@@ -167,6 +167,10 @@ pub struct Rooms {
     by_username: HashMap<String, RoomId>,
     /// Rooms created since the session last asked, for `update-muc-info`.
     created: Vec<RoomId>,
+    /// How many messages the user's archives hold (at most
+    /// `max_archive_messages`; it can over-count what retention pruned,
+    /// which trimming recounts).
+    archived: u64,
 }
 
 impl Rooms {
@@ -195,7 +199,9 @@ impl Rooms {
             by_legacy_id: HashMap::new(),
             by_username: HashMap::new(),
             created: Vec::new(),
+            archived: 0,
         };
+        rooms.archived = rooms.gateway.store.archived_of_user(user.id)?;
         let by_row: HashMap<i64, ContactId> = roster
             .ids()
             .filter_map(|id| roster.get(id).map(|c| (c.row_id, id)))

@@ -270,6 +270,34 @@ impl Store {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    /// How many messages the archives of a user's rooms hold.
+    pub fn archived_of_user(&self, user_id: i64) -> Result<u64> {
+        let db = self.db();
+        let count: i64 = db
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM archive
+                 WHERE room_id IN (SELECT id FROM rooms WHERE user_id = ?1)",
+            )?
+            .query_row(params![user_id], |r| r.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Deletes the `count` oldest messages of a user's room archives (by
+    /// date, then arrival); returns how many went.
+    pub fn trim_archive(&self, user_id: i64, count: u64) -> Result<u64> {
+        let db = self.db();
+        let deleted = db
+            .writer()?
+            .prepare_cached(
+                "DELETE FROM archive WHERE id IN (
+                   SELECT a.id FROM archive a JOIN rooms r ON r.id = a.room_id
+                   WHERE r.user_id = ?1 ORDER BY a.at, a.id LIMIT ?2)",
+            )?
+            .execute(params![user_id, i64::try_from(count).unwrap_or(i64::MAX)])?;
+        Ok(deleted as u64)
+    }
+
     /// The archive position (date, row) of a `<stanza-id>`.
     pub fn archive_row_of(&self, room_id: i64, stanza_id: &str) -> Result<Option<(i64, i64)>> {
         let db = self.db();
