@@ -564,6 +564,12 @@ function runGroupCommand(muc, command, n) {
     withContact(byNick(arg), () => {});
   } else if (name === "leave" && arg) {
     withContact(byNick(arg), (p) => p.leave());
+  } else if (name === "away" && arg) {
+    // For the tests (not in ECHO.md): NICK goes away, with a status.
+    const space = arg.indexOf(" ");
+    const nick = space < 0 ? arg : arg.slice(0, space);
+    const status = space < 0 ? null : arg.slice(space + 1).trim() || null;
+    withContact(byNick(nick), (p) => p.setPresence("away", status));
   } else if (name === "kick" && arg) {
     withContact(byNick(arg), (p) => p.kick("echo kick"));
   } else if (name === "rename") {

@@ -9,7 +9,7 @@ from common import Refused, host, next_counter, registration_value
 from png import square_png
 from wit_world.imports import groups, roster, session
 from wit_world.imports.groups import GroupSendOptions, MucType
-from wit_world.imports.types import LogLevel, TextMessage
+from wit_world.imports.types import LogLevel, Show, TextMessage
 
 MAX_GROUPS = 1000
 
@@ -158,6 +158,11 @@ def run(muc: groups.Muc, command: str, n: int) -> None:
     elif name == "leave" and arg:
         with host(muc.participant_by_nick, arg) as p:
             p.leave()
+    elif name == "away" and arg:
+        # For the tests (not in ECHO.md): NICK goes away, with a status.
+        nick, _, status = arg.partition(" ")
+        with host(muc.participant_by_nick, nick) as p:
+            p.set_presence(Show.AWAY, status.strip() or None)
     elif name == "kick" and arg:
         with host(muc.participant_by_nick, arg) as p:
             p.kick("echo kick")

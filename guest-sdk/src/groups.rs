@@ -205,6 +205,21 @@ impl Participant {
         self.0.paused()
     }
 
+    /// It pays attention to the room.
+    pub fn active(&self) {
+        self.0.active()
+    }
+
+    /// It does not pay attention to the room.
+    pub fn inactive(&self) {
+        self.0.inactive()
+    }
+
+    /// Its availability and status in the room (`Offline` leaves it).
+    pub fn set_presence(&self, show: crate::Show, status: Option<&str>) {
+        self.0.set_presence(show, status)
+    }
+
     /// It takes a new nick.
     pub fn set_nick(&self, nick: &str) -> Result<(), Error> {
         Ok(self.0.set_nick(nick)?)

@@ -89,6 +89,8 @@ class GroupClient(Client):
                 "codes": codes,
                 "jid": item.get("jid") if item is not None else None,
                 "reason": item.findtext(f"{{{MUC_USER}}}reason") if item is not None else None,
+                "show": p.xml.findtext("{jabber:client}show"),
+                "status": p.xml.findtext("{jabber:client}status"),
             },
         )
 
@@ -231,6 +233,9 @@ async def before(client, gateway, report, bookmarks):
     report["heard"] = (await client.wait(client.groupchat, lambda m: m["body"] == "heard: hello room", "heard"))["from"]
     await client.say(room, "/join Ann")
     report["ann"] = (await client.wait(client.presences, lambda p: p["from"].endswith("/Ann"), "Ann's presence"))["type"]
+    await client.say(room, "/away Ann at lunch")
+    away = await client.wait(client.presences, lambda p: p["from"].endswith("/Ann") and p["show"], "Ann away")
+    report["away"] = {"show": away["show"], "status": away["status"], "available": away["type"] != "unavailable"}
     await client.say(room, "/join Bob")
     await client.say(room, "/kick Bob")
     kicked = await client.wait(client.presences, lambda p: p["from"].endswith("/Bob") and p["type"] == "unavailable", "Bob kicked")

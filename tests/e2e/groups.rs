@@ -91,6 +91,10 @@ fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart(
     assert_eq!(before["heard"], format!("{room}/Contact 0"));
     // The group commands.
     assert_eq!(before["ann"], "available");
+    assert_eq!(
+        before["away"],
+        serde_json::json!({"show": "away", "status": "at lunch", "available": true})
+    );
     assert_eq!(before["kick"]["codes"], serde_json::json!(["307"]));
     assert_eq!(before["kick"]["reason"], "echo kick");
     assert_eq!(before["subject"], format!("{room}/Contact 0"));
@@ -99,6 +103,7 @@ fn a_group_is_bookmarked_joined_talked_in_and_kept_across_a_restart(
         "hello room",
         "heard: hello room",
         "/join Ann",
+        "/away Ann at lunch",
         "/join Bob",
         "/kick Bob",
         "/subject Topic of the day",

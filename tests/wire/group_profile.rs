@@ -1,6 +1,7 @@
 //! A room's picture (WIRE.md "Groups": `muc.set-avatar`): vcard-temp on the
 //! room's JID, its hash in disco#info and in the room's own presence, and
-//! status 104 to joined clients.
+//! status 104 to joined clients; and a participant's availability and
+//! status in its occupant presence.
 
 use base64::Engine;
 use gatehouse_tests::Wire;
@@ -146,4 +147,50 @@ async fn a_rooms_avatar_is_served_announced_and_removed() {
     assert_eq!(photo(presence).as_deref(), Some(""));
     assert_eq!(vcard_photo(&mut w, "v2").await, None);
     assert_eq!(info_avatar(&mut w, "i2").await, (true, vec![]));
+}
+
+#[tokio::test]
+async fn a_participants_away_and_status_are_in_its_presence() {
+    let mut w = Wire::start(true).await;
+    register(&mut w).await;
+    join(&mut w, "romeo").await;
+    command(&mut w, "j", "/join Ann").await;
+    let seen = command(&mut w, "a", "/away Ann gone to lunch").await;
+    let away = seen
+        .iter()
+        .find(|e| e.is("presence", NS) && e.attr("from") == Some(&*format!("{ROOM}/Ann")))
+        .unwrap_or_else(|| panic!("no presence from Ann: {seen:#?}"));
+    assert_eq!(away.attr("type"), None, "still in the room");
+    assert_eq!(
+        away.get_child("show", NS).map(Element::text).as_deref(),
+        Some("away")
+    );
+    assert_eq!(
+        away.get_child("status", NS).map(Element::text).as_deref(),
+        Some("gone to lunch")
+    );
+    let item = away
+        .get_child("x", MUC_USER)
+        .and_then(|x| x.get_child("item", MUC_USER))
+        .expect("the muc#user item");
+    assert_eq!(item.attr("role"), Some("participant"));
+    // The same again: nothing new.
+    let seen = command(&mut w, "a2", "/away Ann gone to lunch").await;
+    assert!(seen.iter().all(|e| !e.is("presence", NS)), "{seen:#?}");
+    // A client joining later sees Ann away.
+    w.link
+        .send(&format!(
+            "<presence type='unavailable' from='{CLIENT}' to='{ROOM}/romeo'/>"
+        ))
+        .await;
+    w.link.recv().await;
+    let joined = join(&mut w, "romeo").await;
+    let ann = joined
+        .iter()
+        .find(|e| e.attr("from") == Some(&*format!("{ROOM}/Ann")))
+        .unwrap_or_else(|| panic!("Ann is not in the join: {joined:#?}"));
+    assert_eq!(
+        ann.get_child("show", NS).map(Element::text).as_deref(),
+        Some("away")
+    );
 }

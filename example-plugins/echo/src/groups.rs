@@ -190,6 +190,13 @@ fn run(muc: &Muc, command: &str, n: u64) -> Result<(), Error> {
             }
         }
         "leave" if !arg.is_empty() => muc.participant_by_nick(arg)?.leave(),
+        // For the tests (not in ECHO.md): NICK goes away, with a status.
+        "away" if !arg.is_empty() => {
+            let (nick, status) = arg.split_once(' ').unwrap_or((arg, ""));
+            let status = (!status.is_empty()).then_some(status.trim());
+            muc.participant_by_nick(nick)?
+                .set_presence(gatehouse_guest::Show::Away, status);
+        }
         "kick" if !arg.is_empty() => muc.participant_by_nick(arg)?.kick(Some("echo kick")),
         "rename" => {
             let Some((old, new)) = arg.split_once(' ') else {

@@ -29,6 +29,7 @@ use crate::roster::{ContactId, Roster, RosterError, local_part};
 use crate::stanza::{
     escape,
     muc::{Affiliation, Role},
+    presence::Availability,
 };
 use crate::store::UserRow;
 
@@ -100,6 +101,11 @@ pub struct Participant {
     pub occupant_id: String,
     /// Whether it is in the room (false once it left).
     pub present: bool,
+    /// Its availability in the room (not stored: the plugin sets it again
+    /// after a restart, as for contacts).
+    pub availability: Availability,
+    /// Its free-text status.
+    pub status: Option<String>,
 }
 
 /// One legacy group.
@@ -231,6 +237,8 @@ impl Rooms {
                     role: Role::parse(&p.role),
                     occupant_id: p.occupant_id,
                     present: true,
+                    availability: Availability::Online,
+                    status: None,
                 });
             }
             roster.reserve_for_room(&row.jid_username);

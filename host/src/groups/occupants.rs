@@ -8,6 +8,7 @@ use super::{Participant, ParticipantId, RoomId, Rooms};
 use crate::roster::{ContactId, Roster, RosterError};
 use crate::sender::Pace;
 use crate::stanza::muc::{self, Affiliation, Change, HistoryRequest, Occupant, Role};
+use crate::stanza::presence::Availability;
 use crate::store::ParticipantRow;
 
 /// Why the user's join was refused.
@@ -167,6 +168,8 @@ impl Rooms {
             role: Role::Participant,
             occupant_id,
             present: true,
+            availability: Availability::Online,
+            status: None,
         };
         let r = self.room_mut(room)?;
         let id = match revive {
@@ -285,6 +288,41 @@ impl Rooms {
         }
         self.announce(roster, room, p, &change)?;
         self.present_mut(room, p)?.present = false;
+        Ok(())
+    }
+
+    /// A participant's availability and status in the room: offline is
+    /// leaving; anything else its presence again, with `<show/>` and
+    /// `<status/>`.
+    pub fn set_presence(
+        &mut self,
+        roster: &mut Roster,
+        room: RoomId,
+        p: ParticipantId,
+        availability: Availability,
+        status: Option<String>,
+    ) -> Result<(), RosterError> {
+        if availability == Availability::Offline {
+            return self.remove(roster, room, p, Change::Left);
+        }
+        if let Some(text) = &status {
+            roster.within_limit("a status", text.len(), self.gateway.config.max_text_kb)?;
+        }
+        let participant = self.present_mut(room, p)?;
+        if participant.availability == availability && participant.status == status {
+            return Ok(());
+        }
+        // The user's own is theirs to show, not the network's.
+        let shown = !participant.is_user;
+        if shown {
+            roster.room_for("a participant's presence")?;
+        }
+        let participant = self.present_mut(room, p)?;
+        participant.availability = availability;
+        participant.status = status;
+        if shown {
+            self.announce(roster, room, p, &Change::None)?;
+        }
         Ok(())
     }
 
@@ -480,6 +518,8 @@ impl Rooms {
             occupant_id: &participant.occupant_id,
             affiliation: participant.affiliation,
             role: participant.role,
+            show: participant.availability.show(),
+            status: participant.status.as_deref(),
         };
         Ok(muc::occupant_presence(
             &occupant,

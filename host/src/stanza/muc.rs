@@ -129,6 +129,10 @@ pub struct Occupant<'a> {
     pub affiliation: Affiliation,
     /// Its role while present.
     pub role: Role,
+    /// Its `<show/>` (away, dnd…), none when plainly available.
+    pub show: Option<xmpp_parsers::presence::Show>,
+    /// Its free-text status.
+    pub status: Option<&'a str>,
 }
 
 /// An occupant's presence to one of the user's joined resources. The
@@ -205,6 +209,12 @@ pub fn occupant_presence(
     let mut presence = Presence::new(type_)
         .with_from(occupant.jid.clone())
         .with_to(to);
+    if *change == Change::None {
+        presence.show = occupant.show.clone();
+        if let Some(status) = occupant.status {
+            presence.set_status("", status);
+        }
+    }
     presence.payloads.push(x.build());
     presence.payloads.push(occupant_id(occupant.occupant_id));
     presence

@@ -28,6 +28,19 @@ pub enum Availability {
     Offline,
 }
 
+impl Availability {
+    /// Its `<show/>`: none for plain available (and offline).
+    pub fn show(self) -> Option<Show> {
+        match self {
+            Availability::Chat => Some(Show::Chat),
+            Availability::Away => Some(Show::Away),
+            Availability::Xa => Some(Show::Xa),
+            Availability::Dnd => Some(Show::Dnd),
+            Availability::Online | Availability::Offline => None,
+        }
+    }
+}
+
 /// A contact's last presence, kept to answer probes and to send when the
 /// contact joins the roster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,13 +62,7 @@ impl ContactPresence {
         };
         let available = type_ == Type::None;
         let mut presence = Presence::new(type_).with_from(from).with_to(to);
-        presence.show = match self.availability {
-            Availability::Chat => Some(Show::Chat),
-            Availability::Away => Some(Show::Away),
-            Availability::Xa => Some(Show::Xa),
-            Availability::Dnd => Some(Show::Dnd),
-            Availability::Online | Availability::Offline => None,
-        };
+        presence.show = self.availability.show();
         if let Some(status) = &self.status {
             presence.set_status("", status.as_str());
         }

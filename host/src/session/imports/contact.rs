@@ -6,7 +6,7 @@ use xmpp_parsers::chatstates::ChatState;
 use super::{State, WitResult, send_text};
 use crate::plugin::ContactRef;
 use crate::plugin::bindings::gatehouse::gateway::{roster, types};
-use crate::stanza::presence::{Availability, ContactPresence};
+use crate::stanza::presence::ContactPresence;
 use crate::stanza::vcard::VCard;
 
 impl State {
@@ -129,14 +129,7 @@ impl roster::HostContact for State {
         last_seen: Option<u64>,
     ) -> wasmtime::Result<()> {
         let presence = ContactPresence {
-            availability: match show {
-                types::Show::Online => Availability::Online,
-                types::Show::Chat => Availability::Chat,
-                types::Show::Away => Availability::Away,
-                types::Show::Xa => Availability::Xa,
-                types::Show::Dnd => Availability::Dnd,
-                types::Show::Offline => Availability::Offline,
-            },
+            availability: super::availability(show),
             status,
             last_seen,
         };

@@ -13,6 +13,7 @@ use super::{SessionData, State};
 use crate::plugin::bindings::gatehouse::gateway::types;
 use crate::plugin::{ConnectError, ContactRef};
 use crate::roster::{Roster, RosterError, SendText};
+use crate::stanza::presence::Availability;
 
 mod contact;
 mod groups;
@@ -29,6 +30,18 @@ impl From<RosterError> for types::Error {
             RosterError::LimitExceeded(m) => types::Error::LimitExceeded(m),
             RosterError::Store(e) => types::Error::Other(e.to_string()),
         }
+    }
+}
+
+/// A plugin's `show` as the host's availability.
+fn availability(show: types::Show) -> Availability {
+    match show {
+        types::Show::Online => Availability::Online,
+        types::Show::Chat => Availability::Chat,
+        types::Show::Away => Availability::Away,
+        types::Show::Xa => Availability::Xa,
+        types::Show::Dnd => Availability::Dnd,
+        types::Show::Offline => Availability::Offline,
     }
 }
 

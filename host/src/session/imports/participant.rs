@@ -158,15 +158,13 @@ impl groups::HostParticipant for State {
         &mut self,
         handle: Resource<ParticipantRef>,
         show: types::Show,
-        _status: Option<String>,
+        status: Option<String>,
     ) -> wasmtime::Result<()> {
-        if matches!(show, types::Show::Offline) {
-            let result = self.on_participant(&handle, |rooms, roster, room, p| {
-                rooms.remove(roster, room, p, Change::Left)
-            });
-            return self.warn_failed("set-presence", result);
-        }
-        Ok(())
+        let availability = super::availability(show);
+        let result = self.on_participant(&handle, |rooms, roster, room, p| {
+            rooms.set_presence(roster, room, p, availability, status)
+        });
+        self.warn_failed("set-presence", result)
     }
 
     async fn set_nick(&mut self, handle: Resource<ParticipantRef>, nick: String) -> WitResult<()> {
