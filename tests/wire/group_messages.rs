@@ -88,6 +88,37 @@ async fn a_participant_corrects_retracts_and_reacts_by_the_rooms_ids() {
     );
     assert!(child_text(retraction, "body", NS).is_some_and(|b| b.contains("retracted")));
     assert_eq!(occupant_id(retraction), occupant_id(&heard));
+    // The archive keeps a tombstone of it (XEP-0424): its ids, no body.
+    let (page, _) = query(&mut w, "after", "").await;
+    let heard_sid = stanza_id(&heard);
+    let archived: Vec<&Element> = page
+        .iter()
+        .filter_map(|r| r.get_child("forwarded", "urn:xmpp:forward:0"))
+        .filter_map(|f| f.get_child("message", "jabber:client"))
+        .filter(|m| {
+            m.get_child("stanza-id", SID).and_then(|s| s.attr("id")) == Some(heard_sid.as_str())
+        })
+        .collect();
+    assert_eq!(archived.len(), 1, "{page:#?}");
+    let tombstone = archived[0];
+    assert_eq!(tombstone.attr("id"), Some(heard_id.as_str()));
+    assert_eq!(
+        tombstone.attr("from"),
+        Some(format!("{ROOM}/Contact 0").as_str())
+    );
+    assert!(
+        tombstone.get_child("body", "jabber:client").is_none(),
+        "{tombstone:?}"
+    );
+    assert!(
+        tombstone
+            .get_child("retracted", "urn:xmpp:message-retract:1")
+            .and_then(|r| r.attr("stamp"))
+            .is_some_and(|s| s.ends_with('Z')),
+        "{tombstone:?}"
+    );
+    let bodies: Vec<_> = page.iter().map(forwarded_body).collect();
+    assert!(!bodies.iter().any(|b| b == "heard: hello"), "{bodies:?}");
 }
 
 #[tokio::test]

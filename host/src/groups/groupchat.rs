@@ -530,6 +530,33 @@ impl Rooms {
         if self.archived > cap {
             self.trim_archive(cap)?;
         }
+        if let Some(target) = retraction::retracted_id(message) {
+            self.tombstone(room, &target)?;
+        }
+        Ok(())
+    }
+
+    /// A retracted message's content leaves the archive: MAM serves its
+    /// tombstone (XEP-0424), beside the retraction itself.
+    fn tombstone(&self, room: RoomId, stanza_id: &str) -> Result<(), RosterError> {
+        let store = &self.gateway.store;
+        let r = self.room(room)?;
+        let Some(row) = store.archived_by_stanza_id(r.row_id, stanza_id)? else {
+            return Ok(());
+        };
+        let Some(original) = parse_archived(&row) else {
+            return Ok(());
+        };
+        if retraction::retracted_id(&original).is_some() {
+            return Ok(()); // a retraction is not retracted
+        }
+        let stamp = u64::try_from(unix_now())
+            .ok()
+            .and_then(timestamp)
+            .map(|t| t.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let kept = retraction::tombstone(&original, &stamp);
+        store.set_archived_xml(row.id, &String::from(&Element::from(kept)))?;
         Ok(())
     }
 

@@ -36,9 +36,50 @@ pub fn retracted_id(message: &Message) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What an archive keeps of a retracted message (XEP-0424's tombstone):
+/// its envelope and the ids and date that place it, no content, and a
+/// `<retracted/>` saying when.
+pub fn tombstone(original: &Message, stamp: &str) -> Message {
+    let mut kept = original.clone();
+    kept.bodies.clear();
+    kept.subjects.clear();
+    kept.thread = None;
+    kept.payloads.retain(|p| {
+        p.is("stanza-id", ns::SID) || p.is("occupant-id", ns::OID) || p.is("delay", ns::DELAY)
+    });
+    let retracted = Element::builder("retracted", NS).build();
+    kept.payloads.push(with_attr(retracted, "stamp", stamp));
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tombstone_keeps_the_envelope_and_ids_and_nothing_said() {
+        let mut m = Message::new_with_type(MessageType::Groupchat, Jid::new("u@x/pc").unwrap())
+            .with_body(Lang::default(), "secret".to_owned());
+        m.from = Some(Jid::new("g0@gw/Ann").unwrap());
+        m.id = Some(Id("e1".into()));
+        m.payloads.push(with_attr(
+            Element::builder("stanza-id", ns::SID).build(),
+            "id",
+            "e1",
+        ));
+        m.payloads.push(empty("markable", ns::CHAT_MARKERS));
+        let kept: Element = tombstone(&m, "2026-12-04T00:00:00Z").into();
+        assert_eq!(kept.attr("id"), Some("e1"));
+        assert_eq!(kept.attr("from"), Some("g0@gw/Ann"));
+        assert!(kept.get_child("body", ns::COMPONENT).is_none());
+        assert!(kept.has_child("stanza-id", ns::SID));
+        assert!(!kept.has_child("markable", ns::CHAT_MARKERS));
+        assert_eq!(
+            kept.get_child("retracted", NS)
+                .and_then(|r| r.attr("stamp")),
+            Some("2026-12-04T00:00:00Z")
+        );
+    }
 
     #[test]
     fn a_retraction_has_the_id_a_fallback_and_the_store_hint() {

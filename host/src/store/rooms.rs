@@ -403,6 +403,32 @@ impl Store {
             .optional()?)
     }
 
+    /// The archived message with this `<stanza-id>`.
+    pub fn archived_by_stanza_id(
+        &self,
+        room_id: i64,
+        stanza_id: &str,
+    ) -> Result<Option<ArchiveRow>> {
+        let db = self.db();
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT id, stanza_id, xmpp_id, legacy_id, at, xml FROM archive
+             WHERE room_id = ?1 AND stanza_id = ?2 LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![room_id, stanza_id], archive_row)
+            .optional()?)
+    }
+
+    /// Replaces what the archive holds of a message (a retraction's
+    /// tombstone).
+    pub fn set_archived_xml(&self, row_id: i64, xml: &str) -> Result<()> {
+        let db = self.db();
+        db.writer()?
+            .prepare_cached("UPDATE archive SET xml = ?2 WHERE id = ?1")?
+            .execute(params![row_id, xml])?;
+        Ok(())
+    }
+
     /// The `id` attribute of the archived message with this legacy id.
     pub fn archived_xmpp_id(&self, room_id: i64, legacy_id: &str) -> Result<Option<String>> {
         let db = self.db();
