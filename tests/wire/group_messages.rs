@@ -180,7 +180,8 @@ async fn the_users_corrections_retractions_reactions_and_markers_reach_the_plugi
         Some("saw retraction u1")
     );
     w.link.recv().await;
-    // A read marker and a chat state: told, not reflected.
+    // A read marker and a chat state: told, then reflected as a MUC
+    // service does (the user's other clients learn it), not archived.
     w.link
         .send(&format!(
             "<message type='groupchat' id='m5' from='{CLIENT}' to='{ROOM}'>\
@@ -192,6 +193,20 @@ async fn the_users_corrections_retractions_reactions_and_markers_reach_the_plugi
         child_text(&saw, "body", NS),
         Some(format!("saw displayed {heard_sid}"))
     );
+    let reflected = w.link.recv().await;
+    assert_eq!(reflected.attr("id"), Some("m5"));
+    assert_eq!(reflected.attr("type"), Some("groupchat"));
+    assert_eq!(
+        reflected.attr("from"),
+        Some(format!("{ROOM}/romeo").as_str())
+    );
+    assert_eq!(
+        reflected
+            .get_child("displayed", "urn:xmpp:chat-markers:0")
+            .and_then(|d| d.attr("id")),
+        Some(heard_sid.as_str())
+    );
+    assert!(!reflected.has_child("stanza-id", SID), "not archived");
     w.link
         .send(&format!(
             "<message type='groupchat' id='m6' from='{CLIENT}' to='{ROOM}'>\
@@ -203,6 +218,10 @@ async fn the_users_corrections_retractions_reactions_and_markers_reach_the_plugi
         child_text(&saw, "body", NS).as_deref(),
         Some("saw composing")
     );
+    let reflected = w.link.recv().await;
+    assert_eq!(reflected.attr("id"), Some("m6"));
+    assert!(reflected.has_child("composing", "http://jabber.org/protocol/chatstates"));
+    assert!(reflected.get_child("body", NS).is_none());
     // Nothing else: a ping to the gateway is the next answer.
     w.link
         .send(&format!(

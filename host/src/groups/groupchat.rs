@@ -354,6 +354,39 @@ impl Rooms {
         self.to_joined(roster, room, message, Pace::Free)
     }
 
+    /// The user's chat state or read marker, which the network took, to
+    /// every joined client, as a MUC service shows them to all occupants
+    /// (the user's other clients learn what was read); never archived.
+    pub fn reflect_signal(
+        &mut self,
+        roster: &mut Roster,
+        room: RoomId,
+        sent: &Message,
+    ) -> Result<(), RosterError> {
+        if self.room(room)?.info.removed {
+            return Ok(());
+        }
+        let user = self.user_participant(roster, room)?;
+        let participant = self.participant(room, user)?;
+        let r = self.room(room)?;
+        let Some(from) = r.occupant_jid(&participant.nick) else {
+            return Ok(());
+        };
+        let mut message = Message::new_with_type(MessageType::Groupchat, None);
+        message.from = Some(from.into());
+        message.id = sent.id.clone();
+        message.payloads = sent
+            .payloads
+            .iter()
+            .filter(|p| p.ns() == ns::CHATSTATES || p.is("displayed", ns::CHAT_MARKERS))
+            .cloned()
+            .collect();
+        message
+            .payloads
+            .push(muc::occupant_id(&participant.occupant_id));
+        self.to_joined(roster, room, message, Pace::Free)
+    }
+
     /// The legacy id of the archived message a client names by its
     /// `<stanza-id>` or its `id`.
     pub fn legacy_id_of(&self, room: RoomId, id: &str) -> Result<Option<String>, RosterError> {

@@ -292,7 +292,13 @@ impl Session {
                     tracing::error!(error = %e, "reflecting a groupchat message failed");
                 }
             }
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => {
+                if let Some(data) = self.data()
+                    && let Err(e) = data.rooms.reflect_signal(&mut data.roster, room, &m)
+                {
+                    tracing::error!(error = %e, "reflecting a chat state or marker failed");
+                }
+            }
             Ok(Err(reason)) => self.send(reply_error(DefinedCondition::UndefinedCondition, reason)),
             Err(Crashed) => self.send(reply_error(
                 DefinedCondition::InternalServerError,
