@@ -42,7 +42,8 @@
 //! module.
 //!
 //! Around them: [`supervisor`] starts every gateway of a configuration,
-//! applies a new one on SIGHUP and shuts down cleanly on SIGTERM;
+//! applies a new one on SIGHUP and shuts down cleanly on SIGTERM (within
+//! a bound, whatever the plugins do);
 //! [`config`] reads the operator's TOML file; [`metrics`] counts what
 //! flows and serves it to Prometheus. For plugin authors, [`plugin::check`]
 //! tells whether a file is a plugin this host runs, and [`scaffold`]

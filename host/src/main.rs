@@ -219,6 +219,10 @@ fn run(config: PathBuf, log_format: Option<LogFormat>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(gatehouse::supervisor::run_until_signalled(&config, loaded))?;
+    let result = runtime.block_on(gatehouse::supervisor::run_until_signalled(&config, loaded));
+    // Blocking work still running (a name lookup, a stuck TLS handshake)
+    // does not hold the process past the shutdown.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result?;
     Ok(())
 }

@@ -43,6 +43,12 @@ impl Running {
     }
 }
 
+/// The longest a clean shutdown waits for the gateways (their sessions'
+/// logouts, the link's flush) before it cuts them short; below the
+/// systemd unit's `TimeoutStopSec` (30 s), so that the database is still
+/// committed before the service manager kills the process.
+pub const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Every running gateway, and what they share.
 pub struct Supervisor {
     config: Config,
@@ -268,7 +274,19 @@ impl Supervisor {
     pub async fn shutdown(mut self) {
         let gateways = std::mem::take(&mut self.gateways);
         let count = gateways.len();
-        futures::future::join_all(gateways.into_values().map(Running::stop)).await;
+        let aborts: Vec<_> = gateways.values().map(|r| r.task.abort_handle()).collect();
+        let stops = futures::future::join_all(gateways.into_values().map(Running::stop));
+        // Whatever the plugins do, the process ends within the service
+        // manager's stop timeout: what is still stopping is cut short.
+        if tokio::time::timeout(SHUTDOWN_WAIT, stops).await.is_err() {
+            tracing::warn!(
+                seconds = SHUTDOWN_WAIT.as_secs(),
+                "gateways still stopping; ending them without waiting"
+            );
+            for abort in aborts {
+                abort.abort();
+            }
+        }
         if let Some(task) = self.metrics.take() {
             task.abort();
         }

@@ -11,7 +11,11 @@ notice. Then the attacker asks `echo back`, timed. One JSON object on
 stdout: how many the victim sent and the answers in order, what the
 attacker got for each attack, and how long its session took to come back.
 
+With `--and-leave`, only the attacker logs in, sends its (one) attack and
+leaves without waiting for it: the plugin is busy when the test goes on.
+
 Usage: hostile.py --server HOST:PORT --gateway JID --attack TEXT [--attack TEXT ...]
+                  [--and-leave]
 """
 
 import argparse
@@ -152,7 +156,15 @@ async def main():
     parser.add_argument("--server", required=True)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--attack", action="append", required=True)
+    parser.add_argument("--and-leave", action="store_true", help="send the one attack, and leave at once")
     args = parser.parse_args()
+    if args.and_leave:
+        attacker = await logged_in(args.server, args.gateway, "romeo")
+        attacker.send_message(mto=f"a@{args.gateway}", mbody=args.attack[0], mtype="chat")
+        await asyncio.sleep(2)  # through the server and into the plugin before we go
+        attacker.disconnect()
+        json.dump({"sent": args.attack[0]}, sys.stdout)
+        return
     victim, attacker = await asyncio.gather(
         logged_in(args.server, args.gateway, "juliet"),
         logged_in(args.server, args.gateway, "romeo"),

@@ -3,7 +3,8 @@
 //! flood, a message flood, a wait in the host, a loop, a memory hog, a
 //! trap), another user's stream of messages arrives whole and in order,
 //! the component link never drops, the attacker's session comes back, and
-//! the gateway still stops cleanly.
+//! the gateway still stops cleanly; and a SIGTERM while a call blocks in
+//! the host ends the process within the shutdown's bound.
 
 use std::time::Duration;
 
@@ -123,4 +124,43 @@ fn a_hostile_plugin_hurts_only_its_own_user() {
         .unwrap_or_else(|| panic!("still running 30 s after SIGTERM:\n{}", gateway.log()));
     assert!(status.success(), "exit {status}:\n{}", gateway.log());
     assert!(gateway.log().contains("shut down; database committed"));
+}
+
+#[test]
+fn sigterm_ends_the_gateway_in_bounded_time_while_a_plugin_call_blocks() {
+    let prosody = Prosody::start(&[(GATEWAY, SECRET)]);
+    prosody.register_user("romeo", "pass");
+    // A call may last ten minutes: the shutdown must not wait for it.
+    let mut gateway = GatewayProcess::start_gateway(
+        &prosody.component_address(),
+        GATEWAY,
+        "probe",
+        "call_timeout_ms = 600000",
+    );
+    let args = [
+        "--server".to_owned(),
+        format!("127.0.0.1:{}", prosody.c2s_port),
+        "--gateway".to_owned(),
+        GATEWAY.to_owned(),
+        "--attack".to_owned(),
+        "block 600000".to_owned(),
+        "--and-leave".to_owned(),
+    ];
+    run_script("hostile.py", &args);
+    let signalled = std::time::Instant::now();
+    gateway.signal("TERM");
+    // The shutdown's bound (20 s), the runtime's (2 s), and room for a
+    // loaded machine; the service manager's TimeoutStopSec is 30 s.
+    let status = gateway
+        .wait_exit(Duration::from_secs(40))
+        .unwrap_or_else(|| panic!("still running 40 s after SIGTERM:\n{}", gateway.log()));
+    let took = signalled.elapsed();
+    let log = gateway.log();
+    assert!(status.success(), "exit {status}:\n{log}");
+    assert!(log.contains("ending them without waiting"), "{log}");
+    assert!(log.contains("shut down; database committed"), "{log}");
+    assert!(
+        took >= Duration::from_secs(15),
+        "it waited for the gateways first: {took:?}"
+    );
 }

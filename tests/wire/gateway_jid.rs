@@ -179,3 +179,48 @@ async fn only_its_requester_cancels_a_command_session() {
         Some("canceled")
     );
 }
+
+#[tokio::test]
+async fn one_user_cannot_fill_the_table_of_pending_forms() {
+    const COMMANDS: &str = "http://jabber.org/protocol/commands";
+    const JULIET: &str = "juliet@localhost";
+    let mut w = Wire::start(true).await;
+    w.register(ROMEO, "romeo", 0).await;
+    w.register(JULIET, "juliet", 0).await;
+    let ask = |from: &str, id: &str| {
+        format!(
+            "<iq type='set' id='{id}' from='{from}/pc' to='{GATEWAY}'>\
+             <command xmlns='{COMMANDS}' node='unregister' action='execute'/></iq>"
+        )
+    };
+    // Eight forms wait for romeo; a ninth is refused.
+    for n in 0..8 {
+        let id = format!("f{n}");
+        w.link.send(&ask(ROMEO, &id)).await;
+        let form = w
+            .link
+            .recv_until("a form", |e| e.attr("id") == Some(id.as_str()))
+            .await;
+        assert_eq!(form.attr("type"), Some("result"), "{}", String::from(&form));
+    }
+    w.link.send(&ask(ROMEO, "f8")).await;
+    let refused = w
+        .link
+        .recv_until("the refusal", |e| e.attr("id") == Some("f8"))
+        .await;
+    assert_eq!(refused.attr("type"), Some("error"));
+    assert!(
+        refused.get_child("error", NS).is_some_and(
+            |e| e.has_child("resource-constraint", "urn:ietf:params:xml:ns:xmpp-stanzas")
+        ),
+        "{}",
+        String::from(&refused)
+    );
+    // Another user is not held up by them.
+    w.link.send(&ask(JULIET, "j0")).await;
+    let form = w
+        .link
+        .recv_until("juliet's form", |e| e.attr("id") == Some("j0"))
+        .await;
+    assert_eq!(form.attr("type"), Some("result"));
+}

@@ -9,7 +9,7 @@ use xmpp_parsers::{
     message::Message,
 };
 
-use super::groupchat::parse_archived;
+use super::archiving::parse_archived;
 use super::{RoomId, Rooms};
 use crate::roster::RosterError;
 use crate::stanza::{mam, presence::timestamp};

@@ -9,29 +9,20 @@
 //! `<stanza-id>` of their message (a groupchat rule); corrections its `id`.
 
 use jid::Jid;
-use minidom::Element;
 use xmpp_parsers::{
     chatstates::ChatState,
-    delay::Delay,
     message::{Message, MessageType},
 };
 
+use super::archiving::{Dated, parse_archived};
 use super::{ParticipantId, RoomId, Rooms};
 use crate::roster::{MAX_REACTION_BYTES, MAX_REACTIONS, Roster, RosterError};
 use crate::sender::Pace;
 use crate::stanza::{
     correction, markers,
-    muc::{self, Groupchat, HistoryRequest},
-    ns,
-    presence::timestamp,
-    reactions, reply, retraction,
+    muc::{self, Groupchat},
+    ns, reactions, reply, retraction,
 };
-use crate::store::{ArchivePage, ArchiveRow, unix_now};
-
-/// How many archived messages a join gets when the client does not say.
-pub const DEFAULT_HISTORY: u32 = 20;
-/// The most a join gets, whatever the client asks.
-pub const MAX_HISTORY: u32 = 100;
 
 /// Options for a participant's message, as the plugin gives them.
 #[derive(Debug, Clone, Default)]
@@ -44,14 +35,6 @@ pub struct GroupText {
     pub reply_to: Option<String>,
     /// Archived, never sent live (backfill).
     pub archive_only: bool,
-}
-
-/// An archived message's date: the one it carries, and whether it goes
-/// out live (then never before what is archived already).
-#[derive(Debug, Clone, Copy)]
-struct Dated {
-    when: Option<u64>,
-    live: bool,
 }
 
 /// What a participant's message is, beyond its envelope.
@@ -394,71 +377,6 @@ impl Rooms {
         Ok(self.gateway.store.archived_legacy_id(r.row_id, id)?)
     }
 
-    /// The oldest archived message's legacy id and date, for `backfill`.
-    pub fn oldest(&self, room: RoomId) -> Result<Option<(Option<String>, u64)>, RosterError> {
-        let r = self.room(room)?;
-        Ok(self
-            .gateway
-            .store
-            .archive_oldest(r.row_id)?
-            .map(|row| (row.legacy_id, u64::try_from(row.at).unwrap_or(0))))
-    }
-
-    /// The history a join asked for (at most [`MAX_HISTORY`] messages,
-    /// the newest), to `to`, each dated.
-    pub(super) fn history(
-        &self,
-        room: RoomId,
-        request: &HistoryRequest,
-        to: &Jid,
-    ) -> Result<Vec<Message>, RosterError> {
-        let r = self.room(room)?;
-        let count = match request.maxchars {
-            Some(0) => 0,
-            _ => request
-                .maxstanzas
-                .unwrap_or(DEFAULT_HISTORY)
-                .min(MAX_HISTORY),
-        };
-        if count == 0 {
-            return Ok(Vec::new());
-        }
-        let since = request.since.or_else(|| {
-            request
-                .seconds
-                .map(|s| unix_now().saturating_sub(i64::from(s)))
-        });
-        let page = ArchivePage {
-            start: since,
-            backwards: true,
-            max: count,
-            ..ArchivePage::default()
-        };
-        let (rows, _) = self.gateway.store.archive_page(r.row_id, &page)?;
-        let mut messages = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Some(mut message) = parse_archived(&row) else {
-                tracing::warn!(room = %r.jid, id = row.id, "an archived message does not parse");
-                continue;
-            };
-            message.to = Some(to.clone());
-            if !message.payloads.iter().any(|p| p.is("delay", ns::DELAY))
-                && let Some(stamp) = u64::try_from(row.at).ok().and_then(timestamp)
-            {
-                message.payloads.push(
-                    Delay {
-                        from: Some(r.jid.clone().into()),
-                        stamp,
-                        data: None,
-                    }
-                    .into(),
-                );
-            }
-            messages.push(message);
-        }
-        Ok(messages)
-    }
-
     /// What a reply names: the replied message's `<stanza-id>` and its
     /// author's occupant JID (XEP-0461 in groupchat), or the room's when
     /// the archive does not hold it.
@@ -517,99 +435,6 @@ impl Rooms {
         Ok(())
     }
 
-    fn archive_as(
-        &mut self,
-        room: RoomId,
-        message: &Message,
-        stanza_id: &str,
-        xmpp_id: &str,
-        legacy_id: Option<&str>,
-        dated: Dated,
-    ) -> Result<(), RosterError> {
-        let r = self.room(room)?;
-        let mut at = dated
-            .when
-            .and_then(|w| i64::try_from(w).ok())
-            .unwrap_or_else(unix_now);
-        // A live message goes after everything archived, whatever date it
-        // carries (its `<delay>` keeps that): a client that caught up to
-        // the last `<stanza-id>` must find it after that one.
-        if dated.live
-            && let Some(newest) = self.gateway.store.archive_newest_at(r.row_id)?
-        {
-            at = at.max(newest);
-        }
-        let cap = u64::from(self.gateway.config.max_archive_messages);
-        // History past the cap would push out what is newer than it.
-        if !dated.live && self.archived >= cap {
-            tracing::warn!(gateway = %self.gateway.jid, user = %self.user, "backfill refused: max_archive_messages reached");
-            return Err(RosterError::LimitExceeded(format!(
-                "your groups' archives hold the most messages the gateway keeps ({cap})"
-            )));
-        }
-        let xml = String::from(&Element::from(message.clone()));
-        self.gateway.store.archive(
-            r.row_id,
-            &ArchiveRow {
-                id: 0,
-                stanza_id: stanza_id.to_owned(),
-                xmpp_id: xmpp_id.to_owned(),
-                legacy_id: legacy_id.map(str::to_owned),
-                at,
-                xml,
-            },
-        )?;
-        self.archived += 1;
-        if self.archived > cap {
-            self.trim_archive(cap)?;
-        }
-        if let Some(target) = retraction::retracted_id(message) {
-            self.tombstone(room, &target)?;
-        }
-        Ok(())
-    }
-
-    /// A retracted message's content leaves the archive: MAM serves its
-    /// tombstone (XEP-0424), beside the retraction itself.
-    fn tombstone(&self, room: RoomId, stanza_id: &str) -> Result<(), RosterError> {
-        let store = &self.gateway.store;
-        let r = self.room(room)?;
-        let Some(row) = store.archived_by_stanza_id(r.row_id, stanza_id)? else {
-            return Ok(());
-        };
-        let Some(original) = parse_archived(&row) else {
-            return Ok(());
-        };
-        if retraction::retracted_id(&original).is_some() {
-            return Ok(()); // a retraction is not retracted
-        }
-        let stamp = u64::try_from(unix_now())
-            .ok()
-            .and_then(timestamp)
-            .map(|t| t.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default();
-        let kept = retraction::tombstone(&original, &stamp);
-        store.set_archived_xml(row.id, &String::from(&Element::from(kept)))?;
-        Ok(())
-    }
-
-    /// The user's archives are past the cap: the oldest messages go, a
-    /// hundredth of the cap more than needed, so that this runs once per
-    /// so many messages, not at each one.
-    fn trim_archive(&mut self, cap: u64) -> Result<(), RosterError> {
-        let store = &self.gateway.store;
-        // Retention may have pruned some since the count was made.
-        self.archived = store.archived_of_user(self.user_id)?;
-        if self.archived <= cap {
-            return Ok(());
-        }
-        let excess = self.archived - cap + (cap / 100).min(1000);
-        let deleted = store.trim_archive(self.user_id, excess)?;
-        tracing::info!(gateway = %self.gateway.jid, user = %self.user, deleted, "archive trimmed: max_archive_messages reached");
-        self.archived = self.archived.saturating_sub(deleted);
-        Ok(())
-    }
-
     /// A copy of `message` to each joined client.
     pub(super) fn to_joined(
         &self,
@@ -625,12 +450,4 @@ impl Rooms {
         }
         Ok(())
     }
-}
-
-/// An archived message, as it was sent.
-pub(super) fn parse_archived(row: &ArchiveRow) -> Option<Message> {
-    row.xml
-        .parse::<Element>()
-        .ok()
-        .and_then(|e| Message::try_from(e).ok())
 }

@@ -15,7 +15,9 @@
 //!
 //! - `rooms`: the room's details, subject and bookmarks;
 //! - `occupants`: participants, their presences, and the user's join;
-//! - `groupchat`: messages to and from the room, the archive, history;
+//! - `groupchat`: messages to and from the room;
+//! - `archiving`: what goes into the archive (date order, the size cap,
+//!   tombstones) and the history a join gets;
 //! - `archive`: the archive served by MAM.
 
 use std::collections::{BTreeSet, HashMap};
@@ -34,12 +36,14 @@ use crate::stanza::{
 use crate::store::UserRow;
 
 mod archive;
+mod archiving;
 mod groupchat;
 mod occupants;
 mod rooms;
 
 pub use archive::QueryRefused;
-pub use groupchat::{DEFAULT_HISTORY, GroupText};
+pub use archiving::DEFAULT_HISTORY;
+pub use groupchat::GroupText;
 pub use occupants::{JoinRefused, Standing};
 pub use rooms::Detail;
 

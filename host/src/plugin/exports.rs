@@ -75,25 +75,33 @@ impl<S: Send + 'static> Instance<S> {
         let info = self
             .call("gateway_info", async |p, s| p.call_gateway_info(s).await)
             .await?;
-        let fields = info.registration_fields.into_iter().map(|f| FormField {
-            var: f.var,
-            label: f.label,
-            kind: match f.kind {
-                wit::FieldKind::TextSingle => FieldKind::TextSingle,
-                wit::FieldKind::TextPrivate => FieldKind::TextPrivate,
-                wit::FieldKind::Boolean => FieldKind::Boolean,
-            },
-            required: f.required,
-            default_value: f.default_value,
-        });
+        // What the plugin describes itself with goes into disco and the
+        // registration form: bounded, so no stanza of them is oversized.
+        let short = |text: String| cut(text, 256);
+        let fields = info
+            .registration_fields
+            .into_iter()
+            .take(64)
+            .map(|f| FormField {
+                var: short(f.var),
+                label: short(f.label),
+                kind: match f.kind {
+                    wit::FieldKind::TextSingle => FieldKind::TextSingle,
+                    wit::FieldKind::TextPrivate => FieldKind::TextPrivate,
+                    wit::FieldKind::Boolean => FieldKind::Boolean,
+                },
+                required: f.required,
+                default_value: f.default_value.map(|v| cut(v, 1024)),
+            });
+        let name = short(info.name);
         Ok(GatewayInfo {
             form: RegistrationForm {
-                title: format!("Registration to {}", info.name),
-                instructions: info.instructions,
+                title: format!("Registration to {name}"),
+                instructions: cut(info.instructions, 4096),
                 fields: fields.collect(),
             },
-            name: info.name,
-            network_type: info.network_type,
+            name,
+            network_type: short(info.network_type),
         })
     }
 

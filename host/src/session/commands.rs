@@ -6,6 +6,7 @@
 
 use jid::Jid;
 
+use super::calls::Crashed;
 use super::{LoginState, Session};
 
 /// What a command asks of a session.
@@ -205,6 +206,41 @@ impl Session {
                     resources,
                     instance,
                 })
+            }
+        }
+    }
+}
+
+impl Session {
+    /// The user leaves a group (the ad-hoc command): the plugin leaves it
+    /// on the network; then the bookmark goes and the joined clients are
+    /// told they left.
+    pub(super) async fn leave_group(&mut self, jid: &str) -> CommandReply {
+        if let Err(text) = self.logged_in() {
+            return CommandReply::Refused(format!("Cannot leave a group: {text}."));
+        }
+        let room = Jid::new(jid)
+            .ok()
+            .and_then(|j| self.data().and_then(|d| d.rooms.by_jid(&j)));
+        let Some(room) = room else {
+            return CommandReply::Refused(format!("You have no group {jid}."));
+        };
+        let result = self
+            .call("on-leave-group", async |i| i.on_leave_group(room).await)
+            .await;
+        match result {
+            Err(Crashed) => CommandReply::Refused(
+                "The plugin stopped while leaving the group; you are still in it.".into(),
+            ),
+            Ok(Err(reason)) => CommandReply::Refused(format!("Not left: {reason}")),
+            Ok(Ok(())) => {
+                let Some(data) = self.data() else {
+                    return CommandReply::Refused("The session lost its state.".into());
+                };
+                match data.rooms.leave(&mut data.roster, room) {
+                    Ok(()) => CommandReply::Done(format!("You left {jid}.")),
+                    Err(e) => CommandReply::Refused(format!("Left on the network, but: {e}")),
+                }
             }
         }
     }

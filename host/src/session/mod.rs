@@ -46,6 +46,7 @@ mod imports;
 mod inbound;
 mod login;
 mod puppet;
+mod room_iqs;
 mod rooms;
 mod streams;
 
@@ -155,7 +156,14 @@ impl SessionHandle {
         if !self.send(SessionEvent::Command(command, reply)) {
             return None;
         }
-        answer.await.ok()
+        // A session behind a long queue of bounded calls answers late, but
+        // the one asking is not kept waiting without end.
+        match tokio::time::timeout(COMMAND_WAIT, answer).await {
+            Ok(answer) => answer.ok(),
+            Err(_) => Some(CommandReply::Refused(
+                "Your session is busy with the legacy network; try again in a moment.".into(),
+            )),
+        }
     }
 }
 
@@ -235,6 +243,9 @@ pub fn spawn(
 /// each), one more the backlog checks stop short of, and the logout. A
 /// session past it is aborted, and its contacts stay where they are.
 const STOP_CALLS: u32 = 8;
+
+/// The longest an ad-hoc command waits for the session to answer it.
+const COMMAND_WAIT: Duration = Duration::from_secs(60);
 
 /// How soon a session whose queue is behind looks again whether it may
 /// hand the plugin network data.

@@ -1,26 +1,22 @@
 //! The user's stanzas to rooms: joins and leaves (presences to
-//! `room/Nick`), groupchat messages, private messages to occupants, and
-//! iqs to the room (disco#info, disco#items, self-ping).
+//! `room/Nick`), groupchat messages and private messages to occupants
+//! (iqs to the room are `room_iqs`).
 
 use jid::{FullJid, Jid};
-use minidom::Element;
 use xmpp_parsers::{
-    iq::Iq,
     message::{Message, MessageType},
     presence::{Presence, Type as PresenceType},
     stanza_error::DefinedCondition,
 };
 
 use super::calls::Crashed;
-use super::{CommandReply, LoginState, Session};
-use crate::groups::{JoinRefused, QueryRefused, RoomId};
+use super::{LoginState, Session};
+use crate::groups::{JoinRefused, RoomId};
 use crate::plugin::{ArchiveBound, TextMessage};
-use crate::sender::Pace;
 use crate::stanza::{
-    correction, disco,
-    error::{iq_error, message_error, presence_error, stanza_error},
-    escape, mam, markers, message, muc, ns, reactions, reply, retraction,
-    vcard::{self, VCard},
+    correction,
+    error::{message_error, presence_error, stanza_error},
+    escape, markers, message, muc, reactions, reply, retraction,
 };
 
 /// What a user's groupchat message asks of the plugin.
@@ -76,7 +72,7 @@ impl Session {
         }
     }
 
-    fn logged_in(&self) -> Result<(), String> {
+    pub(super) fn logged_in(&self) -> Result<(), String> {
         match &self.login {
             LoginState::LoggedIn { .. } => Ok(()),
             _ => Err("not logged in to the legacy network".to_owned()),
@@ -203,39 +199,6 @@ impl Session {
             .await;
         if let Ok(Err(reason)) = result {
             tracing::warn!(gateway = %self.ctx.jid, user = %self.user, ?reason, "backfill failed");
-        }
-    }
-
-    /// The user leaves a group (the ad-hoc command): the plugin leaves it
-    /// on the network; then the bookmark goes and the joined clients are
-    /// told they left.
-    pub(super) async fn leave_group(&mut self, jid: &str) -> CommandReply {
-        if let Err(text) = self.logged_in() {
-            return CommandReply::Refused(format!("Cannot leave a group: {text}."));
-        }
-        let room = Jid::new(jid)
-            .ok()
-            .and_then(|j| self.data().and_then(|d| d.rooms.by_jid(&j)));
-        let Some(room) = room else {
-            return CommandReply::Refused(format!("You have no group {jid}."));
-        };
-        let result = self
-            .call("on-leave-group", async |i| i.on_leave_group(room).await)
-            .await;
-        match result {
-            Err(Crashed) => CommandReply::Refused(
-                "The plugin stopped while leaving the group; you are still in it.".into(),
-            ),
-            Ok(Err(reason)) => CommandReply::Refused(format!("Not left: {reason}")),
-            Ok(Ok(())) => {
-                let Some(data) = self.data() else {
-                    return CommandReply::Refused("The session lost its state.".into());
-                };
-                match data.rooms.leave(&mut data.roster, room) {
-                    Ok(()) => CommandReply::Done(format!("You left {jid}.")),
-                    Err(e) => CommandReply::Refused(format!("Left on the network, but: {e}")),
-                }
-            }
         }
     }
 
@@ -421,159 +384,6 @@ impl Session {
                 self.send(error);
             }
             None => {}
-        }
-    }
-
-    /// An iq to a room (disco) or an occupant (self-ping).
-    pub(super) async fn on_room_iq(&mut self, iq: Iq, room: RoomId) {
-        let (from, to, id, payload) = match iq {
-            Iq::Get {
-                from,
-                to,
-                id,
-                payload,
-            } => (from, to, id, payload),
-            Iq::Set {
-                from,
-                to,
-                id,
-                payload,
-            } => {
-                if payload.is("query", ns::MAM)
-                    && to.as_ref().is_some_and(|t| t.resource().is_none())
-                {
-                    return self.query_archive(room, from, to, id, &payload);
-                }
-                let error = stanza_error(DefinedCondition::FeatureNotImplemented, "");
-                self.send(iq_error(from, to, &id, error));
-                return;
-            }
-            Iq::Result { .. } | Iq::Error { .. } => return,
-        };
-        let occupant = to.as_ref().is_some_and(|t| t.resource().is_some());
-        let answer: Result<Option<Element>, (DefinedCondition, String)> =
-            match (payload.name(), payload.ns().as_str(), occupant) {
-                ("ping", ns::PING, true) => {
-                    let full = from.as_ref().and_then(|f| f.try_as_full().ok()).cloned();
-                    let joined = match (full, self.data()) {
-                        (Some(f), Some(d)) => d.rooms.is_joined(room, &f),
-                        _ => false,
-                    };
-                    if joined {
-                        Ok(None)
-                    } else {
-                        Err((DefinedCondition::NotAcceptable, "not in the room".into()))
-                    }
-                }
-                ("ping", ns::PING, false) => Ok(None),
-                ("query", ns::DISCO_INFO, false) => {
-                    match self.data().and_then(|d| d.rooms.get(room)) {
-                        Some(r) => Ok(Some(
-                            disco::room_info(&disco::RoomInfo {
-                                name: r.info.name.as_deref(),
-                                private: r.non_anonymous(),
-                                description: r.info.description.as_deref(),
-                                occupants: r
-                                    .info
-                                    .participant_count
-                                    .map(|n| n as usize)
-                                    .unwrap_or_else(|| r.present().count()),
-                                avatar_hash: r.info.avatar_hash.as_deref(),
-                            })
-                            .into(),
-                        )),
-                        None => Err((DefinedCondition::ItemNotFound, String::new())),
-                    }
-                }
-                ("vCard", vcard::VCARD_TEMP, false) => match self.data() {
-                    Some(d) => d
-                        .rooms
-                        .avatar(room)
-                        .map(|photo| {
-                            let photo = photo.as_ref().map(|p| (p.mime.as_str(), &p.data[..]));
-                            Some(VCard::default().to_vcard_temp(photo))
-                        })
-                        .map_err(|e| (DefinedCondition::InternalServerError, e.to_string())),
-                    None => Err((DefinedCondition::InternalServerError, String::new())),
-                },
-                ("query", ns::DISCO_ITEMS, false) => {
-                    Ok(Some(Element::builder("query", ns::DISCO_ITEMS).build()))
-                }
-                ("metadata", ns::MAM, false) => match self.data() {
-                    Some(d) => d
-                        .rooms
-                        .archive_metadata(room)
-                        .map(Some)
-                        .map_err(|e| (DefinedCondition::InternalServerError, e.to_string())),
-                    None => Err((DefinedCondition::InternalServerError, String::new())),
-                },
-                _ => Err((DefinedCondition::FeatureNotImplemented, String::new())),
-            };
-        match answer {
-            Ok(payload) => self.send(Iq::Result {
-                from: to,
-                to: from,
-                id,
-                payload,
-            }),
-            Err((condition, text)) => {
-                self.send(iq_error(from, to, &id, stanza_error(condition, text)))
-            }
-        }
-    }
-
-    /// A MAM query to a room: its results, then the iq result with the
-    /// `<fin/>`, in that order.
-    fn query_archive(
-        &mut self,
-        room: RoomId,
-        from: Option<Jid>,
-        to: Option<Jid>,
-        id: String,
-        payload: &Element,
-    ) {
-        let refuse = |this: &mut Self, condition, text: String| {
-            this.send(iq_error(
-                from.clone(),
-                to.clone(),
-                &id,
-                stanza_error(condition, text),
-            ));
-        };
-        let request = match mam::parse(payload) {
-            Ok(request) => request,
-            Err(text) => return refuse(self, DefinedCondition::BadRequest, text),
-        };
-        let Some(requester) = from.clone() else {
-            return;
-        };
-        let Some(data) = self.data() else { return };
-        if data.roster.behind() {
-            return refuse(
-                self,
-                DefinedCondition::ResourceConstraint,
-                "the gateway is still sending you earlier stanzas; ask again in a moment".into(),
-            );
-        }
-        match data.rooms.query_archive(room, &requester, &request) {
-            Ok((results, fin)) => {
-                for result in results {
-                    data.roster.paced(result, Pace::Free);
-                }
-                self.send(Iq::Result {
-                    from: to,
-                    to: from,
-                    id,
-                    payload: Some(fin),
-                });
-            }
-            Err(QueryRefused::NotFound(text)) => refuse(self, DefinedCondition::ItemNotFound, text),
-            Err(QueryRefused::Unsupported(text)) => {
-                refuse(self, DefinedCondition::FeatureNotImplemented, text)
-            }
-            Err(QueryRefused::Roster(e)) => {
-                refuse(self, DefinedCondition::InternalServerError, e.to_string())
-            }
         }
     }
 

@@ -49,13 +49,15 @@ pub enum StoreError {
 /// Result of a store operation.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+mod archive;
 mod contacts;
 mod messages;
 mod retention;
 mod rooms;
 
+pub use archive::{ArchivePage, ArchiveRow};
 pub use retention::Pruned;
-pub use rooms::{ArchivePage, ArchiveRow, ParticipantRow, RoomRow};
+pub use rooms::{ParticipantRow, RoomRow};
 
 /// Numbered migrations: entry `i` brings the schema from version `i` to
 /// `i + 1`. Append only; never edit a released one.
@@ -149,7 +151,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE message_marks (at INTEGER PRIMARY KEY, last_id INTEGER NOT NULL);
     INSERT INTO message_marks VALUES
         (CAST(strftime('%s', 'now') AS INTEGER), (SELECT COALESCE(MAX(id), 0) FROM messages));",
-    // 7: groups (see `rooms`): the user's rooms, their participants, and
+    // 7: groups (see `rooms` and `archive`): the user's rooms, their participants, and
     // each room's archive, whose ids never come back (MAM pages by them).
     "CREATE TABLE rooms (
         id INTEGER PRIMARY KEY,

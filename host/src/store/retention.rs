@@ -18,9 +18,10 @@ use rusqlite::params;
 
 use super::{Result, Store};
 
-/// Rows deleted per statement: a long retention's first pass on a large
-/// map does not hold the database for seconds.
-const CHUNK: i64 = 10_000;
+/// Rows deleted per statement, each its own commit: the store's lock is
+/// held a few milliseconds at a time (the sessions' writes, on the async
+/// threads, wait for it), even on a long retention's first pass.
+const CHUNK: i64 = 1_000;
 
 /// What a pass let go of.
 #[derive(Debug, Default, PartialEq, Eq)]
