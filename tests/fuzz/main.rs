@@ -86,3 +86,8 @@ fn malformed_input_breaks_only_the_link() {
 fn imports() {
     replay("imports", fuzz::imports);
 }
+
+#[test]
+fn group_imports() {
+    replay("group_imports", fuzz::group_imports);
+}

@@ -192,6 +192,17 @@ fn catch_panics() {
 /// probe's count, or an error reply, or the user told of a stopped
 /// plugin), never panic, keep the link, and answer a ping after it.
 pub fn imports(data: &[u8]) {
+    import_calls("calls", data);
+}
+
+/// The same for the groups contract (`tests/plugins/probe/src/group_calls.rs`):
+/// rooms and participants looked up, set and made to speak with arbitrary
+/// arguments.
+pub fn group_imports(data: &[u8]) {
+    import_calls("gcalls", data);
+}
+
+fn import_calls(command: &str, data: &[u8]) {
     let world = probe_world();
     let mut guard = world.wire.lock().unwrap_or_else(|p| p.into_inner());
     let wire = guard.as_mut().expect("the fuzz world's link");
@@ -201,7 +212,7 @@ pub fn imports(data: &[u8]) {
         let id = format!("fuzz-calls-{n}");
         wire.link
             .send(&format!(
-                "<message type='chat' id='{id}' from='romeo@localhost/fuzz' to='a@{GATEWAY}'><body>calls {hex}</body></message>"
+                "<message type='chat' id='{id}' from='romeo@localhost/fuzz' to='a@{GATEWAY}'><body>{command} {hex}</body></message>"
             ))
             .await;
         // The probe's count; or the plugin's own refusal (an error reply
@@ -250,7 +261,7 @@ pub fn imports(data: &[u8]) {
     });
     assert!(
         !PANICKED.load(Ordering::SeqCst),
-        "the gateway panicked on calls {hex}"
+        "the gateway panicked on {command} {hex}"
     );
 }
 

@@ -11,7 +11,7 @@ use xmpp_parsers::{delay::Delay, message::Message};
 
 use super::{RoomId, Rooms};
 use crate::roster::RosterError;
-use crate::stanza::{muc::HistoryRequest, ns, presence::timestamp, retraction};
+use crate::stanza::{chars, muc::HistoryRequest, ns, presence::timestamp, retraction};
 use crate::store::{ArchivePage, ArchiveRow, unix_now};
 
 /// How many archived messages a join gets when the client does not say.
@@ -123,7 +123,9 @@ impl Rooms {
                 "your groups' archives hold the most messages the gateway keeps ({cap})"
             )));
         }
-        let xml = String::from(&Element::from(message.clone()));
+        let mut kept = message.clone();
+        chars::clean_message(&mut kept);
+        let xml = String::from(&Element::from(kept));
         self.gateway.store.archive(
             r.row_id,
             &ArchiveRow {

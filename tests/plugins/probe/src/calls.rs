@@ -21,16 +21,16 @@ pub fn decode(hex: &str) -> Option<Vec<u8>> {
 }
 
 /// Reads arguments from the input; past its end, zeros and empties.
-struct Reader<'a> {
-    data: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub(crate) data: &'a [u8],
 }
 
 impl Reader<'_> {
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.data.is_empty()
     }
 
-    fn u8(&mut self) -> u8 {
+    pub(crate) fn u8(&mut self) -> u8 {
         match self.data.split_first() {
             Some((&b, rest)) => {
                 self.data = rest;
@@ -40,26 +40,26 @@ impl Reader<'_> {
         }
     }
 
-    fn u16(&mut self) -> u16 {
+    pub(crate) fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
     }
 
-    fn u32(&mut self) -> u32 {
+    pub(crate) fn u32(&mut self) -> u32 {
         u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
     }
 
-    fn u64(&mut self) -> u64 {
+    pub(crate) fn u64(&mut self) -> u64 {
         u64::from(self.u32()) | (u64::from(self.u32()) << 32)
     }
 
-    fn flag(&mut self) -> bool {
+    pub(crate) fn flag(&mut self) -> bool {
         self.u8() & 1 == 1
     }
 
     /// Bytes: a length byte then that many bytes of the input; 255 makes
     /// a large run (the next u16 times 64 bytes of the next byte), to try
     /// the host's size limits.
-    fn bytes(&mut self) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self) -> Vec<u8> {
         match self.u8() {
             255 => {
                 let n = usize::from(self.u16()) * 64;
@@ -74,19 +74,19 @@ impl Reader<'_> {
         }
     }
 
-    fn text(&mut self) -> String {
+    pub(crate) fn text(&mut self) -> String {
         String::from_utf8_lossy(&self.bytes()).into_owned()
     }
 
-    fn opt_text(&mut self) -> Option<String> {
+    pub(crate) fn opt_text(&mut self) -> Option<String> {
         self.flag().then(|| self.text())
     }
 
-    fn texts(&mut self) -> Vec<String> {
+    pub(crate) fn texts(&mut self) -> Vec<String> {
         (0..self.u8() % 40).map(|_| self.text()).collect()
     }
 
-    fn show(&mut self) -> Show {
+    pub(crate) fn show(&mut self) -> Show {
         [
             Show::Online,
             Show::Chat,

@@ -12,6 +12,7 @@
 //! puppet named by the probe's id mapping (`@name` → `at-name`).
 
 mod calls;
+mod group_calls;
 
 use gatehouse_guest::{
     Contact, Error, FormValues, NetworkInfo, Plugin, Roster, Show, TextMessage, Vcard, http,
@@ -277,6 +278,14 @@ impl Plugin for Probe {
                 Some(data) => {
                     let first = Roster::by_legacy_id(&contact.legacy_id())?;
                     format!("ran {} calls", calls::run(&data, first))
+                }
+                None => "bad hex".to_owned(),
+            },
+            // The groups fuzz target's calls (see `group_calls`).
+            ["gcalls", ..] => match calls::decode(&message.body["gcalls".len()..]) {
+                Some(data) => {
+                    let first = Roster::by_legacy_id(&contact.legacy_id())?;
+                    format!("ran {} calls", group_calls::run(&data, first))
                 }
                 None => "bad hex".to_owned(),
             },
