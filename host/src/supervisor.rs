@@ -277,7 +277,9 @@ impl Supervisor {
         let aborts: Vec<_> = gateways.values().map(|r| r.task.abort_handle()).collect();
         let stops = futures::future::join_all(gateways.into_values().map(Running::stop));
         // Whatever the plugins do, the process ends within the service
-        // manager's stop timeout: what is still stopping is cut short.
+        // manager's stop timeout. The sessions' and the flush's own bounds
+        // keep the gateways inside it; this is the last resort, cutting
+        // short what is still stopping.
         if tokio::time::timeout(SHUTDOWN_WAIT, stops).await.is_err() {
             tracing::warn!(
                 seconds = SHUTDOWN_WAIT.as_secs(),

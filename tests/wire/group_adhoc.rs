@@ -149,4 +149,18 @@ async fn leaving_a_group_by_ad_hoc_command() {
         note(&nothing),
         (Some("info".into()), "You have no groups.".into())
     );
+    // Nothing waits for a form that never went out: more than the eight a
+    // user may have waiting, and Unregister still offers its form.
+    for n in 0..9 {
+        let id = format!("n{n}");
+        let again = run(&mut w, &id, "leave-group", "action='execute'/>").await;
+        assert_eq!(command(&again).attr("status"), Some("completed"));
+    }
+    let unregister = run(&mut w, "u", "unregister", "action='execute'/>").await;
+    assert_eq!(
+        command(&unregister).attr("status"),
+        Some("executing"),
+        "{}",
+        String::from(&unregister)
+    );
 }

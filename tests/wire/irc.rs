@@ -404,4 +404,9 @@ async fn a_channel_joined_by_its_room_jid_is_a_group() {
         .recv_until("the command's end", |e| e.attr("id") == Some("lg2"))
         .await;
     assert_eq!(done.attr("type"), Some("result"), "{}", String::from(&done));
+    let note = done
+        .get_child("command", commands)
+        .and_then(|c| c.get_child("note", commands))
+        .map(|n| n.text());
+    assert_eq!(note, Some(format!("You left {room}.")));
 }

@@ -53,6 +53,11 @@ pub struct Gateway {
     registered: Option<tokio::sync::mpsc::UnboundedReceiver<Registered>>,
 }
 
+/// How long a shutdown waits for each session to log out (they end side
+/// by side); the router's flush gets its own 10 s after it, and the two
+/// stay under the supervisor's `SHUTDOWN_WAIT`.
+pub const SHUTDOWN_SESSION_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
+
 impl Gateway {
     /// A gateway with no sessions yet.
     pub fn new(ctx: Arc<GatewayContext>, runtime: Arc<Runtime>) -> Self {
@@ -63,7 +68,7 @@ impl Gateway {
             runtime,
             sessions: HashMap::new(),
             reload: None,
-            pending: HashMap::new(),
+            pending: Default::default(),
             registrations: registration::Registrations::new(done),
             registered: Some(registered),
         }
@@ -247,11 +252,13 @@ impl Gateway {
 
     /// Ends every session, for a shutdown: each logs out of the legacy
     /// network and shows its contacts offline, then the gateway shows
-    /// itself offline to every user.
+    /// itself offline to every user. A session not done within
+    /// [`SHUTDOWN_SESSION_WAIT`] is aborted: with the link's flush after
+    /// it, the shutdown stays inside the supervisor's bound.
     pub async fn shutdown(&mut self) {
         let jid = &self.ctx.jid;
         let stops = self.sessions.drain().map(|(user, handle)| async move {
-            if !handle.ending(false).await {
+            if !handle.ending_within(false, SHUTDOWN_SESSION_WAIT).await {
                 tracing::warn!(gateway = %jid, %user, "the session did not end in time: aborted");
             }
             user

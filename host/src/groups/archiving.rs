@@ -102,7 +102,7 @@ impl Rooms {
         legacy_id: Option<&str>,
         dated: Dated,
     ) -> Result<(), RosterError> {
-        let r = self.room(room)?;
+        let row_id = self.room(room)?.row_id;
         let mut at = dated
             .when
             .and_then(|w| i64::try_from(w).ok())
@@ -111,12 +111,16 @@ impl Rooms {
         // carries (its `<delay>` keeps that): a client that caught up to
         // the last `<stanza-id>` must find it after that one.
         if dated.live
-            && let Some(newest) = self.gateway.store.archive_newest_at(r.row_id)?
+            && let Some(newest) = self.gateway.store.archive_newest_at(row_id)?
         {
             at = at.max(newest);
         }
         let cap = u64::from(self.gateway.config.max_archive_messages);
-        // History past the cap would push out what is newer than it.
+        // History past the cap would push out what is newer than it
+        // (counted again first: retention may have pruned some since).
+        if !dated.live && self.archived >= cap {
+            self.archived = self.gateway.store.archived_of_user(self.user_id)?;
+        }
         if !dated.live && self.archived >= cap {
             tracing::warn!(gateway = %self.gateway.jid, user = %self.user, "backfill refused: max_archive_messages reached");
             return Err(RosterError::LimitExceeded(format!(
@@ -127,7 +131,7 @@ impl Rooms {
         chars::clean_message(&mut kept);
         let xml = String::from(&Element::from(kept));
         self.gateway.store.archive(
-            r.row_id,
+            row_id,
             &ArchiveRow {
                 id: 0,
                 stanza_id: stanza_id.to_owned(),
@@ -138,18 +142,29 @@ impl Rooms {
             },
         )?;
         self.archived += 1;
-        if self.archived > cap {
-            self.trim_archive(cap)?;
+        // The message is archived: what follows tidies the archive, and a
+        // failure of it must not make the message count as not sent.
+        if self.archived > cap
+            && let Err(e) = self.trim_archive(cap)
+        {
+            tracing::error!(error = %e, "trimming the archive failed");
         }
-        if let Some(target) = retraction::retracted_id(message) {
-            self.tombstone(room, &target)?;
+        if let Some(target) = retraction::retracted_id(message)
+            && let Err(e) = self.tombstone(room, &target, message)
+        {
+            tracing::error!(error = %e, "replacing a retracted message failed");
         }
         Ok(())
     }
 
     /// A retracted message's content leaves the archive: MAM serves its
     /// tombstone (XEP-0424), beside the retraction itself.
-    fn tombstone(&self, room: RoomId, stanza_id: &str) -> Result<(), RosterError> {
+    fn tombstone(
+        &self,
+        room: RoomId,
+        stanza_id: &str,
+        retraction: &Message,
+    ) -> Result<(), RosterError> {
         let store = &self.gateway.store;
         let r = self.room(room)?;
         let Some(row) = store.archived_by_stanza_id(r.row_id, stanza_id)? else {
@@ -160,6 +175,11 @@ impl Rooms {
         };
         if retraction::retracted_id(&original).is_some() {
             return Ok(()); // a retraction is not retracted
+        }
+        // Only its author retracts a message (XEP-0424; others moderate,
+        // XEP-0425): the same occupant, whatever its nick.
+        if occupant_of(&original) != occupant_of(retraction) {
+            return Ok(());
         }
         let stamp = u64::try_from(unix_now())
             .ok()
@@ -172,8 +192,8 @@ impl Rooms {
     }
 
     /// The user's archives are past the cap: the oldest messages go, a
-    /// hundredth of the cap more than needed, so that this runs once per
-    /// so many messages, not at each one.
+    /// hundredth of the cap (at most 1000) more than needed, so that this
+    /// runs once per so many messages, not at each one.
     fn trim_archive(&mut self, cap: u64) -> Result<(), RosterError> {
         let store = &self.gateway.store;
         // Retention may have pruned some since the count was made.
@@ -195,4 +215,13 @@ pub(super) fn parse_archived(row: &ArchiveRow) -> Option<Message> {
         .parse::<Element>()
         .ok()
         .and_then(|e| Message::try_from(e).ok())
+}
+
+/// The XEP-0421 occupant id a message carries.
+fn occupant_of(message: &Message) -> Option<&str> {
+    message
+        .payloads
+        .iter()
+        .find(|p| p.is("occupant-id", ns::OID))
+        .and_then(|p| p.attr("id"))
 }

@@ -86,6 +86,11 @@ pub struct RoomInfo {
     pub removed: bool,
 }
 
+/// A room's details as the database keeps them.
+fn info_json(info: &RoomInfo) -> Result<String, RosterError> {
+    serde_json::to_string(info).map_err(|e| RosterError::Invalid(format!("room details: {e}")))
+}
+
 /// One member of a room.
 #[derive(Debug, Clone)]
 pub struct Participant {
@@ -376,16 +381,10 @@ impl Rooms {
 
     /// Writes a room's details through to the database.
     fn store_info(&self, id: RoomId) -> Result<(), RosterError> {
-        let json = self.info_json(id)?;
-        self.gateway
-            .store
-            .set_room_info(self.room(id)?.row_id, &json)?;
+        let room = self.room(id)?;
+        let json = info_json(&room.info)?;
+        self.gateway.store.set_room_info(room.row_id, &json)?;
         Ok(())
-    }
-
-    fn info_json(&self, id: RoomId) -> Result<String, RosterError> {
-        serde_json::to_string(&self.room(id)?.info)
-            .map_err(|e| RosterError::Invalid(format!("room details: {e}")))
     }
 
     /// A XEP-0421 id for one person in one room, which tells nothing of

@@ -112,11 +112,13 @@ impl Rooms {
         let hash = info.as_ref().map(|i| i.hash.clone());
         let changed = room.info.avatar_hash != hash;
         roster.room_for("an avatar")?;
-        let room = self.room_mut(id)?;
-        room.info.avatar_hash = hash.clone();
-        room.info.avatar_unique_id = unique_id;
+        // Written before it is taken for the room's: a failed write leaves
+        // the room as it was, and the same call again tries again.
         let row_id = room.row_id;
-        let json = self.info_json(id)?;
+        let mut details = room.info.clone();
+        details.avatar_hash = hash;
+        details.avatar_unique_id = unique_id;
+        let json = super::info_json(&details)?;
         match (info, data) {
             (Some(info), Some(bytes)) if changed => {
                 let avatar = AvatarRow {
@@ -130,6 +132,7 @@ impl Rooms {
             }
             _ => self.gateway.store.set_room_info(row_id, &json)?,
         }
+        self.room_mut(id)?.info = details;
         if changed {
             let room = self.room(id)?;
             for resource in &room.joined {

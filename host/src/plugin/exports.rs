@@ -40,6 +40,15 @@ pub fn bounded_text(text: String) -> String {
     cut(text, MAX_REASON_BYTES)
 }
 
+/// The longest name, network type, field name or label of `gateway-info`.
+const MAX_NAME_BYTES: usize = 256;
+/// The longest registration instructions.
+const MAX_INSTRUCTIONS_BYTES: usize = 4096;
+/// The longest default value of a registration field.
+const MAX_DEFAULT_BYTES: usize = 1024;
+/// The most registration fields.
+const MAX_FORM_FIELDS: usize = 64;
+
 /// `text` cut to at most `bytes` on a character boundary, marked `…`.
 pub fn cut(mut text: String, bytes: usize) -> String {
     if text.len() > bytes {
@@ -77,13 +86,16 @@ impl<S: Send + 'static> Instance<S> {
             .await?;
         // What the plugin describes itself with goes into disco and the
         // registration form: bounded, so no stanza of them is oversized.
-        let short = |text: String| cut(text, 256);
+        let short = |text: String| cut(text, MAX_NAME_BYTES);
+        // A field's name is the key of its value: one too long is left out
+        // rather than renamed.
         let fields = info
             .registration_fields
             .into_iter()
-            .take(64)
+            .filter(|f| f.var.len() <= MAX_NAME_BYTES)
+            .take(MAX_FORM_FIELDS)
             .map(|f| FormField {
-                var: short(f.var),
+                var: f.var,
                 label: short(f.label),
                 kind: match f.kind {
                     wit::FieldKind::TextSingle => FieldKind::TextSingle,
@@ -91,13 +103,13 @@ impl<S: Send + 'static> Instance<S> {
                     wit::FieldKind::Boolean => FieldKind::Boolean,
                 },
                 required: f.required,
-                default_value: f.default_value.map(|v| cut(v, 1024)),
+                default_value: f.default_value.map(|v| cut(v, MAX_DEFAULT_BYTES)),
             });
         let name = short(info.name);
         Ok(GatewayInfo {
             form: RegistrationForm {
                 title: format!("Registration to {name}"),
-                instructions: cut(info.instructions, 4096),
+                instructions: cut(info.instructions, MAX_INSTRUCTIONS_BYTES),
                 fields: fields.collect(),
             },
             name,

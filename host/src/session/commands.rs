@@ -225,6 +225,16 @@ impl Session {
         let Some(room) = room else {
             return CommandReply::Refused(format!("You have no group {jid}."));
         };
+        // Checked before the network is asked: once the plugin left, what
+        // the host does after must not fail for want of room.
+        if let Some(data) = self.data() {
+            if data.rooms.get(room).is_some_and(|r| r.info.removed) {
+                return CommandReply::Refused(format!("You are not in {jid} any more."));
+            }
+            if let Err(e) = data.roster.room_for("leaving a group") {
+                return CommandReply::Refused(format!("Not now: {e}"));
+            }
+        }
         let result = self
             .call("on-leave-group", async |i| i.on_leave_group(room).await)
             .await;

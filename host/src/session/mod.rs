@@ -15,8 +15,8 @@
 //! - `data`: the state the session keeps across instances;
 //! - `imports`: the host side of every import the plugin calls;
 //! - `login`, `inbound` (messages), `puppet` (presences, iqs), `rooms`
-//!   (joins, groupchat, room iqs), `commands`: what the session does for
-//!   each kind of event;
+//!   (joins, groupchat), `room_iqs` (disco, vCard, MAM, self-ping),
+//!   `commands`: what the session does for each kind of event;
 //! - `streams`, `http`: the network connections the host holds for it.
 
 use std::collections::HashSet;
@@ -119,6 +119,18 @@ impl SessionHandle {
     /// the session within a bound; a session that does not end in time is
     /// aborted, and the future gives false.
     pub fn ending(self, unregister: bool) -> impl Future<Output = bool> + Send + 'static {
+        let limit = self.stop_wait;
+        self.ending_within(unregister, limit)
+    }
+
+    /// The same, waiting at most `limit` (a shutdown has a deadline of its
+    /// own, shorter than a session's bound).
+    pub fn ending_within(
+        self,
+        unregister: bool,
+        limit: Duration,
+    ) -> impl Future<Output = bool> + Send + 'static {
+        let limit = limit.min(self.stop_wait);
         let (done, wait) = oneshot::channel();
         let event = if unregister {
             SessionEvent::Unregister(done)
@@ -133,7 +145,7 @@ impl SessionHandle {
             if !sent {
                 return true;
             }
-            match tokio::time::timeout(handle.stop_wait, wait).await {
+            match tokio::time::timeout(limit, wait).await {
                 Ok(_) => true,
                 Err(_) => {
                     handle.task.abort();
@@ -333,6 +345,9 @@ impl Session {
                 SessionEvent::Iq(iq) => self.on_iq(*iq).await,
                 SessionEvent::Reload(runtime) => self.on_reload(runtime).await,
                 SessionEvent::ServerRoster(roster) => self.on_server_roster(roster),
+                // The one who asked gave up (the wait is bounded): a late
+                // command, a leave above all, must not run behind their back.
+                SessionEvent::Command(_, reply) if reply.is_closed() => {}
                 SessionEvent::Command(command, reply) => {
                     let answer = self.on_command(command).await;
                     self.flush();

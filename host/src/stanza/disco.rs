@@ -85,6 +85,8 @@ pub fn room_info(room: &RoomInfo<'_>) -> DiscoInfoResult {
         "urn:xmpp:occupant-id:0",
         ns::PING,
         "vcard-temp",
+        // Its archive replaces a retracted message with a tombstone.
+        ns::RETRACT,
     ]);
     let kind: &[&str] = if room.private {
         &["muc_membersonly", "muc_nonanonymous", "muc_hidden"]

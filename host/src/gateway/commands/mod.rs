@@ -17,6 +17,7 @@
 //! `user` for the session's own) does what it does.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jid::{BareJid, Jid};
@@ -218,85 +219,91 @@ impl Gateway {
                 ),
             };
         }
-        self.pending
-            .retain(|_, pending| pending.since.elapsed() < PENDING_FOR);
-        let bad_session = || {
-            Some((
-                Status::Completed,
-                Err(command_refusal(
-                    DefinedCondition::BadRequest,
-                    CommandError::BadSessionId,
-                    "no such command session: it ended, or expired",
-                )),
-            ))
-        };
-        match request.action {
-            Action::Cancel => {
-                // A command session is its requester's: no one else ends it.
-                match self.pending.get(&reply.session_id) {
-                    Some(pending) if pending.requester != reply.from => return bad_session(),
-                    Some(_) => {
-                        self.pending.remove(&reply.session_id);
-                    }
-                    None => {}
-                }
-                let canceled = Completed::note(NoteType::Info, "Canceled.");
-                return Some((Status::Canceled, Ok(canceled)));
-            }
-            Action::Prev | Action::Next => {
-                return Some((
+        // The table is locked in this block only: never across an await.
+        {
+            let pending_table = self.pending.clone();
+            let mut pending = pending_table.lock().unwrap_or_else(|p| p.into_inner());
+            pending.retain(|_, waiting| waiting.since.elapsed() < PENDING_FOR);
+            let bad_session = || {
+                Some((
                     Status::Completed,
                     Err(command_refusal(
                         DefinedCondition::BadRequest,
-                        CommandError::BadAction,
-                        "this command has a single stage: complete it, or cancel",
+                        CommandError::BadSessionId,
+                        "no such command session: it ended, or expired",
                     )),
-                ));
-            }
-            Action::Execute | Action::Complete => {}
-        }
-        let form = command.form();
-        if form.is_some() || command.form_from_session() {
-            if request.form.is_none() {
-                if request.session_id.is_some() {
-                    return bad_session();
+                ))
+            };
+            match request.action {
+                Action::Cancel => {
+                    // A command session is its requester's: no one else ends it.
+                    match pending.get(&reply.session_id) {
+                        Some(waiting) if waiting.requester != reply.from => return bad_session(),
+                        Some(_) => {
+                            pending.remove(&reply.session_id);
+                        }
+                        None => {}
+                    }
+                    let canceled = Completed::note(NoteType::Info, "Canceled.");
+                    return Some((Status::Canceled, Ok(canceled)));
                 }
-                let mine = self
-                    .pending
-                    .values()
-                    .filter(|p| p.requester.to_bare() == requester)
-                    .count();
-                if self.pending.len() >= MAX_PENDING || mine >= MAX_PENDING_PER_USER {
-                    return refuse(
-                        DefinedCondition::ResourceConstraint,
-                        "too many commands waiting for their forms; try again later",
+                Action::Prev | Action::Next => {
+                    return Some((
+                        Status::Completed,
+                        Err(command_refusal(
+                            DefinedCondition::BadRequest,
+                            CommandError::BadAction,
+                            "this command has a single stage: complete it, or cancel",
+                        )),
+                    ));
+                }
+                Action::Execute | Action::Complete => {}
+            }
+            let form = command.form();
+            if form.is_some() || command.form_from_session() {
+                if request.form.is_none() {
+                    if request.session_id.is_some() {
+                        return bad_session();
+                    }
+                    let mine = pending
+                        .values()
+                        .filter(|p| p.requester.to_bare() == requester)
+                        .count();
+                    if pending.len() >= MAX_PENDING || mine >= MAX_PENDING_PER_USER {
+                        return refuse(
+                            DefinedCondition::ResourceConstraint,
+                            "too many commands waiting for their forms; try again later",
+                        );
+                    }
+                    pending.insert(
+                        reply.session_id.clone(),
+                        Pending {
+                            command,
+                            requester: reply.from.clone(),
+                            since: Instant::now(),
+                        },
                     );
+                    if command.form_from_session() {
+                        drop(pending);
+                        return self.ask_from_session(reply);
+                    }
+                    let ask = Completed {
+                        note: (NoteType::Info, "Fill in the form and complete.".into()),
+                        form,
+                    };
+                    return Some((Status::Executing, Ok(ask)));
                 }
-                self.pending.insert(
-                    reply.session_id.clone(),
-                    Pending {
-                        command,
-                        requester: reply.from.clone(),
-                        since: Instant::now(),
-                    },
-                );
-                if command.form_from_session() {
-                    return self.ask_from_session(reply);
+                // Only the requester who started it completes it: checked before
+                // the command session is taken out of the table.
+                let id = request.session_id.as_deref().unwrap_or_default();
+                match pending.get(id) {
+                    Some(waiting)
+                        if waiting.command == command && waiting.requester == reply.from =>
+                    {
+                        pending.remove(id);
+                    }
+                    _ => return bad_session(),
                 }
-                let ask = Completed {
-                    note: (NoteType::Info, "Fill in the form and complete.".into()),
-                    form,
-                };
-                return Some((Status::Executing, Ok(ask)));
-            }
-            // Only the requester who started it completes it: checked before
-            // the command session is taken out of the table.
-            let id = request.session_id.as_deref().unwrap_or_default();
-            match self.pending.get(id) {
-                Some(pending) if pending.command == command && pending.requester == reply.from => {
-                    self.pending.remove(id);
-                }
-                _ => return bad_session(),
             }
         }
         tracing::info!(gateway = %self.ctx.jid, user = %requester, node = command.node(), "ad-hoc command");
@@ -335,5 +342,7 @@ impl Gateway {
     }
 }
 
-/// Commands waiting for their forms, by session id.
-pub(super) type PendingCommands = HashMap<String, Pending>;
+/// Commands waiting for their forms, by session id; shared with the
+/// tasks that ask a session for a form's choices, which take their entry
+/// out when there is no form to send.
+pub(super) type PendingCommands = Arc<Mutex<HashMap<String, Pending>>>;

@@ -28,6 +28,7 @@ impl Gateway {
             return Some((Status::Completed, Err(gone)));
         };
         let outbox = self.ctx.outbox.clone();
+        let pending = self.pending.clone();
         let reply = reply.clone();
         tokio::spawn(async move {
             let (status, answer) = match session.command(UserCommand::Groups).await {
@@ -53,6 +54,11 @@ impl Gateway {
                     )),
                 ),
             };
+            if status != Status::Executing {
+                // No form went out: nothing waits for one.
+                let mut pending = pending.lock().unwrap_or_else(|p| p.into_inner());
+                pending.remove(&reply.session_id);
+            }
             outbox.send(reply.iq(status, answer));
         });
         None
