@@ -14,7 +14,8 @@
 //! through the same paced queue:
 //!
 //! - `rooms`: the room's details, subject and bookmarks;
-//! - `occupants`: participants, their presences, and the user's join;
+//! - `occupants`: participants and their presences;
+//! - `joins`: the user's clients joining and leaving;
 //! - `groupchat`: messages to and from the room;
 //! - `archiving`: what goes into the archive (date order, the size cap,
 //!   tombstones) and the history a join gets;
@@ -38,13 +39,15 @@ use crate::store::UserRow;
 mod archive;
 mod archiving;
 mod groupchat;
+mod joins;
 mod occupants;
 mod rooms;
 
 pub use archive::QueryRefused;
 pub use archiving::DEFAULT_HISTORY;
 pub use groupchat::GroupText;
-pub use occupants::{JoinRefused, Standing};
+pub use joins::JoinRefused;
+pub use occupants::Standing;
 pub use rooms::Detail;
 
 /// A room's index in its session's list; stable for the session's life.
