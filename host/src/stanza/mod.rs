@@ -16,6 +16,7 @@ pub mod correction;
 pub mod disco;
 pub mod error;
 pub mod escape;
+pub mod files;
 pub mod mam;
 pub mod markers;
 pub mod message;
