@@ -228,3 +228,39 @@ async fn names_statuses_and_corrections_are_capped_like_texts() {
         })
         .await;
 }
+
+/// The gateway's notice that the probe's instance was stopped, and the
+/// error reply to the message that stopped it.
+async fn stopped(w: &mut gatehouse_tests::Wire, body: &str) -> String {
+    w.link
+        .send(&format!(
+            "<message type='chat' id='t' from='{ROMEO}/pc' to='a@{GATEWAY}'><body>{body}</body></message>"
+        ))
+        .await;
+    let told = w
+        .link
+        .recv_until("the notice", |e| {
+            e.attr("from") == Some(GATEWAY)
+                && child_text(e, "body", NS).is_some_and(|b| b.contains("was restarted"))
+        })
+        .await;
+    child_text(&told, "body", NS).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn timers_past_their_caps_stop_the_instance() {
+    let mut w = probe_session("").await;
+    // A token of 1 KiB is one; a byte more stops the plugin.
+    assert_eq!(ask_probe(&mut w, "timers 1 1024").await, "set 1 timers");
+    let told = stopped(&mut w, "timers 1 1025").await;
+    assert_eq!(
+        told,
+        "The gateway's plugin crashed during a message; it was restarted."
+    );
+    // 10 000 timers at most, the one kept across the restart among them.
+    assert_eq!(ask_probe(&mut w, "timers 9999 8").await, "set 9999 timers");
+    let told = stopped(&mut w, "timers 1 8").await;
+    assert!(told.contains("crashed"), "{told}");
+    // The instance is back for what stays within the caps.
+    assert_eq!(ask_probe(&mut w, "echo still here").await, "still here");
+}

@@ -149,6 +149,16 @@ impl Plugin for Probe {
                 });
                 return Ok(None);
             }
+            // N timers an hour away, each with a token of LEN bytes.
+            ["timers", n, len] => {
+                let n: u32 = n.parse().map_err(|_| "bad count")?;
+                let len: usize = len.parse().map_err(|_| "bad length")?;
+                for k in 0..n {
+                    let token = format!("{k:0>len$}");
+                    session::set_timer(3_600_000, &token[..len.min(token.len())]);
+                }
+                format!("set {n} timers")
+            }
             ["talk", authority, text] => {
                 let (host, port) = authority.rsplit_once(':').ok_or("bad address")?;
                 let port: u16 = port.parse().map_err(|_| "bad port")?;
