@@ -637,3 +637,26 @@ async fn a_presence_flood_keeps_only_the_newest_presence() {
     );
     assert_eq!(presences.last().map(String::as_str), Some("p19999"));
 }
+
+/// A session holds at most 16 streams: the 17th is refused, with why.
+#[tokio::test]
+async fn a_session_holds_at_most_sixteen_streams() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The peer accepts and keeps every connection open.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut w = probe_session(&format!("allow = [\"127.0.0.1:{port}\"]")).await;
+    for _ in 0..16 {
+        let opened = ask_probe(&mut w, &format!("open 127.0.0.1 {port}")).await;
+        assert!(opened.starts_with("opened "), "{opened}");
+    }
+    assert_eq!(
+        ask_probe(&mut w, &format!("open 127.0.0.1 {port}")).await,
+        "open refused: a session may hold at most 16 streams"
+    );
+}
