@@ -116,12 +116,15 @@ impl Rooms {
             at = at.max(newest);
         }
         let cap = u64::from(self.gateway.config.max_archive_messages);
-        // History past the cap would push out what is newer than it
-        // (counted again first: retention may have pruned some since).
-        if !dated.live && self.archived >= cap {
-            self.archived = self.gateway.store.archived_of_user(self.user_id)?;
-        }
-        if !dated.live && self.archived >= cap {
+        // History past the cap would push out what is newer than it. The
+        // count is made at the first message, and again before a refusal
+        // (retention may have pruned some since).
+        let archived = match self.archived {
+            Some(n) if dated.live || n < cap => n,
+            _ => self.gateway.store.archived_of_user(self.user_id)?,
+        };
+        self.archived = Some(archived);
+        if !dated.live && archived >= cap {
             tracing::warn!(gateway = %self.gateway.jid, user = %self.user, "backfill refused: max_archive_messages reached");
             return Err(RosterError::LimitExceeded(format!(
                 "your groups' archives hold the most messages the gateway keeps ({cap})"
@@ -141,10 +144,10 @@ impl Rooms {
                 xml,
             },
         )?;
-        self.archived += 1;
+        self.archived = Some(archived + 1);
         // The message is archived: what follows tidies the archive, and a
         // failure of it must not make the message count as not sent.
-        if self.archived > cap
+        if archived + 1 > cap
             && let Err(e) = self.trim_archive(cap)
         {
             tracing::error!(error = %e, "trimming the archive failed");
@@ -197,14 +200,15 @@ impl Rooms {
     fn trim_archive(&mut self, cap: u64) -> Result<(), RosterError> {
         let store = &self.gateway.store;
         // Retention may have pruned some since the count was made.
-        self.archived = store.archived_of_user(self.user_id)?;
-        if self.archived <= cap {
+        let archived = store.archived_of_user(self.user_id)?;
+        self.archived = Some(archived);
+        if archived <= cap {
             return Ok(());
         }
-        let excess = self.archived - cap + (cap / 100).min(1000);
+        let excess = archived - cap + (cap / 100).min(1000);
         let deleted = store.trim_archive(self.user_id, excess)?;
         tracing::info!(gateway = %self.gateway.jid, user = %self.user, deleted, "archive trimmed: max_archive_messages reached");
-        self.archived = self.archived.saturating_sub(deleted);
+        self.archived = Some(archived.saturating_sub(deleted));
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use xmpp_parsers::{
 
 use super::archiving::{Dated, parse_archived};
 use super::{ParticipantId, RoomId, Rooms};
-use crate::roster::{MAX_REACTION_BYTES, MAX_REACTIONS, Roster, RosterError};
+use crate::roster::{Roster, RosterError};
 use crate::sender::Pace;
 use crate::stanza::{
     correction, markers,
@@ -111,13 +111,7 @@ impl Rooms {
         legacy_msg_id: &str,
         emojis: &[String],
     ) -> Result<(), RosterError> {
-        let bytes: usize = emojis.iter().map(String::len).sum();
-        if emojis.len() > MAX_REACTIONS || bytes > MAX_REACTION_BYTES {
-            return Err(RosterError::LimitExceeded(format!(
-                "{} reactions of {bytes} bytes are over the gateway's limit ({MAX_REACTIONS} reactions, {MAX_REACTION_BYTES} bytes)",
-                emojis.len()
-            )));
-        }
+        roster.reactions_within_limit(emojis)?;
         roster.id_within_limit("a message's legacy id", legacy_msg_id)?;
         let target = self.stanza_id_of(room, legacy_msg_id)?;
         self.send(
@@ -350,13 +344,11 @@ impl Rooms {
             return Ok(());
         }
         let user = self.user_participant(roster, room)?;
-        let participant = self.participant(room, user)?;
-        let r = self.room(room)?;
-        let Some(from) = r.occupant_jid(&participant.nick) else {
+        let Some(from) = self.occupant_from(room, user)? else {
             return Ok(());
         };
         let mut message = Message::new_with_type(MessageType::Groupchat, None);
-        message.from = Some(from.into());
+        message.from = Some(from);
         message.id = sent.id.clone();
         message.payloads = sent
             .payloads
@@ -364,9 +356,7 @@ impl Rooms {
             .filter(|p| p.ns() == ns::CHATSTATES || p.is("displayed", ns::CHAT_MARKERS))
             .cloned()
             .collect();
-        message
-            .payloads
-            .push(muc::occupant_id(&participant.occupant_id));
+        self.with_occupant_id(room, user, &mut message)?;
         self.to_joined(roster, room, message, Pace::Free)
     }
 
@@ -431,7 +421,7 @@ impl Rooms {
         let participant = self.participant(room, p)?;
         message
             .payloads
-            .push(crate::stanza::muc::occupant_id(&participant.occupant_id));
+            .push(muc::occupant_id(&participant.occupant_id));
         Ok(())
     }
 

@@ -186,9 +186,10 @@ pub struct Rooms {
     /// Rooms created since the session last asked, for `update-muc-info`.
     created: Vec<RoomId>,
     /// How many messages the user's archives hold (at most
-    /// `max_archive_messages`; it can over-count what retention pruned,
-    /// which trimming recounts).
-    archived: u64,
+    /// `max_archive_messages`), counted at the session's first archived
+    /// message rather than at its start; it can over-count what retention
+    /// pruned, which trimming and refusing count again.
+    archived: Option<u64>,
 }
 
 impl Rooms {
@@ -217,9 +218,8 @@ impl Rooms {
             by_legacy_id: HashMap::new(),
             by_username: HashMap::new(),
             created: Vec::new(),
-            archived: 0,
+            archived: None,
         };
-        rooms.archived = rooms.gateway.store.archived_of_user(user.id)?;
         let by_row: HashMap<i64, ContactId> = roster
             .ids()
             .filter_map(|id| roster.get(id).map(|c| (c.row_id, id)))

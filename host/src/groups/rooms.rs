@@ -6,7 +6,7 @@ use jid::Jid;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use super::{RoomId, Rooms};
-use crate::roster::{Roster, RosterError};
+use crate::roster::{Roster, RosterError, avatar_row};
 use crate::sender::Pace;
 use crate::stanza::{
     avatar::{self, AvatarInfo},
@@ -121,13 +121,7 @@ impl Rooms {
         let json = super::info_json(&details)?;
         match (info, data) {
             (Some(info), Some(bytes)) if changed => {
-                let avatar = AvatarRow {
-                    hash: info.hash,
-                    mime: info.mime,
-                    width: info.width,
-                    height: info.height,
-                    data: bytes,
-                };
+                let avatar = avatar_row(&info, bytes);
                 self.gateway.store.put_room_avatar(row_id, &avatar, &json)?;
             }
             _ => self.gateway.store.set_room_info(row_id, &json)?,

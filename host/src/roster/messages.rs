@@ -159,15 +159,7 @@ impl Roster {
         emojis: &[String],
         carbon: bool,
     ) -> Result<(), RosterError> {
-        let bytes: usize = emojis.iter().map(String::len).sum();
-        if emojis.len() > super::MAX_REACTIONS || bytes > super::MAX_REACTION_BYTES {
-            return Err(RosterError::LimitExceeded(format!(
-                "{} reactions of {bytes} bytes are over the gateway's limit ({} reactions, {} bytes)",
-                emojis.len(),
-                super::MAX_REACTIONS,
-                super::MAX_REACTION_BYTES
-            )));
-        }
+        self.reactions_within_limit(emojis)?;
         self.room_for("a message")?;
         let target = self.resolve(id, legacy_msg_id)?;
         let (from, to) = self.endpoints(id, carbon)?;

@@ -33,6 +33,7 @@ mod messages;
 mod profile;
 
 pub use messages::SendText;
+pub(crate) use profile::{avatar_info, avatar_row};
 
 /// The resource of every puppet's full JID: chat states and other
 /// per-device features need a full JID to come from.
@@ -509,6 +510,19 @@ impl Roster {
         Err(RosterError::LimitExceeded(format!(
             "{what} of {bytes} bytes is over the gateway's {MAX_ID_BYTES}-byte limit for ids"
         )))
+    }
+
+    /// Refuses a reaction list past [`MAX_REACTIONS`] or
+    /// [`MAX_REACTION_BYTES`] (to a contact's message or a room's).
+    pub(crate) fn reactions_within_limit(&self, emojis: &[String]) -> Result<(), RosterError> {
+        let bytes: usize = emojis.iter().map(String::len).sum();
+        if emojis.len() > MAX_REACTIONS || bytes > MAX_REACTION_BYTES {
+            return Err(RosterError::LimitExceeded(format!(
+                "{} reactions of {bytes} bytes are over the gateway's limit ({MAX_REACTIONS} reactions, {MAX_REACTION_BYTES} bytes)",
+                emojis.len()
+            )));
+        }
+        Ok(())
     }
 
     /// The contacts created since the last call, for `update-contact-info`.

@@ -8,6 +8,29 @@ use crate::stanza::avatar::{self, AvatarInfo};
 use crate::stanza::vcard::VCard;
 use crate::store::AvatarRow;
 
+/// An avatar as the store keeps it: the bytes, with what `info` read of
+/// them.
+pub(crate) fn avatar_row(info: &AvatarInfo, data: Vec<u8>) -> AvatarRow {
+    AvatarRow {
+        hash: info.hash.clone(),
+        mime: info.mime.clone(),
+        width: info.width,
+        height: info.height,
+        data,
+    }
+}
+
+/// What clients learn of a stored avatar before fetching it.
+pub(crate) fn avatar_info(row: &AvatarRow) -> AvatarInfo {
+    AvatarInfo {
+        hash: row.hash.clone(),
+        mime: row.mime.clone(),
+        bytes: row.data.len(),
+        width: row.width,
+        height: row.height,
+    }
+}
+
 impl Roster {
     /// Sets (or, with `None`, removes) a contact's avatar. The same
     /// `unique_id`, or the same image, changes nothing and sends nothing.
@@ -37,13 +60,7 @@ impl Roster {
         let row_id = contact.row_id;
         match (&info, data) {
             (Some(info), Some(bytes)) if changed => {
-                let avatar = AvatarRow {
-                    hash: info.hash.clone(),
-                    mime: info.mime.clone(),
-                    width: info.width,
-                    height: info.height,
-                    data: bytes,
-                };
+                let avatar = avatar_row(info, bytes);
                 self.gateway
                     .store
                     .put_contact_avatar(row_id, &avatar, unique_id.as_deref())?;

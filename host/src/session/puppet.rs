@@ -11,7 +11,7 @@ use xmpp_parsers::{
 };
 
 use super::Session;
-use crate::roster::ContactId;
+use crate::roster::{ContactId, avatar_info};
 use crate::stanza::{
     avatar, disco,
     error::{iq_error, stanza_error},
@@ -156,14 +156,7 @@ impl Session {
                         let row = self
                             .avatar_row(contact)?
                             .ok_or_else(|| not_found("no avatar"))?;
-                        let info = avatar::AvatarInfo {
-                            hash: row.hash,
-                            mime: row.mime,
-                            bytes: row.data.len(),
-                            width: row.width,
-                            height: row.height,
-                        };
-                        avatar::metadata_item(Some(&info))
+                        avatar::metadata_item(Some(&avatar_info(&row)))
                     }
                     avatar::DATA => {
                         let row = self

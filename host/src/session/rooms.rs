@@ -243,23 +243,22 @@ impl Session {
         let Some(action) = self.room_action(room, &m) else {
             return;
         };
+        // Texts and their edits are archived with their reflection; read
+        // markers and chat states are only shown.
         let reflects = !matches!(action, RoomAction::Displayed(_) | RoomAction::ChatState(_));
         let result = self.perform_in_room(room, action, &m).await;
         match result {
-            Ok(Ok(legacy_id)) if reflects => {
-                if let Some(data) = self.data()
-                    && let Err(e) =
-                        data.rooms
-                            .reflect(&mut data.roster, room, &m, legacy_id.as_deref())
-                {
-                    tracing::error!(error = %e, "reflecting a groupchat message failed");
-                }
-            }
-            Ok(Ok(_)) => {
-                if let Some(data) = self.data()
-                    && let Err(e) = data.rooms.reflect_signal(&mut data.roster, room, &m)
-                {
-                    tracing::error!(error = %e, "reflecting a chat state or marker failed");
+            Ok(Ok(legacy_id)) => {
+                if let Some(data) = self.data() {
+                    let rooms = &mut data.rooms;
+                    let reflected = if reflects {
+                        rooms.reflect(&mut data.roster, room, &m, legacy_id.as_deref())
+                    } else {
+                        rooms.reflect_signal(&mut data.roster, room, &m)
+                    };
+                    if let Err(e) = reflected {
+                        tracing::error!(error = %e, "reflecting the user's message failed");
+                    }
                 }
             }
             Ok(Err(reason)) => self.send(reply_error(DefinedCondition::UndefinedCondition, reason)),

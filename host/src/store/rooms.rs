@@ -42,6 +42,8 @@ pub struct ParticipantRow {
     pub occupant_id: String,
 }
 
+const SET_ROOM_INFO: &str = "UPDATE rooms SET info = ?2 WHERE id = ?1";
+
 impl Store {
     /// Every room of a user.
     pub fn rooms(&self, user_id: i64) -> Result<Vec<RoomRow>> {
@@ -77,7 +79,7 @@ impl Store {
     pub fn set_room_info(&self, room_id: i64, info: &str) -> Result<()> {
         let db = self.db();
         db.writer()?
-            .prepare_cached("UPDATE rooms SET info = ?2 WHERE id = ?1")?
+            .prepare_cached(SET_ROOM_INFO)?
             .execute(params![room_id, info])?;
         Ok(())
     }
@@ -89,7 +91,7 @@ impl Store {
         let db = self.db();
         let conn = db.writer()?;
         super::contacts::put_avatar(conn, avatar)?;
-        conn.prepare_cached("UPDATE rooms SET info = ?2 WHERE id = ?1")?
+        conn.prepare_cached(SET_ROOM_INFO)?
             .execute(params![room_id, info])?;
         Ok(())
     }

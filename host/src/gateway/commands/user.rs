@@ -27,39 +27,21 @@ impl Gateway {
             let gone = refusal(DefinedCondition::ItemNotFound, "you have no session");
             return Some((Status::Completed, Err(gone)));
         };
-        let outbox = self.ctx.outbox.clone();
-        let pending = self.pending.clone();
-        let reply = reply.clone();
-        tokio::spawn(async move {
-            let (status, answer) = match session.command(UserCommand::Groups).await {
-                Some(CommandReply::Groups(groups)) if groups.is_empty() => (
-                    Status::Completed,
-                    Ok(Completed::note(NoteType::Info, "You have no groups.")),
-                ),
-                Some(CommandReply::Groups(groups)) => {
-                    let choices: Vec<(String, String)> =
-                        groups.into_iter().map(|g| (g.jid, g.name)).collect();
-                    let ask = Completed {
-                        note: (NoteType::Info, "Fill in the form and complete.".into()),
-                        form: Some(leave_group_form(&choices)),
-                    };
-                    (Status::Executing, Ok(ask))
-                }
-                Some(other) => (Status::Completed, Ok(session_answer(other, None))),
-                None => (
-                    Status::Completed,
-                    Err(refusal(
-                        DefinedCondition::ItemNotFound,
-                        "the session ended before it could answer",
-                    )),
-                ),
-            };
-            if status != Status::Executing {
-                // No form went out: nothing waits for one.
-                let mut pending = pending.lock().unwrap_or_else(|p| p.into_inner());
-                pending.remove(&reply.session_id);
+        self.in_task(reply, session, UserCommand::Groups, |answer| match answer {
+            CommandReply::Groups(groups) if groups.is_empty() => (
+                Status::Completed,
+                Ok(Completed::note(NoteType::Info, "You have no groups.")),
+            ),
+            CommandReply::Groups(groups) => {
+                let choices: Vec<(String, String)> =
+                    groups.into_iter().map(|g| (g.jid, g.name)).collect();
+                let ask = Completed {
+                    note: (NoteType::Info, "Fill in the form and complete.".into()),
+                    form: Some(leave_group_form(&choices)),
+                };
+                (Status::Executing, Ok(ask))
             }
-            outbox.send(reply.iq(status, answer));
+            other => (Status::Completed, Ok(session_answer(other, None))),
         });
         None
     }
@@ -72,17 +54,44 @@ impl Gateway {
         command: UserCommand,
         about: Option<BareJid>,
     ) {
+        self.in_task(reply, session, command, move |answer| {
+            (
+                Status::Completed,
+                Ok(session_answer(answer, about.as_ref())),
+            )
+        });
+    }
+
+    /// Runs a command on a session from a task, and sends what `answer`
+    /// makes of its reply. A command that ends without a form waiting
+    /// leaves the pending table (a form asked of the session was put
+    /// there before the task ran).
+    fn in_task(
+        &self,
+        reply: &Reply,
+        session: SessionHandle,
+        command: UserCommand,
+        answer: impl FnOnce(CommandReply) -> (Status, Answer) + Send + 'static,
+    ) {
         let outbox = self.ctx.outbox.clone();
+        let pending = self.pending.clone();
         let reply = reply.clone();
         tokio::spawn(async move {
-            let answer = match session.command(command).await {
-                Some(answer) => Ok(session_answer(answer, about.as_ref())),
-                None => Err(refusal(
-                    DefinedCondition::ItemNotFound,
-                    "the session ended before it could answer",
-                )),
+            let (status, answer) = match session.command(command).await {
+                Some(reply) => answer(reply),
+                None => (
+                    Status::Completed,
+                    Err(refusal(
+                        DefinedCondition::ItemNotFound,
+                        "the session ended before it could answer",
+                    )),
+                ),
             };
-            outbox.send(reply.iq(Status::Completed, answer));
+            if status != Status::Executing {
+                let mut pending = pending.lock().unwrap_or_else(|p| p.into_inner());
+                pending.remove(&reply.session_id);
+            }
+            outbox.send(reply.iq(status, answer));
         });
     }
 }
