@@ -8,7 +8,7 @@ use minidom::Element;
 
 use crate::errors::{error_text, has_condition};
 use crate::groups::{
-    CLIENT, MUC_USER, PEP_PRIVILEGE, ROOM, codes, item, join, occupant_id, register,
+    CLIENT, MUC_USER, PEP_PRIVILEGE, ROOM, answer_to, codes, item, join, occupant_id, register,
 };
 use crate::{NS, ROMEO};
 
@@ -400,15 +400,7 @@ async fn groups_and_participants_past_the_caps_are_refused() {
     join(&mut w, "romeo").await;
     // The room holds romeo, Contact 0, Contact 1: one more fits.
     command(&mut w, "j1", "/join Ann").await;
-    w.link
-        .send(&format!(
-            "<message type='groupchat' id='j2' from='{CLIENT}' to='{ROOM}'><body>/join Bob</body></message>"
-        ))
-        .await;
-    let refused = w
-        .link
-        .recv_until("the refusal", |e| e.attr("id") == Some("j2"))
-        .await;
+    let refused = answer_to(&mut w, "j2", "/join Bob").await;
     assert_eq!(
         refused.attr("type"),
         Some("error"),
@@ -418,15 +410,7 @@ async fn groups_and_participants_past_the_caps_are_refused() {
     let text = error_text(&refused);
     assert!(text.contains("most participants"), "{text}");
     // A second group is one too many.
-    w.link
-        .send(&format!(
-            "<message type='groupchat' id='g2' from='{CLIENT}' to='{ROOM}'><body>/newgroup party</body></message>"
-        ))
-        .await;
-    let refused = w
-        .link
-        .recv_until("the refusal", |e| e.attr("id") == Some("g2"))
-        .await;
+    let refused = answer_to(&mut w, "g2", "/newgroup party").await;
     assert_eq!(refused.attr("type"), Some("error"));
     let text = error_text(&refused);
     assert!(text.contains("most groups"), "{text}");

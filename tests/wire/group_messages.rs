@@ -8,7 +8,7 @@ use minidom::Element;
 use crate::NS;
 use crate::errors::has_condition;
 use crate::group_commands::command;
-use crate::groups::{CLIENT, ROOM, SID, join, occupant_id, register};
+use crate::groups::{CLIENT, ROOM, SID, answer_to, join, occupant_id, register};
 
 const MAM: &str = "urn:xmpp:mam:2";
 const RSM: &str = "http://jabber.org/protocol/rsm";
@@ -406,15 +406,7 @@ async fn past_max_archive_messages_the_oldest_go_and_backfill_is_refused() {
     );
     assert_eq!(fin.attr("complete"), Some("true"));
     // Backfill would push out what is newer than it: refused.
-    w.link
-        .send(&format!(
-            "<message type='groupchat' id='h' from='{CLIENT}' to='{ROOM}'><body>/history 2</body></message>"
-        ))
-        .await;
-    let refused = w
-        .link
-        .recv_until("the refusal", |e| e.attr("id") == Some("h"))
-        .await;
+    let refused = answer_to(&mut w, "h", "/history 2").await;
     assert_eq!(
         refused.attr("type"),
         Some("error"),

@@ -48,6 +48,16 @@ async fn room_iq(w: &mut Wire, id: &str, payload: &str) -> Element {
     answer
 }
 
+/// The user's client leaves the room; returns its self-presence.
+async fn leave(w: &mut Wire) -> Element {
+    w.link
+        .send(&format!(
+            "<presence type='unavailable' from='{CLIENT}' to='{ROOM}/romeo'/>"
+        ))
+        .await;
+    w.link.recv().await
+}
+
 /// The room's vCard PHOTO: its type and its bytes.
 async fn vcard_photo(w: &mut Wire, id: &str) -> Option<(String, Vec<u8>)> {
     let answer = room_iq(w, id, "<vCard xmlns='vcard-temp'/>").await;
@@ -123,12 +133,7 @@ async fn a_rooms_avatar_is_served_announced_and_removed() {
     );
 
     // A client joining later gets the room's presence after the subject.
-    w.link
-        .send(&format!(
-            "<presence type='unavailable' from='{CLIENT}' to='{ROOM}/romeo'/>"
-        ))
-        .await;
-    let left = w.link.recv().await;
+    let left = leave(&mut w).await;
     assert_eq!(left.attr("type"), Some("unavailable"));
     join(&mut w, "romeo").await;
     let after_subject = w.link.recv().await;
@@ -178,12 +183,7 @@ async fn a_participants_away_and_status_are_in_its_presence() {
     let seen = command(&mut w, "a2", "/away Ann gone to lunch").await;
     assert!(seen.iter().all(|e| !e.is("presence", NS)), "{seen:#?}");
     // A client joining later sees Ann away.
-    w.link
-        .send(&format!(
-            "<presence type='unavailable' from='{CLIENT}' to='{ROOM}/romeo'/>"
-        ))
-        .await;
-    w.link.recv().await;
+    leave(&mut w).await;
     let joined = join(&mut w, "romeo").await;
     let ann = joined
         .iter()

@@ -87,6 +87,19 @@ pub(crate) async fn join(w: &mut Wire, nick: &str) -> Vec<Element> {
     }
 }
 
+/// Sends a groupchat message and returns the gateway's first stanza
+/// under its id: its reflection, or the error refusing it.
+pub(crate) async fn answer_to(w: &mut Wire, id: &str, body: &str) -> Element {
+    w.link
+        .send(&format!(
+            "<message type='groupchat' id='{id}' from='{CLIENT}' to='{ROOM}'><body>{body}</body></message>"
+        ))
+        .await;
+    w.link
+        .recv_until("the answer", |e| e.attr("id") == Some(id))
+        .await
+}
+
 #[tokio::test]
 async fn groups_are_bookmarked_in_the_users_pep_when_the_server_grants_it() {
     let mut w = Wire::start(false).await;
@@ -316,15 +329,7 @@ async fn a_join_under_another_nick_gets_the_networks_and_a_change_is_refused() {
 async fn a_groupchat_message_is_reflected_archived_and_heard() {
     let mut w = Wire::start(true).await;
     register(&mut w).await;
-    w.link
-        .send(&format!(
-            "<message type='groupchat' id='early' from='{CLIENT}' to='{ROOM}'><body>too soon</body></message>"
-        ))
-        .await;
-    let refused = w
-        .link
-        .recv_until("the refusal", |e| e.attr("id") == Some("early"))
-        .await;
+    let refused = answer_to(&mut w, "early", "too soon").await;
     assert_eq!(refused.attr("type"), Some("error"));
     assert!(has_condition(&refused, "not-acceptable"));
     let joined = join(&mut w, "romeo").await;
