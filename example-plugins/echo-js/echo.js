@@ -15,9 +15,9 @@
 //   up and those the exports receive): `withContact` disposes each as soon
 //   as it is done instead of waiting for the garbage collector.
 
-import * as groups from "gatehouse:gateway/groups@0.3.0";
-import * as roster from "gatehouse:gateway/roster@0.3.0";
-import * as session from "gatehouse:gateway/session@0.3.0";
+import * as groups from "gatehouse:gateway/groups@0.3.1";
+import * as roster from "gatehouse:gateway/roster@0.3.1";
+import * as session from "gatehouse:gateway/session@0.3.1";
 
 const MAX_CONTACTS = 100000;
 const SHOWS = ["online", "away", "xa", "dnd", "offline"];

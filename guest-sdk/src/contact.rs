@@ -1,7 +1,7 @@
 //! Contacts and the roster: slidge's `LegacyContact` and `LegacyRoster`.
 
 use crate::bindings::gatehouse::gateway::roster as wit_roster;
-use crate::{Error, SendOptions, Show, Vcard};
+use crate::{Error, FileInfo, FileSource, SendOptions, Show, Vcard};
 
 /// A legacy contact of the user: slidge's `LegacyContact`. It owns a host
 /// handle: keep it as long as you like (in the plugin's state, in a task);
@@ -72,6 +72,18 @@ impl Contact {
     /// Sends a text with options (legacy id, date…); returns the XMPP id.
     pub fn send_text_with(&self, body: &str, options: SendOptions) -> Result<String, Error> {
         Ok(self.0.send_text(body, &options)?)
+    }
+
+    /// Sends a file from it to the user (the bytes, or a file written with
+    /// [`session::create_file`](crate::session::create_file)); returns the
+    /// file message's XMPP id.
+    pub fn send_file(
+        &self,
+        source: &FileSource,
+        file: &FileInfo,
+        options: SendOptions,
+    ) -> Result<String, Error> {
+        Ok(self.0.send_file(source, file, &options)?)
     }
 
     /// The contact is typing.

@@ -96,8 +96,8 @@ pub mod bindings {
 }
 
 pub use bindings::gatehouse::gateway::types::{
-    ChatState, FieldKind, FormField, HttpRequest, HttpResponse, LogLevel, NetworkInfo, SendOptions,
-    Show, TextMessage, Vcard,
+    ChatState, FieldKind, FileInfo, FileSource, FormField, HttpRequest, HttpResponse, LogLevel,
+    NetworkInfo, SendOptions, Show, TextMessage, Vcard,
 };
 
 /// Why the host refused a call: the WIT's `error`, which the raw imports

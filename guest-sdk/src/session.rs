@@ -46,6 +46,17 @@ pub fn http_request(request: &HttpRequest) -> Result<u32, Error> {
     Ok(wit::http_request(request)?)
 }
 
+/// Starts a file to write in chunks ([`write_file`]) and send with
+/// `Contact::send_file` and `FileSource::Written`; returns its id.
+pub fn create_file() -> Result<u32, Error> {
+    Ok(wit::create_file()?)
+}
+
+/// Appends to a file from [`create_file`]; refused past `max_file_mb`.
+pub fn write_file(id: u32, data: &[u8]) -> Result<(), Error> {
+    Ok(wit::write_file(id, data)?)
+}
+
 /// Logs a line at `level`, tagged by the host with gateway and user.
 pub fn log(level: crate::LogLevel, message: &str) {
     wit::log(level, message)

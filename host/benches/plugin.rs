@@ -112,6 +112,7 @@ fn on_text_send_text(c: &mut Criterion) {
         registration: Vec::new(),
         requested_timers: Vec::new(),
         scheduled_timers: 0,
+        files: gatehouse::files::ScratchFiles::new(None, 0),
         streams: Streams::new(Vec::new(), tls_config(&[]).unwrap(), events),
     }
     .into_state();

@@ -39,7 +39,8 @@
 //! (its settings, the outbox, stanza ids, the server's XEP-0356 grants,
 //! roster-push tracking); [`store`] is SQLite (schema, migrations, every
 //! query, the retention of the message id map and the rooms' archives); [`stanza`] builds and parses the stanzas, one XEP family per
-//! module.
+//! module; [`files`] keeps the files plugins send to users (scratch
+//! files, the shelf and the host's own HTTP endpoint that serves it).
 //!
 //! Around them: [`supervisor`] starts every gateway of a configuration,
 //! applies a new one on SIGHUP and shuts down cleanly on SIGTERM (within
@@ -58,6 +59,7 @@
 
 pub mod config;
 pub mod context;
+pub mod files;
 pub mod gateway;
 pub mod groups;
 pub mod link;
@@ -92,6 +94,12 @@ pub enum StartError {
     /// The metrics endpoint could not listen.
     #[error(transparent)]
     Metrics(#[from] metrics::ServeError),
+    /// The file endpoint could not listen.
+    #[error(transparent)]
+    Files(#[from] files::endpoint::ServeError),
+    /// The file endpoint's folder could not be made.
+    #[error("files.dir: {0}")]
+    FilesDir(std::io::Error),
 }
 
 /// Starts every gateway of a configuration and serves them until the task

@@ -59,6 +59,8 @@ pub struct Supervisor {
     gateways: BTreeMap<String, Running>,
     /// The metrics endpoint's task, if one is configured.
     metrics: Option<tokio::task::JoinHandle<()>>,
+    /// The files' shelf and its endpoint's task, if `[files]` is set.
+    files: Option<(Arc<crate::files::Shelf>, crate::files::endpoint::Serving)>,
 }
 
 impl Supervisor {
@@ -90,9 +92,15 @@ impl Supervisor {
             cache,
             gateways: BTreeMap::new(),
             metrics: None,
+            files: None,
         };
         if let Some(metrics) = &config.metrics {
             supervisor.metrics = Some(crate::metrics::serve(metrics.listen).await?);
+        }
+        if let Some(files) = &config.files {
+            let shelf = Arc::new(crate::files::Shelf::open(files).map_err(StartError::FilesDir)?);
+            let task = crate::files::endpoint::serve(files.listen, shelf.clone()).await?;
+            supervisor.files = Some((shelf, task));
         }
         for gateway_config in config.gateways {
             supervisor.start_gateway(gateway_config).await?;
@@ -121,14 +129,17 @@ impl Supervisor {
             secret: config.secret.clone(),
         };
         let tls = plugin::tls_config(&config.tls_ca).map_err(StartError::Tls)?;
-        let ctx = Arc::new(context::GatewayContext::new(
-            config.clone(),
-            jid.clone(),
-            outbox,
-            self.store.clone(),
-            runtime.info.clone(),
-            tls,
-        ));
+        let ctx = Arc::new(
+            context::GatewayContext::new(
+                config.clone(),
+                jid.clone(),
+                outbox,
+                self.store.clone(),
+                runtime.info.clone(),
+                tls,
+            )
+            .with_files(self.files.as_ref().map(|(shelf, _)| shelf.clone())),
+        );
         let (reloads, reloads_rx) = mpsc::unbounded_channel();
         let mut gateway = gateway::Gateway::new(ctx, runtime.clone());
         let reload = match plugin::reload::watch(
@@ -225,6 +236,9 @@ impl Supervisor {
                 }
             }
             self.config.metrics = new.metrics.clone();
+        }
+        if new.files != self.config.files {
+            tracing::warn!("[files] changed: restart to apply it");
         }
         if new.log != self.config.log {
             tracing::warn!("[log] changed: restart to apply it");

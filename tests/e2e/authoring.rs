@@ -30,12 +30,12 @@ fn check_accepts_the_three_echo_builds() {
         let (ok, report) = check(&plugin(name));
         assert!(ok, "{name}: {report}");
         assert!(
-            report.contains("contract: gatehouse:gateway@0.3.0"),
+            report.contains("contract: gatehouse:gateway@0.3.1"),
             "{report}"
         );
         assert!(
             report
-                .contains("gatehouse:gateway@0.3.0 (types, roster, groups, session): the contract"),
+                .contains("gatehouse:gateway@0.3.1 (types, roster, groups, session): the contract"),
             "{report}"
         );
         assert!(
@@ -87,7 +87,7 @@ fn check_refuses_what_the_host_cannot_run_and_says_why() {
                    (instance $plugin)
                    (export \"gatehouse:gateway/plugin@0.4.0\" (instance $plugin)))",
             ),
-            "gatehouse:gateway/plugin@0.4.0 is contract version 0.4.0, which this host (0.3.0) does not speak",
+            "gatehouse:gateway/plugin@0.4.0 is contract version 0.4.0, which this host (0.3.1) does not speak",
         ),
         (
             "truncated.wasm",
@@ -145,27 +145,27 @@ fn check_follows_the_version_policy() {
     let echo = std::fs::read(plugin("echo")).expect("echo.wasm");
     let next_patch = rewrite(
         &echo,
-        "gatehouse:gateway/types@0.3.0",
+        "gatehouse:gateway/types@0.3.1",
         "gatehouse:gateway/types@0.3.7",
     );
     let next_patch = rewrite(
         &next_patch,
-        "gatehouse:gateway/roster@0.3.0",
+        "gatehouse:gateway/roster@0.3.1",
         "gatehouse:gateway/roster@0.3.7",
     );
     let next_patch = rewrite(
         &next_patch,
-        "gatehouse:gateway/groups@0.3.0",
+        "gatehouse:gateway/groups@0.3.1",
         "gatehouse:gateway/groups@0.3.7",
     );
     let next_patch = rewrite(
         &next_patch,
-        "gatehouse:gateway/session@0.3.0",
+        "gatehouse:gateway/session@0.3.1",
         "gatehouse:gateway/session@0.3.7",
     );
     let next_patch = rewrite(
         &next_patch,
-        "gatehouse:gateway/plugin@0.3.0",
+        "gatehouse:gateway/plugin@0.3.1",
         "gatehouse:gateway/plugin@0.3.7",
     );
     let path = dir.path().join("next-patch.wasm");
@@ -173,14 +173,14 @@ fn check_follows_the_version_policy() {
     let (ok, report) = check(&path);
     assert!(ok, "{report}");
     assert!(
-        report.contains("contract: gatehouse:gateway@0.3.7 (this host: 0.3.0)"),
+        report.contains("contract: gatehouse:gateway@0.3.7 (this host: 0.3.1)"),
         "{report}"
     );
     assert!(report.contains("network: Echo network"), "{report}");
 
     let next_minor = rewrite(
         &echo,
-        "gatehouse:gateway/plugin@0.3.0",
+        "gatehouse:gateway/plugin@0.3.1",
         "gatehouse:gateway/plugin@0.4.0",
     );
     let path = dir.path().join("next-minor.wasm");
@@ -188,7 +188,7 @@ fn check_follows_the_version_policy() {
     let (ok, report) = check(&path);
     assert!(!ok, "{report}");
     assert!(
-        report.contains("is contract version 0.4.0, which this host (0.3.0) does not speak"),
+        report.contains("is contract version 0.4.0, which this host (0.3.1) does not speak"),
         "{report}"
     );
 
@@ -197,7 +197,7 @@ fn check_follows_the_version_policy() {
     for iface in ["types", "roster", "groups", "session", "plugin"] {
         previous_minor = rewrite(
             &previous_minor,
-            &format!("gatehouse:gateway/{iface}@0.3.0"),
+            &format!("gatehouse:gateway/{iface}@0.3.1"),
             &format!("gatehouse:gateway/{iface}@0.1.0"),
         );
     }
@@ -206,7 +206,7 @@ fn check_follows_the_version_policy() {
     let (ok, report) = check(&path);
     assert!(!ok, "{report}");
     assert!(
-        report.contains("is contract version 0.1.0, which this host (0.3.0) does not speak"),
+        report.contains("is contract version 0.1.0, which this host (0.3.1) does not speak"),
         "{report}"
     );
     assert!(
@@ -221,7 +221,7 @@ fn check_follows_the_version_policy() {
     for iface in ["types", "roster", "session", "plugin"] {
         before_groups = rewrite(
             &before_groups,
-            &format!("gatehouse:gateway/{iface}@0.3.0"),
+            &format!("gatehouse:gateway/{iface}@0.3.1"),
             &format!("gatehouse:gateway/{iface}@0.2.0"),
         );
     }

@@ -12,6 +12,7 @@ pub mod c2s;
 pub mod ejabberd;
 pub mod fake_server;
 pub mod fuzz;
+pub mod http;
 pub mod irc;
 pub mod measure;
 pub mod process;

@@ -4,6 +4,7 @@
 mod authorization;
 mod edits;
 mod errors;
+mod files;
 mod gateway_jid;
 mod group_adhoc;
 mod group_commands;

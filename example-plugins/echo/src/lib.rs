@@ -8,6 +8,7 @@ use gatehouse_guest::{
     Show, TextMessage, Vcard, session,
 };
 
+mod files;
 mod groups;
 
 /// The echo network keeps nothing in memory: its counters and each
@@ -292,6 +293,7 @@ fn run_command(contact: &Contact, command: &str, n: u64) -> Result<(), Error> {
     };
     match name {
         "nick" if !arg.is_empty() => contact.set_name(Some(arg)),
+        "file" => files::send(contact, arg)?,
         "presence" => {
             let (show, status) = match arg.split_once(' ') {
                 Some((show, status)) => (show, Some(status.trim())),

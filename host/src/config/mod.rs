@@ -62,6 +62,9 @@ pub struct Config {
     /// The Prometheus endpoint, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// The host's own file endpoint, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<FilesConfig>,
     /// One entry per gateway (component) to run.
     #[serde(rename = "gateway")]
     pub gateways: Vec<GatewayConfig>,
@@ -112,6 +115,32 @@ pub enum LogFormat {
 pub struct MetricsConfig {
     /// The address to serve `/metrics` on, such as `127.0.0.1:9464`.
     pub listen: std::net::SocketAddr,
+}
+
+/// `[files]`: the host's own HTTP file endpoint, which serves the files
+/// plugins send to users (WIRE.md "Files").
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    /// The address to serve files on, such as `127.0.0.1:8088` (a reverse
+    /// proxy in front of it gives them their public URL).
+    pub listen: std::net::SocketAddr,
+    /// The URL the files are reached at from users' clients, such as
+    /// `https://files.example.org/gatehouse/`; a file's URL is this, a
+    /// random token, and its name.
+    pub url_prefix: String,
+    /// Where the files are kept, created if missing. Default: beside the
+    /// database, `<store.path without extension>.files`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// How long a file is served (days since it was stored); 0 keeps them
+    /// for ever.
+    #[serde(default = "default_files_expiry_days")]
+    pub expiry_days: u32,
+}
+
+fn default_files_expiry_days() -> u32 {
+    30
 }
 
 /// `[xmpp]`: the XMPP server.
@@ -259,6 +288,10 @@ pub struct GatewayConfig {
     /// The largest profile (vCard) the plugin may set, in KiB.
     #[serde(default = "default_max_vcard_kb")]
     pub max_vcard_kb: u32,
+    /// The largest file the plugin may send or the user may hand it, in
+    /// MiB.
+    #[serde(default = "default_max_file_mb")]
+    pub max_file_mb: u32,
     /// The bare JIDs of the gateway's administrators: they see and run the
     /// admin ad-hoc commands (list users, kick, reload…). Default: none.
     #[serde(default)]
@@ -292,9 +325,14 @@ impl GatewayConfig {
             max_text_kb: default_max_text_kb(),
             max_avatar_kb: default_max_avatar_kb(),
             max_vcard_kb: default_max_vcard_kb(),
+            max_file_mb: default_max_file_mb(),
             admins: Vec::new(),
         }
     }
+}
+
+fn default_max_file_mb() -> u32 {
+    100
 }
 
 fn default_max_contacts() -> u32 {
@@ -367,6 +405,7 @@ struct RawConfig {
     #[serde(default)]
     log: LogConfig,
     metrics: Option<MetricsConfig>,
+    files: Option<FilesConfig>,
     gateway: Vec<GatewayConfig>,
 }
 
@@ -410,11 +449,20 @@ impl Config {
                 ..raw.engine
             },
             store: StoreConfig {
-                path: store_path,
+                path: store_path.clone(),
                 ..raw.store
             },
             log: raw.log,
             metrics: raw.metrics,
+            files: raw.files.map(|files| FilesConfig {
+                dir: Some(
+                    files
+                        .dir
+                        .map(|dir| base.join(dir))
+                        .unwrap_or_else(|| store_path.with_extension("files")),
+                ),
+                ..files
+            }),
             gateways: raw
                 .gateway
                 .into_iter()
@@ -453,6 +501,15 @@ impl Config {
         }
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
             return bad("log.level".into(), &format!("not a log filter: {e}"));
+        }
+        if let Some(files) = &self.files
+            && !(files.url_prefix.starts_with("https://")
+                || files.url_prefix.starts_with("http://"))
+        {
+            return bad(
+                "files.url_prefix".into(),
+                "must be an http:// or https:// URL",
+            );
         }
         for (i, gateway) in self.gateways.iter().enumerate() {
             if self.gateways[..i].iter().any(|g| g.jid == gateway.jid) {

@@ -47,6 +47,8 @@ pub struct GatewayContext {
     pub tls: Arc<tokio_rustls::rustls::ClientConfig>,
     /// XEP-0356 grants, per user domain.
     pub grants: Grants,
+    /// Where the files plugins send are kept and served (`[files]`).
+    pub files: Option<Arc<crate::files::Shelf>>,
     /// The gateway's stanza ids.
     ids: StanzaIds,
     /// Becomes true once the server had its chance to send its privileges
@@ -75,10 +77,17 @@ impl GatewayContext {
             config,
             tls,
             grants: Grants::default(),
+            files: None,
             ids: StanzaIds::default(),
             settled: watch::channel(false).0,
             pushes: pushes::Pushes::default(),
         }
+    }
+
+    /// The same, keeping files on `shelf`.
+    pub fn with_files(mut self, shelf: Option<Arc<crate::files::Shelf>>) -> Self {
+        self.files = shelf;
+        self
     }
 
     /// Whether `user` may register and have a session (`allow_users`).

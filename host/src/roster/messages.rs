@@ -18,6 +18,7 @@ use xmpp_parsers::{
 
 use super::{ContactId, Roster, RosterError};
 use crate::sender::Pace;
+use crate::stanza::files::{self, SharedFile};
 use crate::stanza::{correction, markers, message, privilege, reactions, reply, retraction};
 
 /// How many ids of messages sent as the user are remembered, to recognise
@@ -46,6 +47,54 @@ impl Roster {
         body: &str,
         options: SendText,
     ) -> Result<String, RosterError> {
+        self.send_chat(id, body, None, options)
+    }
+
+    /// Sends a file from a contact (or from the user, with `carbon`): one
+    /// message with its URL, then its caption, if any, as a message of its
+    /// own; both XMPP ids map to the one legacy id. Returns the file
+    /// message's XMPP id.
+    pub fn send_file(
+        &mut self,
+        id: ContactId,
+        file: &SharedFile,
+        caption: Option<&str>,
+        options: SendText,
+    ) -> Result<String, RosterError> {
+        if let Some(caption) = caption {
+            self.within_limit("a caption", caption.len(), self.gateway.config.max_text_kb)?;
+        }
+        let xmpp_id = self.send_chat(id, &file.url, Some(file), options.clone())?;
+        if let Some(caption) = caption {
+            let caption_id = self.send_chat(
+                id,
+                caption,
+                None,
+                SendText {
+                    legacy_msg_id: None,
+                    reply_to: None,
+                    ..options.clone()
+                },
+            )?;
+            if let Some(legacy) = &options.legacy_msg_id {
+                let row_id = self.contact(id)?.row_id;
+                self.gateway
+                    .store
+                    .map_message(row_id, legacy, &caption_id, options.carbon)?;
+            }
+        }
+        Ok(xmpp_id)
+    }
+
+    /// A chat message from a contact (or the user): a text, or a file's URL
+    /// with the file's description.
+    fn send_chat(
+        &mut self,
+        id: ContactId,
+        body: &str,
+        file: Option<&SharedFile>,
+        options: SendText,
+    ) -> Result<String, RosterError> {
         self.within_limit("a message", body.len(), self.gateway.config.max_text_kb)?;
         if let Some(legacy) = &options.legacy_msg_id {
             self.id_within_limit("a message's legacy id", legacy)?;
@@ -59,6 +108,9 @@ impl Roster {
             .unwrap_or_else(|| self.gateway.new_id());
         let (from, to) = self.endpoints(id, options.carbon)?;
         let mut text = message::chat_text(from, to, xmpp_id.clone(), body, options.when);
+        if let Some(file) = file {
+            files::attach(&mut text, file);
+        }
         // A contact not in the roster has no name there: say who writes.
         if !options.carbon
             && !self.contacts[id].in_roster

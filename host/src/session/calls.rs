@@ -63,6 +63,7 @@ impl Session {
         if let Some(instance) = self.instance.take() {
             self.state = instance.into_state().into_session().map(|mut data| {
                 data.streams.end_http_requests();
+                data.files.clear();
                 data.into_state()
             });
         }

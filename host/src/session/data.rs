@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{Service, State, Streams};
 use crate::context::GatewayContext;
+use crate::files::ScratchFiles;
 use crate::groups::Rooms;
 use crate::plugin::HostState;
 use crate::roster::Roster;
@@ -30,6 +31,8 @@ pub struct SessionData {
     pub scheduled_timers: usize,
     /// The network connections the host holds for the session.
     pub streams: Streams,
+    /// The files the plugin is writing, not sent yet.
+    pub files: ScratchFiles,
 }
 
 impl SessionData {

@@ -211,6 +211,10 @@ pub fn spawn(
         requested_timers: Vec::new(),
         scheduled_timers: 0,
         streams,
+        files: crate::files::ScratchFiles::new(
+            ctx.files.as_ref().map(|shelf| shelf.dir().to_owned()),
+            u64::from(ctx.config.max_file_mb) * 1024 * 1024,
+        ),
     };
     let session = Session {
         ctx,

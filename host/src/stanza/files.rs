@@ -53,6 +53,13 @@ pub fn file_message(from: Jid, to: Jid, id: &str, file: &SharedFile) -> Message 
         Message::new_with_type(MessageType::Chat, to).with_body(Lang::default(), file.url.clone());
     message.from = Some(from);
     message.id = Some(Id(id.to_owned()));
+    attach(&mut message, file);
+    message
+}
+
+/// Adds a file to a message whose body is the file's URL: OOB, SIMS and
+/// SFS, and the body marked as SFS's fallback.
+pub fn attach(message: &mut Message, file: &SharedFile) {
     message.payloads.push(
         Element::builder("x", OOB)
             .append(text("url", OOB, file.url.clone()))
@@ -64,7 +71,6 @@ pub fn file_message(from: Jid, to: Jid, id: &str, file: &SharedFile) -> Message 
         .append(Element::builder("body", ns::FALLBACK).build())
         .build();
     message.payloads.push(with_attr(fallback, "for", SFS));
-    message
 }
 
 /// The file's metadata in the namespace `ns` (Jingle's for SIMS, XEP-0446

@@ -51,11 +51,13 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 mod archive;
 mod contacts;
+mod files;
 mod messages;
 mod retention;
 mod rooms;
 
 pub use archive::{ArchivePage, ArchiveRow};
+pub use files::FileRow;
 pub use retention::Pruned;
 pub use rooms::{ParticipantRow, RoomRow};
 
@@ -187,6 +189,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX archive_by_xmpp_id ON archive (room_id, xmpp_id);
     CREATE INDEX archive_by_date ON archive (room_id, at, id);
     CREATE INDEX archive_by_age ON archive (at);",
+    // 8: the files sent to users, by legacy file id (see `files`): the same
+    // file is stored once, its URL sent again.
+    "CREATE TABLE files (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        legacy_file_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        name TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        stored_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, legacy_file_id)
+    );",
 ];
 
 const KV_GET: &str = "SELECT value FROM kv WHERE user_id = ?1 AND key = ?2";

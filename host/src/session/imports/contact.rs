@@ -6,6 +6,7 @@ use xmpp_parsers::chatstates::ChatState;
 use super::{State, WitResult, send_text};
 use crate::plugin::ContactRef;
 use crate::plugin::bindings::gatehouse::gateway::{roster, types};
+use crate::roster::RosterError;
 use crate::stanza::presence::ContactPresence;
 use crate::stanza::vcard::VCard;
 
@@ -148,6 +149,33 @@ impl roster::HostContact for State {
         self.on_contact(&handle, |roster, id| {
             roster.send_text(id, &body, send_text(options))
         })
+    }
+
+    async fn send_file(
+        &mut self,
+        handle: Resource<ContactRef>,
+        source: types::FileSource,
+        file: types::FileInfo,
+        options: types::SendOptions,
+    ) -> WitResult<String> {
+        let (id, data) = self.contact_and_session(&handle)?;
+        let Some(data) = data else {
+            return Ok(Err(super::no_session()));
+        };
+        if let Err(e) = data
+            .roster
+            .get(id)
+            .ok_or(RosterError::NotFound("no such contact".into()))
+        {
+            return Ok(Err(e.into()));
+        }
+        Ok(
+            super::files::shelve(data, source, &file).and_then(|shared| {
+                data.roster
+                    .send_file(id, &shared, file.caption.as_deref(), send_text(options))
+                    .map_err(Into::into)
+            }),
+        )
     }
 
     async fn set_avatar(

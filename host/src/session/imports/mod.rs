@@ -16,6 +16,7 @@ use crate::roster::{Roster, RosterError, SendText};
 use crate::stanza::presence::Availability;
 
 mod contact;
+mod files;
 mod groups;
 mod participant;
 mod services;

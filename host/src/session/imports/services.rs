@@ -54,6 +54,14 @@ impl State {
 }
 
 impl session::Host for State {
+    async fn create_file(&mut self) -> WitResult<u32> {
+        self.scratch_create()
+    }
+
+    async fn write_file(&mut self, id: u32, data: Vec<u8>) -> WitResult<()> {
+        self.scratch_write(id, &data)
+    }
+
     async fn user_jid(&mut self) -> wasmtime::Result<String> {
         Ok(self
             .data()
